@@ -1,0 +1,37 @@
+//! The events function: handles NATS messages, as batches from the bridge on Lambda or as
+//! its own JetStream consumer standalone.
+
+use std::process::ExitCode;
+
+use async_nats::jetstream;
+use lzstock_app::events::{EventHandler, EventsConfig};
+use lzstock_app::resources;
+use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::{message_host, shutdown, telemetry, Host};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "events stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let nats = resources::nats(&config.nats, "lzstock-events").await?;
+    let js = jetstream::new(nats);
+    // Standalone, this process owns its consumer, so the streams must exist first. On
+    // Lambda the bridge owns them.
+    if Host::detect() == Host::Standalone
+        && !resources::provision_streams(&js, &config.streams, shutdown::signal()).await
+    {
+        return Ok(());
+    }
+    message_host::run(&js, &config.consumer, &EventHandler).await?;
+    Ok(())
+}

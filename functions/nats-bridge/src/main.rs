@@ -1,0 +1,44 @@
+//! The NATS bridge: a long-running process that provisions the streams and, with the event
+//! pipeline, pulls JetStream and invokes the events function.
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::process::ExitCode;
+
+use async_nats::jetstream;
+use lzstock_app::bridge::BridgeConfig;
+use lzstock_app::{health, resources};
+use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::{http, shutdown, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let config = config::or_exit("nats-bridge", BridgeConfig::from_source(&ProcessEnv));
+    match run(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            tracing::error!(%error, "nats-bridge stopped");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let nats = resources::nats(&config.nats, "lzstock-nats-bridge").await?;
+    let js = jetstream::new(nats.clone());
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let probe = health::HealthProbe {
+        database: None,
+        nats: Some(nats),
+    };
+    let serving = http::serve_standalone(listener, health::router(probe), shutdown::signal());
+    let provisioning = async {
+        if resources::provision_streams(&js, &config.streams, shutdown::signal()).await {
+            tracing::info!(events = %config.streams.events, dead_letters = %config.streams.dead_letters, "streams ready");
+        }
+    };
+    let (served, ()) = tokio::join!(serving, provisioning);
+    served?;
+    Ok(())
+}

@@ -1,0 +1,310 @@
+//! Typed configuration, parsed once at start from the environment.
+//!
+//! Each binary has one struct holding only the settings it needs, built from the pieces
+//! below. A missing or malformed variable is one line naming it; secrets are wrapped in
+//! [`Secret`] and never printed.
+
+use std::path::PathBuf;
+
+use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
+use lzstock_shim::schedule::Schedule;
+
+/// `DATABASE_URL` and pool size.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `postgres://…`; may carry a password, so it is a secret.
+    pub url: Secret<String>,
+    /// `DATABASE_MAX_CONNECTIONS`, default 5: a Lambda instance handles one request at a time.
+    pub max_connections: u32,
+}
+
+/// `NATS_URL` and optional `NATS_CREDS`.
+#[derive(Debug, Clone)]
+pub struct NatsConfig {
+    /// Server URL(s), comma-separated, e.g. `nats://127.0.0.1:4222`.
+    pub url: String,
+    /// Path to a `.creds` file (JWT + nkey seed), if the server requires one.
+    pub creds: Option<PathBuf>,
+}
+
+/// `PORT` for a standalone HTTP server.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpConfig {
+    /// Default 8080.
+    pub port: u16,
+}
+
+/// `JWT_SECRET`, the HS256 key that verifies bearer tokens standalone.
+#[derive(Debug, Clone)]
+pub struct AuthConfig {
+    /// At least 32 bytes.
+    pub jwt_secret: Secret<String>,
+}
+
+/// `SEC_USER_AGENT`, the declared identity SEC's fair-access policy requires.
+#[derive(Debug, Clone)]
+pub struct SecConfig {
+    /// e.g. `LZStock admin@example.com`.
+    pub user_agent: String,
+}
+
+/// `SMTP_URL` of the mail relay.
+#[derive(Debug, Clone)]
+pub struct SmtpConfig {
+    /// `smtp://user:pass@host:port` or `smtps://…`; may carry a password.
+    pub url: Secret<String>,
+}
+
+/// Optional `REDIS_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT`.
+#[derive(Debug, Clone, Default)]
+pub struct OptionalServices {
+    /// `redis://…`, when a cache is configured.
+    pub redis_url: Option<Secret<String>>,
+    /// Where OTLP traces go, when they leave the process.
+    pub otlp_endpoint: Option<String>,
+}
+
+fn url_with_scheme(
+    source: &dyn Source,
+    name: &'static str,
+    hint: &'static str,
+    schemes: &[&str],
+) -> Result<String, ConfigError> {
+    let url = required(source, name, hint)?;
+    check_scheme(name, &url, schemes)?;
+    Ok(url)
+}
+
+fn check_scheme(name: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    if scheme.is_some_and(|s| schemes.contains(&s)) {
+        Ok(())
+    } else {
+        // Name the scheme it had, never the URL: it may hold a password.
+        Err(ConfigError::Malformed {
+            name,
+            reason: format!(
+                "expected a URL starting with {} (got scheme {:?})",
+                schemes.join("://, ") + "://",
+                scheme.unwrap_or("")
+            ),
+        })
+    }
+}
+
+impl DatabaseConfig {
+    /// Reads `DATABASE_URL` and `DATABASE_MAX_CONNECTIONS`.
+    ///
+    /// # Errors
+    /// When `DATABASE_URL` is missing or not a PostgreSQL URL.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let url = url_with_scheme(
+            source,
+            "DATABASE_URL",
+            "set it to postgres://user:password@host:port/database",
+            &["postgres", "postgresql"],
+        )?;
+        Ok(Self {
+            url: Secret::new(url),
+            max_connections: parsed_or(source, "DATABASE_MAX_CONNECTIONS", 5)?,
+        })
+    }
+}
+
+impl NatsConfig {
+    /// Reads `NATS_URL` and `NATS_CREDS`.
+    ///
+    /// # Errors
+    /// When `NATS_URL` is missing or has an unknown scheme, or `NATS_CREDS` names no file.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let url = required(source, "NATS_URL", "set it to nats://host:port")?;
+        for server in url.split(',') {
+            if server.contains("://") {
+                check_scheme("NATS_URL", server.trim(), &["nats", "tls", "ws", "wss"])?;
+            }
+        }
+        let creds = optional(source, "NATS_CREDS").map(PathBuf::from);
+        if let Some(path) = &creds {
+            if !path.is_file() {
+                return Err(ConfigError::Malformed {
+                    name: "NATS_CREDS",
+                    reason: format!("no credentials file at {}", path.display()),
+                });
+            }
+        }
+        Ok(Self { url, creds })
+    }
+}
+
+impl HttpConfig {
+    /// Reads `PORT` (default 8080).
+    ///
+    /// # Errors
+    /// When `PORT` is not a port number.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        Self::from_source_with_default(source, 8080)
+    }
+
+    /// Reads `PORT` with another default.
+    ///
+    /// # Errors
+    /// When `PORT` is not a port number.
+    pub fn from_source_with_default(
+        source: &dyn Source,
+        default: u16,
+    ) -> Result<Self, ConfigError> {
+        Ok(Self {
+            port: parsed_or(source, "PORT", default)?,
+        })
+    }
+}
+
+impl AuthConfig {
+    /// Reads `JWT_SECRET`.
+    ///
+    /// # Errors
+    /// When it is missing or shorter than 32 bytes (HS256 wants a key as long as its hash).
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let secret = required(
+            source,
+            "JWT_SECRET",
+            "set it to a random string of at least 32 bytes (HS256 key)",
+        )?;
+        if secret.len() < 32 {
+            return Err(ConfigError::Malformed {
+                name: "JWT_SECRET",
+                reason: format!("must be at least 32 bytes, got {}", secret.len()),
+            });
+        }
+        Ok(Self {
+            jwt_secret: Secret::new(secret),
+        })
+    }
+}
+
+impl SecConfig {
+    /// Reads `SEC_USER_AGENT`.
+    ///
+    /// # Errors
+    /// When it is missing or has no contact e-mail address, which SEC requires.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let user_agent = required(
+            source,
+            "SEC_USER_AGENT",
+            "SEC requires a declared identity, e.g. \"LZStock admin@example.com\"",
+        )?;
+        let has_contact = user_agent.split_whitespace().any(|word| {
+            word.split_once('@')
+                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
+        });
+        if !has_contact {
+            return Err(ConfigError::Malformed {
+                name: "SEC_USER_AGENT",
+                reason: format!("must include a contact e-mail address (got {user_agent:?})"),
+            });
+        }
+        Ok(Self { user_agent })
+    }
+}
+
+impl SmtpConfig {
+    /// Reads `SMTP_URL`.
+    ///
+    /// # Errors
+    /// When it is missing or not an `smtp://` / `smtps://` URL.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let url = url_with_scheme(
+            source,
+            "SMTP_URL",
+            "set it to smtp://host:port (or smtps://user:password@host:port)",
+            &["smtp", "smtps"],
+        )?;
+        Ok(Self {
+            url: Secret::new(url),
+        })
+    }
+}
+
+impl OptionalServices {
+    /// Reads `REDIS_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT`, both optional.
+    ///
+    /// # Errors
+    /// When one is set with the wrong scheme.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let redis_url = optional(source, "REDIS_URL")
+            .map(|url| check_scheme("REDIS_URL", &url, &["redis", "rediss"]).map(|()| url))
+            .transpose()?
+            .map(Secret::new);
+        let otlp_endpoint = optional(source, "OTEL_EXPORTER_OTLP_ENDPOINT")
+            .map(|url| {
+                check_scheme("OTEL_EXPORTER_OTLP_ENDPOINT", &url, &["http", "https"]).map(|()| url)
+            })
+            .transpose()?;
+        Ok(Self {
+            redis_url,
+            otlp_endpoint,
+        })
+    }
+}
+
+/// The default `SCRAPER_SCHEDULE`: 03:00 UTC daily, after EDGAR's overnight filings settle.
+pub const DEFAULT_SCRAPER_SCHEDULE: &str = "0 3 * * *";
+
+/// Reads `SCRAPER_SCHEDULE` (a cron expression).
+///
+/// # Errors
+/// When it is set but is not a cron expression.
+pub fn scraper_schedule(source: &dyn Source) -> Result<Schedule, ConfigError> {
+    let pattern =
+        optional(source, "SCRAPER_SCHEDULE").unwrap_or_else(|| DEFAULT_SCRAPER_SCHEDULE.into());
+    pattern.parse().map_err(|reason| ConfigError::Malformed {
+        name: "SCRAPER_SCHEDULE",
+        reason: format!("{reason} (got {pattern:?})"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_with_another_scheme_is_refused_without_echoing_it() {
+        let env = [("DATABASE_URL", "mysql://root:hunter2@db/x")];
+        let err = DatabaseConfig::from_source(&env).unwrap_err().to_string();
+        assert!(err.contains("DATABASE_URL"));
+        assert!(!err.contains("hunter2"));
+    }
+
+    #[test]
+    fn a_short_jwt_secret_is_refused() {
+        let env = [("JWT_SECRET", "short")];
+        assert!(AuthConfig::from_source(&env).is_err());
+    }
+
+    #[test]
+    fn the_sec_user_agent_needs_a_contact_address() {
+        assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock")]).is_err());
+        assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock ops@lzstock.dev")]).is_ok());
+    }
+
+    #[test]
+    fn nats_accepts_several_servers() {
+        let env = [("NATS_URL", "nats://a:4222, nats://b:4222")];
+        assert!(NatsConfig::from_source(&env).is_ok());
+        let env = [("NATS_URL", "http://a:4222")];
+        assert!(NatsConfig::from_source(&env).is_err());
+    }
+
+    #[test]
+    fn optional_services_may_be_absent() {
+        let env: [(&str, &str); 0] = [];
+        let services = OptionalServices::from_source(&env).unwrap();
+        assert!(services.redis_url.is_none() && services.otlp_endpoint.is_none());
+    }
+
+    #[test]
+    fn a_bad_schedule_names_the_variable() {
+        let err = scraper_schedule(&[("SCRAPER_SCHEDULE", "nightly")]).unwrap_err();
+        assert!(err.to_string().contains("SCRAPER_SCHEDULE"));
+    }
+}

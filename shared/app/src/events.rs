@@ -1,0 +1,81 @@
+//! The events function: its configuration and its message handler.
+
+use std::time::Duration;
+
+use lzstock_infra::streams::EventStreams;
+use std::future::Future;
+
+use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
+use lzstock_shim::config::{parsed_or, ConfigError, Source};
+use lzstock_shim::consumer::ConsumerSettings;
+
+use crate::config::{DatabaseConfig, NatsConfig};
+use crate::resources;
+
+/// Everything the events function reads from the environment.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// PostgreSQL, where handlers write their effects.
+    pub database: DatabaseConfig,
+    /// NATS, consumed standalone.
+    pub nats: NatsConfig,
+    /// Stream names.
+    pub streams: EventStreams,
+    /// How the standalone consumer pulls.
+    pub consumer: ConsumerSettings,
+}
+
+impl EventsConfig {
+    /// Parses the configuration. `EVENTS_BATCH_SIZE` (10), `EVENTS_MAX_DELIVER` (5) and
+    /// `EVENTS_CONCURRENCY` (4) tune the standalone consumer.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let streams = resources::event_streams(source)?;
+        let consumer = ConsumerSettings {
+            stream: streams.events.clone(),
+            durable: parsed_or(source, "EVENTS_CONSUMER", "events".to_owned())?,
+            filter_subjects: vec![streams.events_wildcard()],
+            batch_size: parsed_or(source, "EVENTS_BATCH_SIZE", 10)?,
+            max_wait: Duration::from_secs(1),
+            max_deliver: parsed_or(source, "EVENTS_MAX_DELIVER", 5)?,
+            ack_wait: Duration::from_secs(30),
+            max_ack_pending: 1000,
+            concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
+            dead_letter_prefix: streams.dead_letter_prefix.clone(),
+        };
+        Ok(Self {
+            database: DatabaseConfig::from_source(source)?,
+            nats: NatsConfig::from_source(source)?,
+            streams,
+            consumer,
+        })
+    }
+}
+
+/// The events function's message handler.
+///
+/// No subject has a route yet, so every message is rejected as unroutable and goes to the
+/// dead-letter stream with that reason, where it can be redriven once a route exists;
+/// nothing is silently dropped.
+#[derive(Debug, Clone, Default)]
+pub struct EventHandler;
+
+impl MessageHandler for EventHandler {
+    fn handle<'a>(
+        &'a self,
+        record: &'a MessageRecord,
+    ) -> impl Future<Output = Outcome> + Send + 'a {
+        async move {
+            tracing::warn!(
+                messaging.destination.name = %record.subject,
+                sequence = record.stream_sequence,
+                "no route for subject"
+            );
+            Outcome::Reject {
+                reason: format!("no route for subject {}", record.subject),
+            }
+        }
+    }
+}

@@ -1,0 +1,12 @@
+//! LZStock's application layer: per-function configuration, controllers, the routing of
+//! triggers to the core, and the composition root that turns configuration into wired
+//! resources. Function binaries call into this crate and hand the result to the shim.
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod bridge;
+pub mod config;
+pub mod events;
+pub mod health;
+pub mod resources;
+pub mod scraper;

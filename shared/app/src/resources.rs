@@ -1,0 +1,82 @@
+//! The composition root's expensive resources, built once per process.
+
+use std::time::Duration;
+
+use async_nats::jetstream;
+use lzstock_infra::nats::NatsError;
+use lzstock_infra::streams::EventStreams;
+use lzstock_infra::{nats, postgres};
+use lzstock_shim::config::{optional, ConfigError, Source};
+use sqlx::PgPool;
+
+use crate::config::{DatabaseConfig, NatsConfig};
+
+/// Why a function could not build its resources at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database URL could not be used.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The NATS client could not be built.
+    #[error("NATS: {0}")]
+    Nats(#[from] NatsError),
+}
+
+/// Builds the process's one PostgreSQL pool (lazy: the database may still be starting).
+///
+/// # Errors
+/// When the URL is unusable.
+pub fn database(config: &DatabaseConfig) -> Result<PgPool, StartupError> {
+    Ok(postgres::pool(config.url.expose(), config.max_connections)?)
+}
+
+/// Connects the process's one NATS client; it keeps reconnecting in the background.
+///
+/// # Errors
+/// When the URL or credentials are unusable.
+pub async fn nats(
+    config: &NatsConfig,
+    client_name: &str,
+) -> Result<async_nats::Client, StartupError> {
+    Ok(nats::connect(&config.url, config.creds.as_deref(), client_name).await?)
+}
+
+/// Reads the stream names, defaulting to `LZSTOCK`, `LZSTOCK_DLQ` and subjects `lzstock.>`.
+/// `EVENTS_STREAM`, `DEAD_LETTER_STREAM` and `EVENTS_SUBJECT_ROOT` override them (tests give
+/// each case its own).
+///
+/// # Errors
+/// Never today; the signature leaves room for validation.
+pub fn event_streams(source: &dyn Source) -> Result<EventStreams, ConfigError> {
+    let defaults = EventStreams::default();
+    Ok(EventStreams {
+        events: optional(source, "EVENTS_STREAM").unwrap_or(defaults.events),
+        dead_letters: optional(source, "DEAD_LETTER_STREAM").unwrap_or(defaults.dead_letters),
+        subject_root: optional(source, "EVENTS_SUBJECT_ROOT").unwrap_or(defaults.subject_root),
+        dead_letter_prefix: defaults.dead_letter_prefix,
+    })
+}
+
+/// Provisions the streams, retrying with capped backoff while JetStream is unreachable,
+/// until it succeeds or `shutdown` resolves (then `false`).
+pub async fn provision_streams(
+    js: &jetstream::Context,
+    streams: &EventStreams,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> bool {
+    tokio::pin!(shutdown);
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match streams.provision(js).await {
+            Ok(()) => return true,
+            Err(error) => {
+                tracing::warn!(%error, retry_in = ?delay, "cannot provision streams yet");
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,9 @@
+//! LZStock's domain: entities, value objects, usecases and the ports they need.
+//!
+//! Plain Rust, serde and error types only. No transport or I/O crate may enter this crate,
+//! even transitively; the layer-rules test over `cargo metadata` enforces it.
+#![warn(missing_docs)]
+
+pub mod company;
+
+pub use company::{Cik, Ticker, ValueError};

@@ -1,0 +1,7 @@
+//! Adapters behind LZStock's ports: PostgreSQL through sqlx and NATS JetStream through
+//! async-nats. Usecases in `lzstock-domain` see only the traits they implement; the
+//! composition root in `lzstock-app` wires them up.
+
+pub mod nats;
+pub mod postgres;
+pub mod streams;

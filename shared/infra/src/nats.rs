@@ -1,0 +1,56 @@
+//! The NATS connection.
+
+use std::path::Path;
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions};
+
+/// Why a NATS client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum NatsError {
+    /// The credentials file is missing or malformed.
+    #[error("cannot read NATS credentials file {path}: {source}")]
+    Credentials {
+        /// The file's path.
+        path: String,
+        /// Why it could not be read.
+        source: std::io::Error,
+    },
+    /// The URL is malformed.
+    #[error("cannot connect to NATS: {0}")]
+    Connect(#[from] async_nats::ConnectError),
+}
+
+/// Connects to NATS as `name`. The client keeps retrying in the background while the
+/// server is down (initial connect included), so a function starts and reports the outage
+/// instead of crashing.
+///
+/// # Errors
+/// See [`NatsError`].
+pub async fn connect(url: &str, creds: Option<&Path>, name: &str) -> Result<Client, NatsError> {
+    let mut options = ConnectOptions::new()
+        .name(name)
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(Duration::from_secs(5)));
+    if let Some(path) = creds {
+        options =
+            options
+                .credentials_file(path)
+                .await
+                .map_err(|source| NatsError::Credentials {
+                    path: path.display().to_string(),
+                    source,
+                })?;
+    }
+    Ok(options.connect(url).await?)
+}
+
+/// The version of the server the client is connected to, or `None` while disconnected.
+#[must_use]
+pub fn server_version(client: &Client) -> Option<String> {
+    match client.connection_state() {
+        async_nats::connection::State::Connected => Some(client.server_info().version),
+        _ => None,
+    }
+}

@@ -1,0 +1,67 @@
+//! Hosting an HTTP function: `lambda_http` on Lambda, an axum server standalone.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use axum::Router;
+
+use crate::{shutdown, Host};
+
+/// Why an HTTP host stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum HttpHostError {
+    /// The standalone server could not bind its port.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address it tried.
+        addr: SocketAddr,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The standalone server failed while serving.
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+    /// The Lambda runtime loop failed (for example, the Runtime API went away).
+    #[error("Lambda runtime failed: {0}")]
+    Lambda(lambda_http::Error),
+}
+
+/// Serves `router` on the detected [`Host`].
+///
+/// On Lambda the router answers API Gateway (REST and HTTP API v2), function URL and ALB
+/// events through `lambda_http`; standalone it listens on `0.0.0.0:port` for HTTP/1.1 and
+/// HTTP/2 (prior knowledge) until Ctrl-C or SIGTERM, then drains in-flight requests.
+///
+/// # Errors
+/// See [`HttpHostError`].
+pub async fn serve(router: Router, port: u16) -> Result<(), HttpHostError> {
+    match Host::detect() {
+        Host::Lambda => lambda_http::run(router)
+            .await
+            .map_err(HttpHostError::Lambda),
+        Host::Standalone => {
+            let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| HttpHostError::Bind { addr, source })?;
+            serve_standalone(listener, router, shutdown::signal()).await
+        }
+    }
+}
+
+/// Serves `router` on an already bound listener until `shutdown` resolves.
+///
+/// # Errors
+/// [`HttpHostError::Serve`] when the server fails.
+pub async fn serve_standalone(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), HttpHostError> {
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, "listening for HTTP/1.1 and HTTP/2");
+    }
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(HttpHostError::Serve)
+}

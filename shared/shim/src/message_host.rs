@@ -1,0 +1,50 @@
+//! Hosting a message function: batches from the bridge on Lambda, JetStream standalone.
+
+use lambda_runtime::{service_fn, LambdaEvent};
+
+use crate::batch::{self, BatchResponse, MessageBatch, MessageHandler};
+use crate::consumer::{self, ConsumerError, ConsumerSettings};
+use crate::{shutdown, Host};
+
+/// Why a message host stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum MessageHostError {
+    /// The Lambda runtime loop failed.
+    #[error("Lambda runtime failed: {0}")]
+    Lambda(lambda_runtime::Error),
+    /// The standalone consumer could not start.
+    #[error(transparent)]
+    Consumer(#[from] ConsumerError),
+}
+
+/// Runs `handler` on the detected [`Host`]: on Lambda it answers each [`MessageBatch`]
+/// with a [`BatchResponse`]; standalone it consumes JetStream itself with `settings` until
+/// Ctrl-C or SIGTERM.
+///
+/// # Errors
+/// See [`MessageHostError`].
+pub async fn run<H: MessageHandler>(
+    js: &async_nats::jetstream::Context,
+    settings: &ConsumerSettings,
+    handler: &H,
+) -> Result<(), MessageHostError> {
+    match Host::detect() {
+        Host::Lambda => {
+            let concurrency = settings.concurrency;
+            lambda_runtime::run(service_fn(
+                move |event: LambdaEvent<MessageBatch>| async move {
+                    tracing::info!(records = event.payload.records.len(), "batch received");
+                    let response: BatchResponse =
+                        batch::process(&event.payload, concurrency, handler).await;
+                    Ok::<_, lambda_runtime::Error>(response)
+                },
+            ))
+            .await
+            .map_err(MessageHostError::Lambda)
+        }
+        Host::Standalone => {
+            consumer::run(js, settings, handler, shutdown::signal()).await?;
+            Ok(())
+        }
+    }
+}
