@@ -3,8 +3,6 @@
 use std::time::Duration;
 
 use lzstock_infra::streams::EventStreams;
-use std::future::Future;
-
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::config::{parsed_or, ConfigError, Source};
 use lzstock_shim::consumer::ConsumerSettings;
@@ -63,19 +61,14 @@ impl EventsConfig {
 pub struct EventHandler;
 
 impl MessageHandler for EventHandler {
-    fn handle<'a>(
-        &'a self,
-        record: &'a MessageRecord,
-    ) -> impl Future<Output = Outcome> + Send + 'a {
-        async move {
-            tracing::warn!(
-                messaging.destination.name = %record.subject,
-                sequence = record.stream_sequence,
-                "no route for subject"
-            );
-            Outcome::Reject {
-                reason: format!("no route for subject {}", record.subject),
-            }
+    async fn handle(&self, record: &MessageRecord) -> Outcome {
+        tracing::warn!(
+            messaging.destination.name = %record.subject,
+            sequence = record.stream_sequence,
+            "no route for subject"
+        );
+        Outcome::Reject {
+            reason: format!("no route for subject {}", record.subject),
         }
     }
 }

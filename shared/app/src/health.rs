@@ -121,7 +121,18 @@ async fn check_database(pool: &PgPool) -> DependencyHealth {
 }
 
 async fn check_nats(client: &async_nats::Client) -> DependencyHealth {
-    let Some(version) = lzstock_infra::nats::server_version(client) else {
+    // A client that is (re)connecting right now gets the check's time budget to finish:
+    // on a cold start the first health check often races the initial connect.
+    let connected = tokio::time::timeout(CHECK_TIMEOUT, async {
+        loop {
+            if let Some(version) = lzstock_infra::nats::server_version(client) {
+                return version;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    let Ok(version) = connected else {
         return DependencyHealth::down("not connected");
     };
     // Connected is not enough: the functions need JetStream enabled on the account.

@@ -174,3 +174,13 @@ pub fn server_dir(prefix: &str) -> io::Result<tempfile::TempDir> {
     std::fs::write(dir.path().join("owner.pid"), std::process::id().to_string())?;
     Ok(dir)
 }
+
+/// Sends `signal` to the process `pid` (for children spawned by other means).
+pub fn signal_pid(pid: u32, signal: i32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        // SAFETY: kill has no memory effects.
+        unsafe {
+            libc::kill(pid, signal);
+        }
+    }
+}

@@ -17,10 +17,10 @@ pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// # Errors
 /// When `url` is not a valid PostgreSQL URL.
 pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    Ok(PgPoolOptions::new()
+    PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(ACQUIRE_TIMEOUT)
-        .connect_lazy(url)?)
+        .connect_lazy(url)
 }
 
 /// Applies pending migrations.

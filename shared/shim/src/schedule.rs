@@ -199,6 +199,16 @@ mod tests {
     }
 
     #[test]
+    fn a_six_field_pattern_has_seconds() {
+        let schedule: Schedule = "*/5 * * * * *".parse().unwrap();
+        let now = DateTime::parse_from_rfc3339("2026-11-23T04:00:01Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let next = schedule.next_after(&now).unwrap();
+        assert_eq!(next.to_rfc3339(), "2026-11-23T04:00:05+00:00");
+    }
+
+    #[test]
     fn a_bad_pattern_is_refused() {
         assert!("every day".parse::<Schedule>().is_err());
     }

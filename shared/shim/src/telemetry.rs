@@ -29,7 +29,8 @@ impl LogFormat {
     }
 }
 
-/// Installs the global `tracing` subscriber, with the level from `RUST_LOG`
+/// Installs the global `tracing` subscriber, writing to stderr (stdout stays free for a
+/// command's output; Lambda sends both to CloudWatch), with the level from `RUST_LOG`
 /// (default `info`) and the format from [`LogFormat::detect`].
 ///
 /// Calling it twice is harmless: the second call keeps the first subscriber.
@@ -49,7 +50,8 @@ pub fn init_with(format: LogFormat) {
                     .flatten_event(true)
                     .with_current_span(true)
                     .with_span_list(false)
-                    .with_target(true),
+                    .with_target(true)
+                    .with_writer(std::io::stderr),
             )
             .try_init(),
         LogFormat::Pretty => registry

@@ -1,0 +1,92 @@
+//! The API binary under both hosts: a real Lambda invocation through `cargo lambda watch`,
+//! and a standalone HTTP server.
+
+use std::process::Command;
+use std::time::Duration;
+
+use lzstock_harness::lambda::LambdaEmulator;
+use lzstock_harness::{base_env, database, nats, process};
+use serde_json::Value;
+
+const API: &str = env!("CARGO_BIN_EXE_api");
+
+async fn function_env() -> Vec<(String, String)> {
+    let (db, bus) = tokio::join!(database(), nats());
+    let mut env = base_env();
+    env.push(("DATABASE_URL".into(), db.url));
+    env.extend(bus.env());
+    env
+}
+
+fn assert_healthy(body: &Value) {
+    assert_eq!(body["status"], "ok", "{body}");
+    let pg = body["database"]["version"].as_str().unwrap_or_default();
+    let nats = body["nats"]["version"].as_str().unwrap_or_default();
+    assert!(
+        pg.chars().next().is_some_and(|c| c.is_ascii_digit()),
+        "{body}"
+    );
+    assert!(nats.starts_with("2."), "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_an_api_gateway_v2_event_under_cargo_lambda_watch() {
+    let env = function_env().await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
+    let _function = emulator.run_function(API.as_ref(), &env).unwrap();
+
+    let event: Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v2-healthz.json")).unwrap();
+    let response = emulator.invoke(&event).await.unwrap();
+
+    assert_eq!(response["statusCode"], 200, "{response}");
+    let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+    assert_healthy(&body);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn serves_healthz_standalone_on_port() {
+    let mut env = function_env().await;
+    let port = process::free_port();
+    env.push(("PORT".into(), port.to_string()));
+    let mut server = tokio::process::Command::new(API)
+        .envs(env)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20))).unwrap();
+
+    let response = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_healthy(&response.json().await.unwrap());
+
+    let missing = reqwest::get(format!("http://127.0.0.1:{port}/nope"))
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+
+    // SIGTERM drains and exits 0.
+    process::signal_pid(server.id().unwrap(), 15);
+    let status = tokio::time::timeout(Duration::from_secs(10), server.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[test]
+fn a_missing_variable_is_one_line_naming_it() {
+    let output = Command::new(API)
+        .env_clear()
+        .env("JWT_SECRET", lzstock_harness::TEST_JWT_SECRET)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
