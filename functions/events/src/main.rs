@@ -28,7 +28,7 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
     // Standalone, this process owns its consumer, so the streams must exist first. On
     // Lambda the bridge owns them.
     if Host::detect() == Host::Standalone
-        && !resources::provision_streams(&js, &config.streams, shutdown::signal()).await
+        && !resources::provision_streams(&js, &config.streams, shutdown::signal()).await?
     {
         return Ok(());
     }

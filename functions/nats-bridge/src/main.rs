@@ -34,11 +34,21 @@ async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
     };
     let serving = http::serve_standalone(listener, health::router(probe), shutdown::signal());
     let provisioning = async {
-        if resources::provision_streams(&js, &config.streams, shutdown::signal()).await {
-            tracing::info!(events = %config.streams.events, dead_letters = %config.streams.dead_letters, "streams ready");
+        let ready = resources::provision_streams(&js, &config.streams, shutdown::signal()).await?;
+        if ready {
+            tracing::info!(
+                events = %config.streams.events,
+                dead_letters = %config.streams.dead_letters,
+                "streams ready"
+            );
         }
+        // Keep running with the server until shutdown.
+        std::future::pending::<()>().await;
+        Ok::<(), resources::StartupError>(())
     };
-    let (served, ()) = tokio::join!(serving, provisioning);
-    served?;
+    tokio::select! {
+        served = serving => served?,
+        provisioned = provisioning => provisioned?,
+    }
     Ok(())
 }

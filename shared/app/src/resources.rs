@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream;
+use async_nats::jetstream::{self, context::CreateStreamError};
 use lzstock_infra::nats::NatsError;
 use lzstock_infra::streams::EventStreams;
 use lzstock_infra::{nats, postgres};
@@ -20,6 +20,9 @@ pub enum StartupError {
     /// The NATS client could not be built.
     #[error("NATS: {0}")]
     Nats(#[from] NatsError),
+    /// JetStream refused the stream configuration.
+    #[error("JetStream refused the streams: {0}")]
+    Streams(#[from] CreateStreamError),
 }
 
 /// Builds the process's one PostgreSQL pool (lazy: the database may still be starting).
@@ -58,25 +61,41 @@ pub fn event_streams(source: &dyn Source) -> Result<EventStreams, ConfigError> {
 }
 
 /// Provisions the streams, retrying with capped backoff while JetStream is unreachable,
-/// until it succeeds or `shutdown` resolves (then `false`).
+/// until it succeeds (`Ok(true)`) or `shutdown` resolves (`Ok(false)`).
+///
+/// # Errors
+/// When the server refuses the configuration (say, subjects overlapping another stream):
+/// retrying cannot fix that, so the caller should stop with the reason.
 pub async fn provision_streams(
     js: &jetstream::Context,
     streams: &EventStreams,
     shutdown: impl std::future::Future<Output = ()>,
-) -> bool {
+) -> Result<bool, CreateStreamError> {
     tokio::pin!(shutdown);
     let mut delay = Duration::from_millis(200);
     loop {
         match streams.provision(js).await {
-            Ok(()) => return true,
+            Ok(()) => return Ok(true),
+            Err(error) if is_refusal(&error) => return Err(error),
             Err(error) => {
                 tracing::warn!(%error, retry_in = ?delay, "cannot provision streams yet");
             }
         }
         tokio::select! {
-            () = &mut shutdown => return false,
+            () = &mut shutdown => return Ok(false),
             () = tokio::time::sleep(delay) => {}
         }
         delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+fn is_refusal(error: &CreateStreamError) -> bool {
+    use jetstream::context::CreateStreamErrorKind as Kind;
+    matches!(
+        error.kind(),
+        Kind::JetStream(_)
+            | Kind::EmptyStreamName
+            | Kind::InvalidStreamName
+            | Kind::DomainAndExternalSet
+    )
 }

@@ -1,0 +1,91 @@
+//! The bridge provisions the streams, answers `/healthz`, and stops cleanly on SIGTERM.
+
+use std::time::Duration;
+
+use lzstock_harness::{nats, process};
+use serde_json::Value;
+
+const BRIDGE: &str = env!("CARGO_BIN_EXE_nats-bridge");
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provisions_the_streams_and_reports_health() {
+    let bus = nats().await;
+    // Names of its own, so the streams the bridge creates are not the harness's.
+    let events = format!("{}_BRIDGE", bus.streams.events);
+    let dead_letters = format!("{}_BRIDGE", bus.streams.dead_letters);
+    let root = format!("b{}", bus.streams.subject_root);
+    let port = process::free_port();
+    let mut bridge = tokio::process::Command::new(BRIDGE)
+        .env("NATS_URL", &bus.url)
+        .env("EVENTS_STREAM", &events)
+        .env("DEAD_LETTER_STREAM", &dead_letters)
+        .env("EVENTS_SUBJECT_ROOT", &root)
+        .env("PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20))).unwrap();
+
+    let health: Value = reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], "ok", "{health}");
+    assert!(health["nats"]["version"]
+        .as_str()
+        .unwrap()
+        .starts_with("2."));
+    assert!(
+        health.get("database").is_none(),
+        "the bridge uses no database"
+    );
+
+    let provisioned = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let (Ok(mut e), Ok(mut d)) = (
+                bus.jetstream.get_stream(&events).await,
+                bus.jetstream.get_stream(&dead_letters).await,
+            ) {
+                return (
+                    e.info().await.unwrap().config.clone(),
+                    d.info().await.unwrap().config.clone(),
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the bridge provisions both streams");
+    assert_eq!(provisioned.0.subjects, [format!("{root}.>")]);
+    assert_eq!(provisioned.1.subjects, [format!("dlq.{root}.>")]);
+
+    process::signal_pid(bridge.id().unwrap(), 15);
+    let status = tokio::time::timeout(Duration::from_secs(10), bridge.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn stops_with_the_reason_when_jetstream_refuses_the_streams() {
+    let bus = nats().await;
+    // Subjects inside the harness's own stream: the server refuses the overlap.
+    let output = tokio::process::Command::new(BRIDGE)
+        .env("NATS_URL", &bus.url)
+        .env("EVENTS_STREAM", format!("{}_OVERLAP", bus.streams.events))
+        .env(
+            "EVENTS_SUBJECT_ROOT",
+            format!("{}.inner", bus.streams.subject_root),
+        )
+        .env("PORT", process::free_port().to_string())
+        .env("LOG_FORMAT", "json")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("overlap"), "{stderr}");
+}
