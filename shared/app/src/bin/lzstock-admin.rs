@@ -1,0 +1,83 @@
+//! Operator commands the dev and deploy scripts call:
+//!
+//! - `lzstock-admin migrate`: apply pending migrations to `DATABASE_URL`;
+//! - `lzstock-admin provision-streams`: create or update the JetStream streams on `NATS_URL`;
+//! - `lzstock-admin dev-token [SUB]`: print an HS256 token signed with `JWT_SECRET`, valid
+//!   for 30 days (development only).
+
+use std::process::ExitCode;
+
+use lzstock_app::config::{AuthConfig, DatabaseConfig, NatsConfig};
+use lzstock_app::{auth, resources};
+use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::telemetry;
+
+const USAGE: &str = "usage: lzstock-admin migrate | provision-streams | dev-token [SUB]";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    telemetry::init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args
+        .iter()
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .as_slice()
+    {
+        ["migrate"] => migrate().await,
+        ["provision-streams"] => provision().await,
+        ["dev-token"] => dev_token("dev-user"),
+        ["dev-token", sub] => dev_token(sub),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("lzstock-admin: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate() -> Result<(), Box<dyn std::error::Error>> {
+    let config = config::or_exit("lzstock-admin", DatabaseConfig::from_source(&ProcessEnv));
+    let pool = resources::database(&config)?;
+    lzstock_infra::postgres::migrate(&pool).await?;
+    let version = lzstock_infra::postgres::server_version(&pool).await?;
+    eprintln!("migrations applied (PostgreSQL {version})");
+    Ok(())
+}
+
+async fn provision() -> Result<(), Box<dyn std::error::Error>> {
+    let nats = config::or_exit("lzstock-admin", NatsConfig::from_source(&ProcessEnv));
+    let streams = config::or_exit("lzstock-admin", resources::event_streams(&ProcessEnv));
+    let client = resources::nats(&nats, "lzstock-admin").await?;
+    let js = async_nats::jetstream::new(client);
+    let deadline = tokio::time::sleep(std::time::Duration::from_secs(30));
+    if resources::provision_streams(&js, &streams, deadline).await? {
+        eprintln!(
+            "streams {} ({}) and {} ({}) ready",
+            streams.events,
+            streams.events_wildcard(),
+            streams.dead_letters,
+            streams.dead_letters_wildcard()
+        );
+        Ok(())
+    } else {
+        Err("JetStream did not answer within 30 s".into())
+    }
+}
+
+fn dev_token(sub: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let auth = config::or_exit("lzstock-admin", AuthConfig::from_source(&ProcessEnv));
+    let token = auth::issue_token(
+        auth.jwt_secret.expose().as_bytes(),
+        sub,
+        chrono::Duration::days(30),
+    )?;
+    println!("{token}");
+    Ok(())
+}
