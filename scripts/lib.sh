@@ -60,13 +60,12 @@ ensure_system_packages() {
 # A project-local virtualenv with the pinned Python-packaged tools of $1 (a requirements
 # file); reinstalled only when that file changes.
 ensure_venv() {
-    local requirements="$1" stamp
+    local requirements="$1" stamp="$VENV/.installed-requirements"
     [ -x "$VENV/bin/python" ] || { say "creating $VENV"; python3 -m venv "$VENV"; }
-    stamp="$VENV/.installed-$(basename "$requirements")"
-    if [ ! -f "$stamp" ] || ! cmp -s <(cat "$ROOT"/scripts/requirements-*.txt) "$stamp"; then
+    if ! cmp -s "$requirements" "$stamp"; then
         say "installing $(basename "$requirements") into .venv"
         "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
-        cat "$ROOT"/scripts/requirements-*.txt > "$stamp"
+        cp "$requirements" "$stamp"
     fi
     export PATH="$VENV/bin:$PATH"
 }
