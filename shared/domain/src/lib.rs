@@ -5,5 +5,8 @@
 #![warn(missing_docs)]
 
 pub mod company;
+pub mod dashboard;
+mod invalid;
 
 pub use company::{Cik, Ticker, ValueError};
+pub use invalid::InvalidInput;
