@@ -6,6 +6,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="$ROOT/.venv"
 STATE="$ROOT/.lzstock"
 
+# Builds check SQL against the committed .sqlx/ metadata, never against whatever
+# DATABASE_URL points at (scripts/sqlx-prepare refreshes it).
+export SQLX_OFFLINE=true
+
 say() { printf '\033[1m==> [%s] %s\033[0m\n' "$(date +%T)" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 

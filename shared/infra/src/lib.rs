@@ -2,6 +2,8 @@
 //! async-nats. Usecases in `lzstock-domain` see only the traits they implement; the
 //! composition root in `lzstock-app` wires them up.
 
+pub mod dashboards;
 pub mod nats;
+pub mod outbox;
 pub mod postgres;
 pub mod streams;

@@ -1,7 +1,7 @@
 //! The dashboard usecases. Each takes parsed input and its own narrow dependencies, and
 //! returns its own error enum; transports map those errors once, at their edge.
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use super::{
     Dashboard, DashboardCreated, DashboardId, DashboardStore, NewDashboard, OwnerId, Page,
@@ -79,7 +79,8 @@ impl<S: DashboardStore> CreateDashboard<S> {
             name: request.name.clone(),
             tickers: request.tickers.clone(),
             indicators: request.indicators.clone(),
-            created_at: Utc::now(),
+            // Microseconds: what PostgreSQL keeps, so a dashboard reads back equal.
+            created_at: Utc::now().trunc_subsecs(6),
         };
         let event = DashboardCreated {
             event_id: uuid::Uuid::now_v7(),

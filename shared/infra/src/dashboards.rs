@@ -1,0 +1,169 @@
+//! [`DashboardStore`] on PostgreSQL, with compile-time checked queries.
+
+use chrono::{DateTime, Utc};
+use lzstock_domain::dashboard::{
+    Dashboard, DashboardCreated, DashboardId, DashboardName, DashboardStore, OwnerId, Page,
+    PageRequest, StoreError, TickerList,
+};
+use lzstock_domain::InvalidInput;
+use sqlx::PgPool;
+
+use crate::outbox::{self, OutboxEvent};
+
+/// The subject a created dashboard is announced on, below the subject root.
+pub const DASHBOARD_CREATED: &str = "dashboards.created";
+
+/// Dashboards in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgDashboardStore {
+    pool: PgPool,
+    subject_root: String,
+}
+
+impl PgDashboardStore {
+    /// A store on `pool`; events go to `<subject_root>.dashboards.created`.
+    #[must_use]
+    pub fn new(pool: PgPool, subject_root: impl Into<String>) -> Self {
+        Self {
+            pool,
+            subject_root: subject_root.into(),
+        }
+    }
+}
+
+struct DashboardRow {
+    id: uuid::Uuid,
+    owner_id: String,
+    name: String,
+    tickers: Vec<String>,
+    indicators: Vec<String>,
+    created_at: DateTime<Utc>,
+}
+
+impl TryFrom<DashboardRow> for Dashboard {
+    type Error = InvalidInput;
+
+    // The schema's constraints mirror the domain's, so this fails only on data written
+    // around both; it is reported, never trusted.
+    fn try_from(row: DashboardRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: DashboardId::from_uuid(row.id),
+            owner: OwnerId::parse(&row.owner_id)?,
+            name: DashboardName::parse(&row.name)?,
+            tickers: TickerList::parse(&row.tickers)?,
+            indicators: lzstock_domain::dashboard::parse_indicators(&row.indicators)?,
+            created_at: row.created_at,
+        })
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+fn from_row(row: DashboardRow) -> Result<Dashboard, StoreError> {
+    Dashboard::try_from(row).map_err(unavailable)
+}
+
+impl DashboardStore for PgDashboardStore {
+    async fn create(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+    ) -> Result<(), StoreError> {
+        let tickers: Vec<String> = dashboard
+            .tickers
+            .as_slice()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let indicators: Vec<String> = dashboard
+            .indicators
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        sqlx::query!(
+            "INSERT INTO dashboards (id, owner_id, name, tickers, indicators, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            dashboard.id.as_uuid(),
+            dashboard.owner.as_str(),
+            dashboard.name.as_str(),
+            &tickers,
+            &indicators,
+            dashboard.created_at,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("dashboard {} already exists", dashboard.id))
+            }
+            other => unavailable(other),
+        })?;
+        let announcement = OutboxEvent::dashboard_created(&self.subject_root, event);
+        outbox::insert(&mut tx, &announcement)
+            .await
+            .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn get(&self, id: DashboardId) -> Result<Option<Dashboard>, StoreError> {
+        sqlx::query_as!(
+            DashboardRow,
+            "SELECT id, owner_id, name, tickers, indicators, created_at
+             FROM dashboards WHERE id = $1",
+            id.as_uuid(),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn list_by_owner(
+        &self,
+        owner: &OwnerId,
+        page: PageRequest,
+    ) -> Result<Page<Dashboard>, StoreError> {
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let rows = sqlx::query_as!(
+            DashboardRow,
+            "SELECT id, owner_id, name, tickers, indicators, created_at
+             FROM dashboards WHERE owner_id = $1
+             ORDER BY created_at DESC, id DESC
+             LIMIT $2 OFFSET $3",
+            owner.as_str(),
+            i64::from(page.size()),
+            offset,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        let total = sqlx::query_scalar!(
+            r#"SELECT count(*) AS "total!" FROM dashboards WHERE owner_id = $1"#,
+            owner.as_str(),
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(Page {
+            items: rows.into_iter().map(from_row).collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn delete_owned(&self, id: DashboardId, owner: &OwnerId) -> Result<bool, StoreError> {
+        let deleted = sqlx::query!(
+            "DELETE FROM dashboards WHERE id = $1 AND owner_id = $2",
+            id.as_uuid(),
+            owner.as_str(),
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(deleted.rows_affected() == 1)
+    }
+}
