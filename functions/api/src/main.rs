@@ -1,11 +1,15 @@
 //! The API function: REST and proto services over HTTP, on Lambda or standalone.
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
-use lzstock_app::api::{self, ApiConfig, ApiState};
+use async_nats::jetstream;
+use lzstock_app::api::{self, ApiConfig, ApiState, TokenVerifier};
 use lzstock_app::{health::HealthProbe, resources};
+use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
-use lzstock_shim::{http, telemetry};
+use lzstock_shim::{http, shutdown, telemetry, Host};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -23,11 +27,21 @@ async fn main() -> ExitCode {
 async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
     let nats = resources::nats(&config.nats, "lzstock-api").await?;
+    // Standalone, this process relays its own outbox; on Lambda, where nothing runs between
+    // invocations, the nats-bridge does.
+    let relay = (Host::detect() == Host::Standalone)
+        .then(|| Arc::new(OutboxRelay::new(pool.clone(), jetstream::new(nats.clone()))));
+    if let Some(relay) = relay.clone() {
+        tokio::spawn(async move { relay.run(shutdown::signal()).await });
+    }
     let state = ApiState {
         health: HealthProbe {
-            database: Some(pool),
+            database: Some(pool.clone()),
             nats: Some(nats),
         },
+        dashboards: PgDashboardStore::new(pool, config.streams.subject_root.clone()),
+        tokens: TokenVerifier::hs256(config.auth.jwt_secret.expose().as_bytes()),
+        relay,
     };
     http::serve(api::router(state), config.http.port).await?;
     Ok(())

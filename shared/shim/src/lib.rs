@@ -10,6 +10,7 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod claims;
 pub mod config;
 pub mod consumer;
 pub mod host;

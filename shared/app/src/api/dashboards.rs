@@ -1,0 +1,178 @@
+//! The dashboard controller: REST JSON in, domain input through parsing, domain errors out
+//! through [`ApiError`].
+
+use axum::extract::{Path, Query, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use chrono::{DateTime, Utc};
+use lzstock_domain::dashboard::{
+    parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardName, DeleteDashboard,
+    GetDashboard, ListDashboards, NewDashboard, Page, PageRequest, TickerList,
+};
+use serde::{Deserialize, Serialize};
+
+use super::caller::Caller;
+use super::error::ApiError;
+use super::json::ApiJson;
+use super::ApiState;
+
+/// `POST /v1/dashboards`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDashboardBody {
+    /// 1 to 100 characters.
+    pub name: String,
+    /// 1 to 50 distinct tickers.
+    pub tickers: Vec<String>,
+    /// Indicator names from the closed set; may be empty.
+    #[serde(default)]
+    pub indicators: Vec<String>,
+}
+
+impl TryFrom<CreateDashboardBody> for NewDashboard {
+    type Error = ApiError;
+
+    fn try_from(body: CreateDashboardBody) -> Result<Self, Self::Error> {
+        Ok(Self {
+            name: DashboardName::parse(&body.name)?,
+            tickers: TickerList::parse(&body.tickers)?,
+            indicators: parse_indicators(&body.indicators)?,
+        })
+    }
+}
+
+/// A dashboard as the API returns it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardView {
+    /// Its id.
+    pub id: String,
+    /// Its owner (the JWT `sub`).
+    pub owner_id: String,
+    /// Its name.
+    pub name: String,
+    /// Its companies.
+    pub tickers: Vec<String>,
+    /// Its indicators.
+    pub indicators: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Dashboard> for DashboardView {
+    fn from(dashboard: Dashboard) -> Self {
+        Self {
+            id: dashboard.id.to_string(),
+            owner_id: dashboard.owner.to_string(),
+            name: dashboard.name.as_str().to_owned(),
+            tickers: dashboard
+                .tickers
+                .as_slice()
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            indicators: dashboard
+                .indicators
+                .iter()
+                .map(ToString::to_string)
+                .collect(),
+            created_at: dashboard.created_at,
+        }
+    }
+}
+
+/// One page of dashboards.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DashboardPage {
+    /// This page's dashboards, newest first.
+    pub items: Vec<DashboardView>,
+    /// The page number, from 1.
+    pub page: u32,
+    /// The page size.
+    pub size: u32,
+    /// The number of dashboards across every page.
+    pub total: u64,
+}
+
+impl From<Page<Dashboard>> for DashboardPage {
+    fn from(page: Page<Dashboard>) -> Self {
+        Self {
+            items: page.items.into_iter().map(Into::into).collect(),
+            page: page.request.page(),
+            size: page.request.size(),
+            total: page.total,
+        }
+    }
+}
+
+/// `GET /v1/dashboards?page=&size=`.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+pub struct PageQuery {
+    /// From 1 (default 1).
+    pub page: Option<u32>,
+    /// 1 to 100 (default 20).
+    pub size: Option<u32>,
+}
+
+pub(super) async fn create(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    ApiJson(body): ApiJson<CreateDashboardBody>,
+) -> Result<Response, ApiError> {
+    let request = NewDashboard::try_from(body)?;
+    let dashboard = CreateDashboard::new(state.dashboards.clone())
+        .execute(owner, request, None)
+        .await?;
+    state.wake_relay();
+    let location = format!("/v1/dashboards/{}", dashboard.id);
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(DashboardView::from(dashboard)),
+    )
+        .into_response())
+}
+
+pub(super) async fn get(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<DashboardView>, ApiError> {
+    // A malformed id cannot name a dashboard: not found, like any other absent one.
+    let id = DashboardId::parse(&id).map_err(|_| ApiError::dashboard_not_found())?;
+    let dashboard = GetDashboard::new(state.dashboards.clone())
+        .execute(&owner, id)
+        .await?;
+    Ok(Json(dashboard.into()))
+}
+
+pub(super) async fn list(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<DashboardPage>, ApiError> {
+    let Query(query) = query.map_err(|rejection| {
+        ApiError::new(
+            super::error::ErrorCode::InvalidArgument,
+            rejection.body_text(),
+        )
+    })?;
+    let page = PageRequest::parse(query.page, query.size)?;
+    let page = ListDashboards::new(state.dashboards.clone())
+        .execute(&owner, page)
+        .await?;
+    Ok(Json(page.into()))
+}
+
+pub(super) async fn delete(
+    State(state): State<ApiState>,
+    Caller(owner): Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    let id = DashboardId::parse(&id).map_err(|_| ApiError::dashboard_not_found())?;
+    DeleteDashboard::new(state.dashboards.clone())
+        .execute(&owner, id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,163 @@
+//! The API's one error type and its mapping from every domain error: the only place that
+//! decides what a client sees when something fails.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use lzstock_domain::dashboard::{
+    CreateDashboardError, DeleteDashboardError, GetDashboardError, ListDashboardsError,
+};
+use lzstock_domain::InvalidInput;
+use serde::Serialize;
+
+/// The error codes, shared with the Connect protocol (same names, same meaning).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The request is malformed or a field is invalid (400).
+    InvalidArgument,
+    /// No valid credentials (401).
+    Unauthenticated,
+    /// No such resource, or not the caller's (404).
+    NotFound,
+    /// The resource exists already (409).
+    AlreadyExists,
+    /// The request is too large (413).
+    ResourceExhausted,
+    /// The media type is not accepted (415).
+    Unimplemented,
+    /// A bug or an outage; details are in the log under the error id (500).
+    Internal,
+}
+
+impl ErrorCode {
+    /// The HTTP status of this code.
+    #[must_use]
+    pub const fn status(self) -> StatusCode {
+        match self {
+            Self::InvalidArgument => StatusCode::BAD_REQUEST,
+            Self::Unauthenticated => StatusCode::UNAUTHORIZED,
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::AlreadyExists => StatusCode::CONFLICT,
+            Self::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unimplemented => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// What a client receives when a request fails:
+/// `{"code": "invalid_argument", "message": "…", "field": "name"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiError {
+    /// The machine-readable code.
+    pub code: ErrorCode,
+    /// A sentence for a human; never an internal error's text.
+    pub message: String,
+    /// The offending field, for `invalid_argument`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    /// The dashboard does not exist for this caller.
+    #[must_use]
+    pub fn dashboard_not_found() -> Self {
+        Self::new(ErrorCode::NotFound, "dashboard not found")
+    }
+
+    /// An unexpected failure: logged once with its cause chain under a fresh id, and
+    /// answered with that id only.
+    pub fn internal(error: &(dyn std::error::Error + 'static)) -> Self {
+        let error_id = uuid::Uuid::new_v4();
+        let mut chain = error.to_string();
+        let mut source = error.source();
+        while let Some(cause) = source {
+            chain.push_str(": ");
+            chain.push_str(&cause.to_string());
+            source = cause.source();
+        }
+        tracing::error!(%error_id, error = %chain, "request failed");
+        Self::new(
+            ErrorCode::Internal,
+            format!("internal error (reference {error_id})"),
+        )
+    }
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.code.status();
+        let unauthenticated = self.code == ErrorCode::Unauthenticated;
+        let mut response = (status, Json(self)).into_response();
+        if unauthenticated {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(r#"Bearer realm="lzstock""#),
+            );
+        }
+        response
+    }
+}
+
+impl From<InvalidInput> for ApiError {
+    fn from(invalid: InvalidInput) -> Self {
+        Self {
+            code: ErrorCode::InvalidArgument,
+            message: format!("{}: {}", invalid.field, invalid.reason),
+            field: Some(invalid.field),
+        }
+    }
+}
+
+impl From<CreateDashboardError> for ApiError {
+    fn from(error: CreateDashboardError) -> Self {
+        match error {
+            CreateDashboardError::Conflict(what) => Self::new(ErrorCode::AlreadyExists, what),
+            CreateDashboardError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<GetDashboardError> for ApiError {
+    fn from(error: GetDashboardError) -> Self {
+        match error {
+            GetDashboardError::NotFound => Self::dashboard_not_found(),
+            GetDashboardError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<ListDashboardsError> for ApiError {
+    fn from(error: ListDashboardsError) -> Self {
+        match error {
+            ListDashboardsError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+impl From<DeleteDashboardError> for ApiError {
+    fn from(error: DeleteDashboardError) -> Self {
+        match error {
+            DeleteDashboardError::NotFound => Self::dashboard_not_found(),
+            DeleteDashboardError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}

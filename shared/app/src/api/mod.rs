@@ -1,0 +1,111 @@
+//! The API function: its configuration, state and router.
+
+pub mod caller;
+mod dashboards;
+pub mod error;
+mod json;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use axum::{middleware, Router};
+use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::outbox::OutboxRelay;
+use lzstock_infra::streams::EventStreams;
+use lzstock_shim::config::{ConfigError, Source};
+
+pub use caller::{Caller, HasTokenVerifier, TokenVerifier};
+pub use dashboards::{CreateDashboardBody, DashboardPage, DashboardView};
+pub use error::{ApiError, ErrorCode};
+pub use json::MAX_BODY_BYTES;
+
+use crate::config::{AuthConfig, DatabaseConfig, HttpConfig, NatsConfig, OptionalServices};
+use crate::health::{self, HealthProbe};
+
+/// Everything the API function reads from the environment.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// PostgreSQL.
+    pub database: DatabaseConfig,
+    /// NATS, to publish events.
+    pub nats: NatsConfig,
+    /// The standalone port.
+    pub http: HttpConfig,
+    /// Bearer-token verification when standalone.
+    pub auth: AuthConfig,
+    /// Cache and trace export, when configured.
+    pub optional: OptionalServices,
+    /// Where events go.
+    pub streams: EventStreams,
+}
+
+impl ApiConfig {
+    /// Parses the configuration.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        Ok(Self {
+            database: DatabaseConfig::from_source(source)?,
+            nats: NatsConfig::from_source(source)?,
+            http: HttpConfig::from_source(source)?,
+            auth: AuthConfig::from_source(source)?,
+            optional: OptionalServices::from_source(source)?,
+            streams: crate::resources::event_streams(source)?,
+        })
+    }
+}
+
+/// The API's dependencies, shared by every request (each is a cheap handle).
+#[derive(Debug, Clone)]
+pub struct ApiState {
+    /// What `/healthz` checks.
+    pub health: HealthProbe,
+    /// Dashboards and their outbox.
+    pub dashboards: PgDashboardStore,
+    /// Verifies bearer tokens when no authorizer did.
+    pub tokens: TokenVerifier,
+    /// The outbox relay running in this process, woken after each write so events leave
+    /// at once instead of at its next poll.
+    pub relay: Option<Arc<OutboxRelay>>,
+}
+
+impl ApiState {
+    fn wake_relay(&self) {
+        if let Some(relay) = &self.relay {
+            relay.wake();
+        }
+    }
+}
+
+impl HasTokenVerifier for ApiState {
+    fn token_verifier(&self) -> &TokenVerifier {
+        &self.tokens
+    }
+}
+
+/// The API's one router, served by `lambda_http` on Lambda and by axum standalone.
+pub fn router(state: ApiState) -> Router {
+    let v1 = Router::new()
+        .route(
+            "/v1/dashboards",
+            post(dashboards::create).get(dashboards::list),
+        )
+        .route(
+            "/v1/dashboards/{id}",
+            get(dashboards::get).delete(dashboards::delete),
+        )
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state.clone());
+    health::router(state.health)
+        .merge(v1)
+        .fallback(not_found)
+        .layer(middleware::from_fn(
+            lzstock_shim::claims::from_lambda_context,
+        ))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorCode::NotFound, "no such route")
+}

@@ -1,0 +1,118 @@
+use axum::body::Body;
+use axum::http::{header, Method, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use lzstock_app::api::{self, ApiState, TokenVerifier};
+use lzstock_app::auth::issue_token;
+use lzstock_app::health::HealthProbe;
+use lzstock_harness::{database, TestDatabase, TEST_JWT_SECRET};
+use lzstock_infra::dashboards::PgDashboardStore;
+use serde_json::Value;
+use tower::ServiceExt;
+
+pub struct TestApi {
+    pub router: Router,
+    pub db: TestDatabase,
+}
+
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub body: Value,
+}
+
+pub fn token(sub: &str) -> String {
+    issue_token(
+        TEST_JWT_SECRET.as_bytes(),
+        sub,
+        chrono::Duration::minutes(5),
+    )
+    .expect("a token")
+}
+
+pub fn state_on(pool: sqlx::PgPool) -> ApiState {
+    ApiState {
+        health: HealthProbe {
+            database: Some(pool.clone()),
+            nats: None,
+        },
+        dashboards: PgDashboardStore::new(pool, "lzstock"),
+        tokens: TokenVerifier::hs256(TEST_JWT_SECRET.as_bytes()),
+        relay: None,
+    }
+}
+
+impl TestApi {
+    pub async fn new() -> Self {
+        let db = database().await;
+        Self {
+            router: api::router(state_on(db.pool.clone())),
+            db,
+        }
+    }
+
+    pub async fn send(&self, request: Request<Body>) -> Reply {
+        send(&self.router, request).await
+    }
+
+    pub async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        user: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut request = Request::builder().method(method).uri(uri);
+        if let Some(user) = user {
+            request = request.header(header::AUTHORIZATION, format!("Bearer {}", token(user)));
+        }
+        let body = match body {
+            Some(json) => {
+                request = request.header(header::CONTENT_TYPE, "application/json");
+                Body::from(json.to_string())
+            }
+            None => Body::empty(),
+        };
+        self.send(request.body(body).expect("a request")).await
+    }
+
+    pub async fn create(&self, user: &str, name: &str) -> Value {
+        let reply = self
+            .call(
+                Method::POST,
+                "/v1/dashboards",
+                Some(user),
+                Some(serde_json::json!({"name": name, "tickers": ["AAPL", "MSFT"], "indicators": ["net_margin"]})),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+        reply.body
+    }
+}
+
+pub async fn send(router: &Router, request: Request<Body>) -> Reply {
+    let response = router
+        .clone()
+        .oneshot(request)
+        .await
+        .expect("the router answers");
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+    };
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}

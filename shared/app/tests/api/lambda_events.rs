@@ -1,0 +1,40 @@
+//! The same router answering API Gateway HTTP API v2 events in-process, as on Lambda.
+
+use axum::body::Body;
+use axum::http::StatusCode;
+
+use crate::helpers::{send, TestApi};
+
+fn event(json: &str) -> axum::http::Request<Body> {
+    let request = lambda_http::request::from_str(json).expect("an API Gateway v2 event");
+    let (parts, body) = request.into_parts();
+    axum::http::Request::from_parts(parts, Body::from(body.to_vec()))
+}
+
+#[tokio::test]
+async fn the_authorizers_verified_claims_name_the_owner() {
+    let api = TestApi::new().await;
+    // The bearer token in the fixture is not a valid HS256 token: on Lambda the claims the
+    // API Gateway authorizer verified are what counts.
+    let reply = send(
+        &api.router,
+        event(include_str!("../fixtures/apigw-v2-create-dashboard.json")),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
+    assert_eq!(reply.body["ownerId"], "ada");
+    assert_eq!(reply.body["name"], "From Lambda");
+}
+
+#[tokio::test]
+async fn without_authorizer_claims_the_token_is_verified_here() {
+    let api = TestApi::new().await;
+    let mut fixture: serde_json::Value =
+        serde_json::from_str(include_str!("../fixtures/apigw-v2-create-dashboard.json")).unwrap();
+    fixture["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let reply = send(&api.router, event(&fixture.to_string())).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,7 @@
+//! The API router against real PostgreSQL: every route, each error mapping, auth, pagination
+//! edges and owner isolation, driven in-process with `oneshot`.
+
+mod auth;
+mod dashboards;
+mod helpers;
+mod lambda_events;
