@@ -1,4 +1,5 @@
-//! The NATS bridge: a long-running process that provisions the streams and, with the event
+//! The NATS bridge: a long-running process that provisions the streams, relays the
+//! transactional outbox to JetStream (when `DATABASE_URL` is set) and, with the event
 //! pipeline, pulls JetStream and invokes the events function.
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -7,6 +8,7 @@ use std::process::ExitCode;
 use async_nats::jetstream;
 use lzstock_app::bridge::BridgeConfig;
 use lzstock_app::{health, resources};
+use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::{http, shutdown, telemetry};
 
@@ -28,9 +30,24 @@ async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
     let js = jetstream::new(nats.clone());
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
+    let pool = config
+        .database
+        .as_ref()
+        .map(resources::database)
+        .transpose()?;
     let probe = health::HealthProbe {
-        database: None,
+        database: pool.clone(),
         nats: Some(nats),
+    };
+    let relaying = async {
+        match pool {
+            Some(pool) => {
+                OutboxRelay::new(pool, js.clone())
+                    .run(shutdown::signal())
+                    .await
+            }
+            None => std::future::pending().await,
+        }
     };
     let serving = http::serve_standalone(listener, health::router(probe), shutdown::signal());
     let provisioning = async {
@@ -49,6 +66,7 @@ async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
     tokio::select! {
         served = serving => served?,
         provisioned = provisioning => provisioned?,
+        () = relaying => {}
     }
     Ok(())
 }

@@ -89,3 +89,51 @@ async fn stops_with_the_reason_when_jetstream_refuses_the_streams() {
     let stderr = String::from_utf8(output.stderr).unwrap();
     assert!(stderr.contains("overlap"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn relays_the_outbox_to_jetstream_when_it_has_a_database() {
+    use lzstock_domain::dashboard::{
+        parse_indicators, CreateDashboard, DashboardName, NewDashboard, OwnerId, TickerList,
+    };
+    let (db, bus) = tokio::join!(lzstock_harness::database(), nats());
+    // What a Lambda-hosted API leaves behind: a committed dashboard and its pending event.
+    let store = lzstock_infra::dashboards::PgDashboardStore::new(
+        db.pool.clone(),
+        bus.streams.subject_root.clone(),
+    );
+    let request = NewDashboard {
+        name: DashboardName::parse("Relayed").unwrap(),
+        tickers: TickerList::parse(&["AAPL"]).unwrap(),
+        indicators: parse_indicators::<&str>(&[]).unwrap(),
+    };
+    CreateDashboard::new(store)
+        .execute(OwnerId::parse("ada").unwrap(), request, None)
+        .await
+        .unwrap();
+
+    let port = process::free_port();
+    let _bridge = tokio::process::Command::new(BRIDGE)
+        .envs(bus.env())
+        .env("DATABASE_URL", &db.url)
+        .env("PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let stream = bus.jetstream.get_stream(&bus.streams.events).await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            if let Ok(message) = stream.get_raw_message(1).await {
+                return message;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the bridge publishes the pending event");
+    assert_eq!(
+        message.subject.as_str(),
+        bus.streams.subject("dashboards.created")
+    );
+    let envelope: Value = serde_json::from_slice(&message.payload).unwrap();
+    assert_eq!(envelope["response"]["name"], "Relayed");
+}

@@ -3,7 +3,7 @@
 use lzstock_infra::streams::EventStreams;
 use lzstock_shim::config::{ConfigError, Source};
 
-use crate::config::{HttpConfig, NatsConfig};
+use crate::config::{DatabaseConfig, HttpConfig, NatsConfig};
 use crate::resources;
 
 /// Everything the bridge reads from the environment.
@@ -15,6 +15,9 @@ pub struct BridgeConfig {
     pub streams: EventStreams,
     /// The port of `/healthz` (default 8090).
     pub http: HttpConfig,
+    /// PostgreSQL, when `DATABASE_URL` is set: the bridge then relays the outbox to
+    /// JetStream, which Lambda-hosted functions cannot do between invocations.
+    pub database: Option<DatabaseConfig>,
 }
 
 impl BridgeConfig {
@@ -27,6 +30,9 @@ impl BridgeConfig {
             nats: NatsConfig::from_source(source)?,
             streams: resources::event_streams(source)?,
             http: HttpConfig::from_source_with_default(source, 8090)?,
+            database: lzstock_shim::config::optional(source, "DATABASE_URL")
+                .map(|_| DatabaseConfig::from_source(source))
+                .transpose()?,
         })
     }
 }
