@@ -1,29 +1,49 @@
-//! Generates Rust from `proto/` at build time. `protox` parses the contracts in pure Rust,
-//! so a build needs neither `protoc` nor network access.
+//! Generates Rust from `proto/` at build time with no network and no installed tools:
+//! `protox` parses the contracts in pure Rust into a `FileDescriptorSet` (imports and
+//! comments included), and `connectrpc-build` turns that set into buffa message types and
+//! Connect/gRPC/gRPC-Web service stubs.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+use prost::Message as _;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let mut files = Vec::new();
-    collect(&root, &mut files)?;
+    collect(&root, &root, &mut files)?;
     files.sort();
     println!("cargo:rerun-if-changed={}", root.display());
     for file in &files {
-        println!("cargo:rerun-if-changed={}", file.display());
+        println!("cargo:rerun-if-changed={}", root.join(file).display());
     }
-    let descriptors = protox::compile(&files, [&root])?;
-    prost_build::Config::new().compile_fds(descriptors)?;
+    let descriptors = protox::Compiler::new([&root])?
+        .include_imports(true)
+        .include_source_info(true)
+        .open_files(&files)?
+        .file_descriptor_set();
+    let out = PathBuf::from(std::env::var("OUT_DIR")?);
+    let set = out.join("lzstock.fds");
+    std::fs::write(&set, descriptors.encode_to_vec())?;
+    connectrpc_build::Config::new()
+        .descriptor_set(&set)
+        .files(&files)
+        .gate_client_feature(true)
+        .include_file("_connectrpc.rs")
+        .emit_descriptor_set("lzstock_descriptor.bin")
+        .compile()?;
     Ok(())
 }
 
-fn collect(dir: &std::path::Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+/// Every `.proto` under `dir`, as paths relative to `root` (the names in the descriptors).
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         if path.is_dir() {
-            collect(&path, out)?;
+            collect(root, &path, out)?;
         } else if path.extension().is_some_and(|e| e == "proto") {
-            out.push(path);
+            if let Ok(relative) = path.strip_prefix(root) {
+                out.push(relative.to_string_lossy().replace('\\', "/"));
+            }
         }
     }
     Ok(())

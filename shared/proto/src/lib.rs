@@ -1,30 +1,33 @@
-//! Rust types generated from the protobuf contracts in `proto/` (see its `build.rs`).
+//! Rust generated from the protobuf contracts in `proto/` (see `build.rs`): buffa message
+//! types with canonical proto3 JSON, and the Connect/gRPC/gRPC-Web service traits that
+//! `lzstock-app` implements.
 //!
 //! The contracts are the source of truth for every payload that crosses a process
-//! boundary: event payloads on NATS and, with the API, the proto services.
+//! boundary: the proto services of the API and the event payloads on NATS.
 
-/// `lzstock.v1`: the first version of LZStock's contracts.
-#[allow(missing_docs, clippy::all, clippy::pedantic)]
-pub mod v1 {
-    include!(concat!(env!("OUT_DIR"), "/lzstock.v1.rs"));
-}
+#![allow(missing_docs, clippy::all, clippy::pedantic)]
+
+connectrpc::include_generated!();
+
+/// The compiled contracts, for gRPC server reflection.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/lzstock_descriptor.bin"));
 
 #[cfg(test)]
 mod tests {
-    use prost::Message;
-
-    use super::v1::UserSignedUpRequest;
+    use super::lzstock::v1::CreateDashboardRequest;
 
     #[test]
-    fn a_generated_message_round_trips_through_the_wire_format() {
-        let request = UserSignedUpRequest {
-            email: "ada@example.com".into(),
-            name: "Ada".into(),
+    fn messages_use_canonical_proto3_json() {
+        let request = CreateDashboardRequest {
+            name: "Tech".into(),
+            tickers: vec!["AAPL".into()],
+            ..Default::default()
         };
-        let bytes = request.encode_to_vec();
-        assert_eq!(
-            UserSignedUpRequest::decode(bytes.as_slice()).unwrap(),
-            request
-        );
+        let json = serde_json::to_value(&request).unwrap();
+        assert_eq!(json, serde_json::json!({"name": "Tech", "tickers": ["AAPL"]}));
+        let parsed: CreateDashboardRequest =
+            serde_json::from_str(r#"{"name": "Tech", "tickers": ["AAPL"], "indicators": ["net_margin"]}"#).unwrap();
+        assert_eq!(parsed.indicators, ["net_margin"]);
     }
 }
