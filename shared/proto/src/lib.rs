@@ -25,9 +25,14 @@ mod tests {
             ..Default::default()
         };
         let json = serde_json::to_value(&request).unwrap();
-        assert_eq!(json, serde_json::json!({"name": "Tech", "tickers": ["AAPL"]}));
-        let parsed: CreateDashboardRequest =
-            serde_json::from_str(r#"{"name": "Tech", "tickers": ["AAPL"], "indicators": ["net_margin"]}"#).unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"name": "Tech", "tickers": ["AAPL"]})
+        );
+        let parsed: CreateDashboardRequest = serde_json::from_str(
+            r#"{"name": "Tech", "tickers": ["AAPL"], "indicators": ["net_margin"]}"#,
+        )
+        .unwrap();
         assert_eq!(parsed.indicators, ["net_margin"]);
     }
 }

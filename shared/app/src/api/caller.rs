@@ -5,6 +5,7 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::{Extensions, HeaderMap};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use lzstock_domain::dashboard::OwnerId;
 use lzstock_shim::claims::VerifiedClaims;
@@ -70,36 +71,47 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // On Lambda the API Gateway JWT authorizer has verified the token already.
-        if let Some(claims) = parts.extensions.get::<VerifiedClaims>() {
-            let sub = claims.subject().ok_or_else(|| {
-                ApiError::new(ErrorCode::Unauthenticated, "the token has no subject")
-            })?;
-            return owner(sub);
-        }
-        let header = parts
-            .headers
-            .get(AUTHORIZATION)
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthenticated,
-                    "the Authorization header must be \"Bearer <token>\"",
-                )
-            })?;
-        let claims = state.token_verifier().verify(token)?;
-        owner(&claims.sub)
+        authenticate(&parts.headers, &parts.extensions, state.token_verifier()).map(Caller)
     }
 }
 
-fn owner(sub: &str) -> Result<Caller, ApiError> {
-    OwnerId::parse(sub).map(Caller).map_err(|_| {
+/// The owner of a request: the `sub` of the claims an API Gateway authorizer verified
+/// (on Lambda), or else of the `Authorization: Bearer` token, verified here.
+///
+/// # Errors
+/// `unauthenticated` when there is no valid token.
+pub fn authenticate(
+    headers: &HeaderMap,
+    extensions: &Extensions,
+    verifier: &TokenVerifier,
+) -> Result<OwnerId, ApiError> {
+    if let Some(claims) = extensions.get::<VerifiedClaims>() {
+        let sub = claims
+            .subject()
+            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the token has no subject"))?;
+        return owner(sub);
+    }
+    let header = headers
+        .get(AUTHORIZATION)
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
+    let token = header
+        .to_str()
+        .ok()
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|token| !token.is_empty())
+        .ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::Unauthenticated,
+                "the Authorization header must be \"Bearer <token>\"",
+            )
+        })?;
+    let claims = verifier.verify(token)?;
+    owner(&claims.sub)
+}
+
+fn owner(sub: &str) -> Result<OwnerId, ApiError> {
+    OwnerId::parse(sub).map_err(|_| {
         ApiError::new(
             ErrorCode::Unauthenticated,
             "the token's subject is not a user id",

@@ -4,6 +4,7 @@ pub mod caller;
 mod dashboards;
 pub mod error;
 mod json;
+mod rpc;
 
 use std::sync::Arc;
 
@@ -19,6 +20,7 @@ pub use caller::{Caller, HasTokenVerifier, TokenVerifier};
 pub use dashboards::{CreateDashboardBody, DashboardPage, DashboardView};
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
+pub use rpc::{connect_router, DashboardRpc};
 
 use crate::config::{AuthConfig, DatabaseConfig, HttpConfig, NatsConfig, OptionalServices};
 use crate::health::{self, HealthProbe};
@@ -98,8 +100,10 @@ pub fn router(state: ApiState) -> Router {
         )
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
+    let connect = rpc::connect_router(state.clone()).into_axum_service();
     health::router(state.health)
         .merge(v1)
+        .route_service("/lzstock.v1.DashboardService/{*method}", connect)
         .fallback(not_found)
         .layer(middleware::from_fn(
             lzstock_shim::claims::from_lambda_context,
