@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use lzstock_app::api::{self, ApiConfig, ApiState, TokenVerifier};
 use lzstock_app::{health::HealthProbe, resources};
+use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
@@ -39,7 +40,8 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
             database: Some(pool.clone()),
             nats: Some(nats),
         },
-        dashboards: PgDashboardStore::new(pool, config.streams.subject_root.clone()),
+        dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
+        companies: PgCompanyStore::new(pool),
         tokens: TokenVerifier::hs256(config.auth.jwt_secret.expose().as_bytes()),
         relay,
     };

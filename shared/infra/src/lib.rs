@@ -2,6 +2,7 @@
 //! async-nats. Usecases in `lzstock-domain` see only the traits they implement; the
 //! composition root in `lzstock-app` wires them up.
 
+pub mod companies;
 pub mod dashboards;
 pub mod nats;
 pub mod outbox;

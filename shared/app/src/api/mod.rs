@@ -1,6 +1,7 @@
 //! The API function: its configuration, state and router.
 
 pub mod caller;
+mod companies;
 mod dashboards;
 pub mod error;
 mod json;
@@ -11,12 +12,14 @@ use std::sync::Arc;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use axum::{middleware, Router};
+use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_infra::streams::EventStreams;
 use lzstock_shim::config::{ConfigError, Source};
 
 pub use caller::{Caller, HasTokenVerifier, TokenVerifier};
+pub use companies::{CompanyRpc, CompanyView};
 pub use dashboards::{CreateDashboardBody, DashboardPage, DashboardView};
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
@@ -66,6 +69,8 @@ pub struct ApiState {
     pub health: HealthProbe,
     /// Dashboards and their outbox.
     pub dashboards: PgDashboardStore,
+    /// Companies and their facts.
+    pub companies: PgCompanyStore,
     /// Verifies bearer tokens when no authorizer did.
     pub tokens: TokenVerifier,
     /// The outbox relay running in this process, woken after each write so events leave
@@ -98,12 +103,14 @@ pub fn router(state: ApiState) -> Router {
             "/v1/dashboards/{id}",
             get(dashboards::get).delete(dashboards::delete),
         )
+        .route("/v1/companies/{ticker}", get(companies::get))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state.clone());
     let connect = rpc::connect_router(state.clone()).into_axum_service();
     health::router(state.health)
         .merge(v1)
-        .route_service("/lzstock.v1.DashboardService/{*method}", connect)
+        .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
+        .route_service("/lzstock.v1.CompanyService/{*method}", connect)
         .fallback(not_found)
         .layer(middleware::from_fn(
             lzstock_shim::claims::from_lambda_context,

@@ -11,7 +11,7 @@ use lzstock_domain::dashboard::{
 };
 use lzstock_domain::InvalidInput;
 use lzstock_proto::lzstock::v1 as pb;
-use lzstock_proto::lzstock::v1::{DashboardService, DashboardServiceExt};
+use lzstock_proto::lzstock::v1::{CompanyServiceExt, DashboardService, DashboardServiceExt};
 
 use super::caller::authenticate;
 use super::error::{ApiError, ErrorCode};
@@ -51,7 +51,11 @@ impl DashboardRpc {
 /// A Connect router serving every LZStock proto service.
 #[must_use]
 pub fn connect_router(state: ApiState) -> connectrpc::Router {
-    Arc::new(DashboardRpc { state }).register(connectrpc::Router::new())
+    let router = Arc::new(DashboardRpc {
+        state: state.clone(),
+    })
+    .register(connectrpc::Router::new());
+    Arc::new(super::companies::CompanyRpc { state }).register(router)
 }
 
 fn to_proto(dashboard: Dashboard) -> pb::Dashboard {

@@ -36,7 +36,8 @@ pub fn state_on(pool: sqlx::PgPool) -> ApiState {
             database: Some(pool.clone()),
             nats: None,
         },
-        dashboards: PgDashboardStore::new(pool, "lzstock"),
+        dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
+        companies: lzstock_infra::companies::PgCompanyStore::new(pool),
         tokens: TokenVerifier::hs256(TEST_JWT_SECRET.as_bytes()),
         relay: None,
     }

@@ -2,6 +2,7 @@
 //! edges and owner isolation, driven in-process with `oneshot`.
 
 mod auth;
+mod companies;
 mod connect;
 mod dashboards;
 mod helpers;

@@ -1,4 +1,4 @@
-//! Value objects that identify a company.
+//! The value objects that identify a company.
 
 use std::fmt;
 

@@ -1,0 +1,188 @@
+//! The company controller: `GET /v1/companies/{ticker}` and `CompanyService.GetCompany`.
+
+use axum::extract::{Path, State};
+use axum::Json;
+use connectrpc::{ConnectError, RequestContext, Response, ServiceRequest, ServiceResult};
+use lzstock_domain::company::{CompanyProfile, GetCompany, GetCompanyError};
+use lzstock_domain::{InvalidInput, Ticker};
+use lzstock_proto::lzstock::v1 as pb;
+use serde::{Deserialize, Serialize};
+
+use super::caller::{authenticate, Caller};
+use super::error::{ApiError, ErrorCode};
+use super::ApiState;
+
+impl From<GetCompanyError> for ApiError {
+    fn from(error: GetCompanyError) -> Self {
+        match error {
+            GetCompanyError::NotFound => Self::new(ErrorCode::NotFound, "company not found"),
+            GetCompanyError::Unexpected(e) => Self::internal(&e),
+        }
+    }
+}
+
+fn ticker(raw: &str) -> Result<Ticker, ApiError> {
+    Ticker::parse(raw).map_err(|e| InvalidInput::new("ticker", e.to_string()).into())
+}
+
+/// A company as the REST API returns it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyView {
+    /// The ticker.
+    pub ticker: String,
+    /// The CIK, ten digits.
+    pub cik: String,
+    /// The registered name.
+    pub name: String,
+    /// Annual facts, newest period first.
+    pub facts: Vec<FactView>,
+    /// The indicators the facts support.
+    pub indicators: Vec<IndicatorView>,
+}
+
+/// One reported fact.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FactView {
+    /// The XBRL concept.
+    pub concept: String,
+    /// The unit.
+    pub unit: String,
+    /// The first day of a duration; absent for an instant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period_start: Option<String>,
+    /// The last day of the period, or the instant.
+    pub period_end: String,
+    /// The fiscal year of the filing.
+    pub fiscal_year: i32,
+    /// The fiscal period of the filing.
+    pub fiscal_period: String,
+    /// The form.
+    pub form: String,
+    /// The filing date.
+    pub filed: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// One indicator's value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IndicatorView {
+    /// The indicator's name.
+    pub indicator: String,
+    /// Its value.
+    pub value: f64,
+    /// The end of the fiscal year it describes.
+    pub period_end: String,
+}
+
+impl From<CompanyProfile> for CompanyView {
+    fn from(profile: CompanyProfile) -> Self {
+        Self {
+            ticker: profile.company.ticker.to_string(),
+            cik: profile.company.cik.to_string(),
+            name: profile.company.name,
+            facts: profile
+                .facts
+                .into_iter()
+                .map(|f| FactView {
+                    concept: f.concept,
+                    unit: f.unit,
+                    period_start: f.period_start.map(|d| d.to_string()),
+                    period_end: f.period_end.to_string(),
+                    fiscal_year: f.fiscal_year,
+                    fiscal_period: f.fiscal_period,
+                    form: f.form,
+                    filed: f.filed.to_string(),
+                    value: f.value,
+                })
+                .collect(),
+            indicators: profile
+                .indicators
+                .into_iter()
+                .map(|i| IndicatorView {
+                    indicator: i.indicator.to_string(),
+                    value: i.value,
+                    period_end: i.period_end.to_string(),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<CompanyView> for pb::Company {
+    fn from(view: CompanyView) -> Self {
+        Self {
+            ticker: view.ticker,
+            cik: view.cik,
+            name: view.name,
+            facts: view
+                .facts
+                .into_iter()
+                .map(|f| pb::Fact {
+                    concept: f.concept,
+                    unit: f.unit,
+                    period_start: f.period_start.unwrap_or_default(),
+                    period_end: f.period_end,
+                    fiscal_year: f.fiscal_year,
+                    fiscal_period: f.fiscal_period,
+                    form: f.form,
+                    filed: f.filed,
+                    value: f.value,
+                    ..Default::default()
+                })
+                .collect(),
+            indicators: view
+                .indicators
+                .into_iter()
+                .map(|i| pb::IndicatorValue {
+                    indicator: i.indicator,
+                    value: i.value,
+                    period_end: i.period_end,
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+pub(super) async fn get(
+    State(state): State<ApiState>,
+    Caller(_): Caller,
+    Path(raw): Path<String>,
+) -> Result<Json<CompanyView>, ApiError> {
+    let profile = GetCompany::new(state.companies.clone())
+        .execute(&ticker(&raw)?)
+        .await?;
+    Ok(Json(profile.into()))
+}
+
+/// `CompanyService` over Connect, gRPC-Web and gRPC.
+#[derive(Debug, Clone)]
+pub struct CompanyRpc {
+    pub(super) state: ApiState,
+}
+
+#[allow(refining_impl_trait)]
+impl pb::CompanyService for CompanyRpc {
+    async fn get_company(
+        &self,
+        ctx: RequestContext,
+        request: ServiceRequest<'_, pb::GetCompanyRequest>,
+    ) -> ServiceResult<pb::GetCompanyResponse> {
+        authenticate(ctx.headers(), ctx.extensions(), &self.state.tokens)
+            .map_err(ConnectError::from)?;
+        let ticker = ticker(request.ticker)?;
+        let profile = GetCompany::new(self.state.companies.clone())
+            .execute(&ticker)
+            .await
+            .map_err(ApiError::from)?;
+        Response::ok(pb::GetCompanyResponse {
+            company: Some(pb::Company::from(CompanyView::from(profile))).into(),
+            ..Default::default()
+        })
+    }
+}

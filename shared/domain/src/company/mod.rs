@@ -1,0 +1,47 @@
+//! Companies: identity (ticker, CIK), reported XBRL facts, and the indicators derived
+//! from them.
+
+mod ids;
+mod indicators;
+mod profile;
+
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+pub use ids::{Cik, Ticker, ValueError};
+pub use indicators::{compute_indicators, IndicatorValue};
+pub use profile::{CompanyProfile, CompanyStore, GetCompany, GetCompanyError};
+
+/// A company LZStock tracks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Company {
+    /// Its ticker.
+    pub ticker: Ticker,
+    /// Its SEC Central Index Key.
+    pub cik: Cik,
+    /// Its registered name.
+    pub name: String,
+}
+
+/// One reported value of an XBRL concept, as filed with the SEC.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fact {
+    /// The concept, e.g. `us-gaap:Revenues`.
+    pub concept: String,
+    /// The unit, e.g. `USD` or `USD/shares`.
+    pub unit: String,
+    /// The first day of a duration; `None` for a value at an instant (a balance).
+    pub period_start: Option<NaiveDate>,
+    /// The last day of the period, or the instant.
+    pub period_end: NaiveDate,
+    /// The fiscal year of the filing that reported it.
+    pub fiscal_year: i32,
+    /// `FY`, `Q1`…`Q4`, of the filing.
+    pub fiscal_period: String,
+    /// The form, e.g. `10-K`.
+    pub form: String,
+    /// When it was filed.
+    pub filed: NaiveDate,
+    /// The value.
+    pub value: f64,
+}

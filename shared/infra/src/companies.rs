@@ -1,0 +1,77 @@
+//! [`CompanyStore`] on PostgreSQL.
+
+use lzstock_domain::company::{Company, CompanyStore, Fact};
+use lzstock_domain::dashboard::StoreError;
+use lzstock_domain::{Cik, Ticker};
+use sqlx::PgPool;
+
+/// The most annual facts a profile carries.
+pub const MAX_FACTS: i64 = 500;
+
+/// Companies and their facts in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgCompanyStore {
+    pool: PgPool,
+}
+
+impl PgCompanyStore {
+    /// A store on `pool`.
+    #[must_use]
+    pub const fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+impl CompanyStore for PgCompanyStore {
+    async fn company(&self, ticker: &Ticker) -> Result<Option<Company>, StoreError> {
+        let row = sqlx::query!(
+            "SELECT ticker, cik, name FROM companies WHERE ticker = $1",
+            ticker.as_str(),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        row.map(|row| {
+            Ok(Company {
+                ticker: Ticker::parse(&row.ticker).map_err(unavailable)?,
+                cik: Cik::parse(&row.cik).map_err(unavailable)?,
+                name: row.name,
+            })
+        })
+        .transpose()
+    }
+
+    async fn annual_facts(&self, ticker: &Ticker) -> Result<Vec<Fact>, StoreError> {
+        let rows = sqlx::query!(
+            r#"SELECT concept, unit, period_start, period_end, fiscal_year, fiscal_period, form,
+                      filed, value::float8 AS "value!"
+               FROM company_facts
+               WHERE ticker = $1 AND fiscal_period = 'FY'
+               ORDER BY period_end DESC, filed DESC, concept
+               LIMIT $2"#,
+            ticker.as_str(),
+            MAX_FACTS,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|row| Fact {
+                concept: row.concept,
+                unit: row.unit,
+                period_start: row.period_start,
+                period_end: row.period_end,
+                fiscal_year: row.fiscal_year,
+                fiscal_period: row.fiscal_period,
+                form: row.form,
+                filed: row.filed,
+                value: row.value,
+            })
+            .collect())
+    }
+}
