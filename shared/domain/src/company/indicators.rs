@@ -44,7 +44,7 @@ fn annual_flow(facts: &[Fact], concepts: &[&str]) -> Vec<(NaiveDate, f64)> {
             continue;
         }
         // The latest filing wins for a period (restatements).
-        values.sort_by(|a, b| (a.0, a.2).cmp(&(b.0, b.2)));
+        values.sort_by_key(|&(end, _, filed)| (end, filed));
         let mut by_period: Vec<(NaiveDate, f64)> = Vec::new();
         for (end, value, _) in values {
             match by_period.last_mut() {
