@@ -26,7 +26,7 @@ fn ticker(raw: &str) -> Result<Ticker, ApiError> {
 }
 
 /// A company as the REST API returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CompanyView {
     /// The ticker.
@@ -42,7 +42,7 @@ pub struct CompanyView {
 }
 
 /// One reported fact.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FactView {
     /// The XBRL concept.
@@ -67,7 +67,7 @@ pub struct FactView {
 }
 
 /// One indicator's value.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndicatorView {
     /// The indicator's name.
@@ -149,6 +149,21 @@ impl From<CompanyView> for pb::Company {
     }
 }
 
+/// A company with its annual facts and derived indicators.
+#[utoipa::path(
+    get,
+    path = "/v1/companies/{ticker}",
+    operation_id = "getCompany",
+    tag = "companies",
+    params(("ticker" = String, Path, description = "The ticker, e.g. AAPL")),
+    responses(
+        (status = 200, description = "The company", body = CompanyView),
+        (status = 400, description = "Not a ticker", body = ApiError),
+        (status = 401, description = "No valid bearer token", body = ApiError),
+        (status = 404, description = "Not tracked", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn get(
     State(state): State<ApiState>,
     Caller(_): Caller,

@@ -18,7 +18,7 @@ use super::json::ApiJson;
 use super::ApiState;
 
 /// `POST /v1/dashboards`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDashboardBody {
     /// 1 to 100 characters.
@@ -43,7 +43,7 @@ impl TryFrom<CreateDashboardBody> for NewDashboard {
 }
 
 /// A dashboard as the API returns it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DashboardView {
     /// Its id.
@@ -83,7 +83,7 @@ impl From<Dashboard> for DashboardView {
 }
 
 /// One page of dashboards.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardPage {
     /// This page's dashboards, newest first.
     pub items: Vec<DashboardView>,
@@ -107,7 +107,8 @@ impl From<Page<Dashboard>> for DashboardPage {
 }
 
 /// `GET /v1/dashboards?page=&size=`.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1 (default 1).
     pub page: Option<u32>,
@@ -115,6 +116,24 @@ pub struct PageQuery {
     pub size: Option<u32>,
 }
 
+/// Creates a dashboard owned by the caller.
+#[utoipa::path(
+    post,
+    path = "/v1/dashboards",
+    operation_id = "createDashboard",
+    tag = "dashboards",
+    request_body = CreateDashboardBody,
+    responses(
+        (status = 201, description = "Created", body = DashboardView,
+            headers(("Location" = String, description = "The new dashboard's URL"))),
+        (status = 400, description = "A field is invalid", body = ApiError),
+        (status = 401, description = "No valid bearer token", body = ApiError),
+        (status = 413, description = "The body is over 1 MiB", body = ApiError),
+        (status = 415, description = "The body is not JSON", body = ApiError),
+        (status = 500, description = "Internal error, with a reference", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn create(
     State(state): State<ApiState>,
     Caller(owner): Caller,
@@ -134,6 +153,20 @@ pub(super) async fn create(
         .into_response())
 }
 
+/// One of the caller's dashboards.
+#[utoipa::path(
+    get,
+    path = "/v1/dashboards/{id}",
+    operation_id = "getDashboard",
+    tag = "dashboards",
+    params(("id" = String, Path, description = "The dashboard's id")),
+    responses(
+        (status = 200, description = "The dashboard", body = DashboardView),
+        (status = 401, description = "No valid bearer token", body = ApiError),
+        (status = 404, description = "No such dashboard, or not the caller's", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn get(
     State(state): State<ApiState>,
     Caller(owner): Caller,
@@ -147,6 +180,20 @@ pub(super) async fn get(
     Ok(Json(dashboard.into()))
 }
 
+/// The caller's dashboards, newest first.
+#[utoipa::path(
+    get,
+    path = "/v1/dashboards",
+    operation_id = "listDashboards",
+    tag = "dashboards",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "One page", body = DashboardPage),
+        (status = 400, description = "page or size out of range", body = ApiError),
+        (status = 401, description = "No valid bearer token", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn list(
     State(state): State<ApiState>,
     Caller(owner): Caller,
@@ -165,6 +212,20 @@ pub(super) async fn list(
     Ok(Json(page.into()))
 }
 
+/// Deletes one of the caller's dashboards.
+#[utoipa::path(
+    delete,
+    path = "/v1/dashboards/{id}",
+    operation_id = "deleteDashboard",
+    tag = "dashboards",
+    params(("id" = String, Path, description = "The dashboard's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "No valid bearer token", body = ApiError),
+        (status = 404, description = "No such dashboard, or not the caller's", body = ApiError),
+    ),
+    security(("bearer" = []))
+)]
 pub(super) async fn delete(
     State(state): State<ApiState>,
     Caller(owner): Caller,

@@ -11,7 +11,7 @@ use lzstock_domain::InvalidInput;
 use serde::Serialize;
 
 /// The error codes, shared with the Connect protocol (same names, same meaning).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// The request is malformed or a field is invalid (400).
@@ -48,7 +48,7 @@ impl ErrorCode {
 
 /// What a client receives when a request fails:
 /// `{"code": "invalid_argument", "message": "…", "field": "name"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ApiError {
     /// The machine-readable code.
     pub code: ErrorCode,

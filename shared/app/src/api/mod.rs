@@ -5,18 +5,21 @@ mod companies;
 mod dashboards;
 pub mod error;
 mod json;
+pub mod openapi;
 mod rpc;
 
 use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::{get, post};
 use axum::{middleware, Router};
 use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_infra::streams::EventStreams;
 use lzstock_shim::config::{ConfigError, Source};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use caller::{Caller, HasTokenVerifier, TokenVerifier};
 pub use companies::{CompanyRpc, CompanyView};
@@ -92,23 +95,28 @@ impl HasTokenVerifier for ApiState {
     }
 }
 
+/// The REST routes and the OpenAPI document describing them, built from one declaration
+/// so that neither can list a route the other lacks.
+#[must_use]
+pub fn rest(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
+    let (routes, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(dashboards::create, dashboards::list))
+        .routes(routes!(dashboards::get, dashboards::delete))
+        .routes(routes!(companies::get))
+        .split_for_parts();
+    let routes = routes
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state);
+    (routes, document)
+}
+
 /// The API's one router, served by `lambda_http` on Lambda and by axum standalone.
 pub fn router(state: ApiState) -> Router {
-    let v1 = Router::new()
-        .route(
-            "/v1/dashboards",
-            post(dashboards::create).get(dashboards::list),
-        )
-        .route(
-            "/v1/dashboards/{id}",
-            get(dashboards::get).delete(dashboards::delete),
-        )
-        .route("/v1/companies/{ticker}", get(companies::get))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .with_state(state.clone());
+    let (v1, document) = rest(state.clone());
     let connect = rpc::connect_router(state.clone()).into_axum_service();
     health::router(state.health)
         .merge(v1)
+        .merge(openapi::router(document))
         .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
         .route_service("/lzstock.v1.CompanyService/{*method}", connect)
         .fallback(not_found)

@@ -7,3 +7,4 @@ mod connect;
 mod dashboards;
 mod helpers;
 mod lambda_events;
+mod openapi;
