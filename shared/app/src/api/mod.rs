@@ -97,7 +97,6 @@ impl HasTokenVerifier for ApiState {
 
 /// The REST routes and the OpenAPI document describing them, built from one declaration
 /// so that neither can list a route the other lacks.
-#[must_use]
 pub fn rest(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
     let (routes, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(dashboards::create, dashboards::list))
