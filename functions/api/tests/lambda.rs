@@ -45,6 +45,38 @@ async fn answers_an_api_gateway_v2_event_under_cargo_lambda_watch() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn creates_and_reads_a_dashboard_from_api_gateway_events_under_cargo_lambda_watch() {
+    let env = function_env().await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
+    let _function = emulator.run_function(API.as_ref(), &env).unwrap();
+
+    // The owner comes from the claims the API Gateway JWT authorizer verified.
+    let create: Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v2-create-dashboard.json")).unwrap();
+    let created = emulator.invoke(&create).await.unwrap();
+    assert_eq!(created["statusCode"], 201, "{created}");
+    let dashboard: Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
+    assert_eq!(dashboard["ownerId"], "ada");
+    let id = dashboard["id"].as_str().unwrap();
+
+    let mut read = create.clone();
+    let path = format!("/v1/dashboards/{id}");
+    read["rawPath"] = path.clone().into();
+    read["requestContext"]["http"]["method"] = "GET".into();
+    read["requestContext"]["http"]["path"] = path.into();
+    read.as_object_mut().unwrap().remove("body");
+    let fetched = emulator.invoke(&read).await.unwrap();
+    assert_eq!(fetched["statusCode"], 200, "{fetched}");
+    let body: Value = serde_json::from_str(fetched["body"].as_str().unwrap()).unwrap();
+    assert_eq!(body, dashboard);
+
+    // Another user's claims: the dashboard does not exist for them.
+    read["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "bob".into();
+    let foreign = emulator.invoke(&read).await.unwrap();
+    assert_eq!(foreign["statusCode"], 404, "{foreign}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn serves_healthz_standalone_on_port() {
     let mut env = function_env().await;
     let port = process::free_port();
