@@ -148,9 +148,12 @@ async fn check_nats(client: &async_nats::Client) -> DependencyHealth {
 }
 
 /// `GET /healthz`: 200 with the report when every dependency is up, 503 otherwise.
+/// `GET /livez`: 200 while the process serves at all, checking nothing (liveness, and the
+/// baseline of the server itself in benchmarks).
 pub fn router(probe: HealthProbe) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/livez", get(|| async { "ok" }))
         .with_state(probe)
 }
 
