@@ -112,7 +112,14 @@ pub fn rest(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
 /// The API's one router, served by `lambda_http` on Lambda and by axum standalone.
 pub fn router(state: ApiState) -> Router {
     let (v1, document) = rest(state.clone());
-    let connect = rpc::connect_router(state.clone()).into_axum_service();
+    // The same 1 MiB ceiling as REST; over it, Connect answers `resource_exhausted`.
+    let connect = rpc::connect_router(state.clone())
+        .into_axum_service()
+        .with_limits(
+            connectrpc::Limits::default()
+                .with_max_request_body_size(MAX_BODY_BYTES)
+                .with_max_message_size(MAX_BODY_BYTES),
+        );
     health::router(state.health)
         .merge(v1)
         .merge(openapi::router(document))

@@ -100,3 +100,11 @@ async fn connect_errors_carry_the_same_codes_as_rest() {
     let bad_page = rpc(&api, "ListDashboards", Some("ada"), json!({"size": 500})).await;
     assert_eq!(bad_page.body["code"], "invalid_argument");
 }
+
+#[tokio::test]
+async fn a_message_over_one_mebibyte_is_refused() {
+    let api = TestApi::new().await;
+    let huge = json!({"name": "x".repeat(1024 * 1024), "tickers": ["AAPL"]});
+    let reply = rpc(&api, "CreateDashboard", Some("ada"), huge).await;
+    assert_eq!(reply.body["code"], "resource_exhausted", "{}", reply.body);
+}
