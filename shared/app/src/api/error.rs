@@ -161,3 +161,54 @@ impl From<DeleteDashboardError> for ApiError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use lzstock_domain::dashboard::StoreError;
+
+    use super::*;
+
+    #[test]
+    fn each_domain_error_maps_to_one_code_and_status() {
+        let conflict = ApiError::from(CreateDashboardError::Conflict(
+            "dashboard x already exists".into(),
+        ));
+        assert_eq!(
+            (conflict.code, conflict.code.status()),
+            (ErrorCode::AlreadyExists, StatusCode::CONFLICT)
+        );
+        let missing = ApiError::from(GetDashboardError::NotFound);
+        assert_eq!(missing.code.status(), StatusCode::NOT_FOUND);
+        let invalid = ApiError::from(InvalidInput::new("name", "must not be empty"));
+        assert_eq!(
+            (invalid.code.status(), invalid.field.as_deref()),
+            (StatusCode::BAD_REQUEST, Some("name"))
+        );
+    }
+
+    #[test]
+    fn an_unexpected_error_never_shows_its_cause() {
+        let cause = std::io::Error::other("password authentication failed for user lzstock");
+        let error = ApiError::from(ListDashboardsError::Unexpected(StoreError::Unavailable(
+            Box::new(cause),
+        )));
+        assert_eq!(error.code.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(error.message.starts_with("internal error (reference "));
+        assert!(!error.message.contains("password"));
+    }
+
+    #[test]
+    fn unauthenticated_responses_carry_a_challenge() {
+        let response =
+            ApiError::new(ErrorCode::Unauthenticated, "missing bearer token").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert!(response.headers().contains_key(header::WWW_AUTHENTICATE));
+    }
+
+    #[test]
+    fn connect_codes_match_the_http_ones() {
+        let conflict: connectrpc::ConnectError =
+            ApiError::from(CreateDashboardError::Conflict("x".into())).into();
+        assert_eq!(conflict.code, connectrpc::ErrorCode::AlreadyExists);
+    }
+}

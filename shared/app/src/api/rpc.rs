@@ -6,14 +6,15 @@ use std::sync::Arc;
 use buffa_types::google::protobuf::Timestamp;
 use connectrpc::{ConnectError, RequestContext, Response, ServiceRequest, ServiceResult};
 use lzstock_domain::dashboard::{
-    parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardName, DeleteDashboard,
-    GetDashboard, ListDashboards, NewDashboard, OwnerId, PageRequest, TickerList,
+    CreateDashboard, Dashboard, DashboardId, DeleteDashboard, GetDashboard, ListDashboards,
+    NewDashboard, OwnerId, PageRequest,
 };
 use lzstock_domain::InvalidInput;
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_proto::lzstock::v1::{CompanyServiceExt, DashboardService, DashboardServiceExt};
 
 use super::caller::authenticate;
+use super::dashboards::{CreateDashboardBody, DashboardView};
 use super::error::{ApiError, ErrorCode};
 use super::ApiState;
 
@@ -58,28 +59,22 @@ pub fn connect_router(state: ApiState) -> connectrpc::Router {
     Arc::new(super::companies::CompanyRpc { state }).register(router)
 }
 
+/// The REST view and the proto message carry the same fields; the view is the one mapping
+/// from the domain, the proto only changes the timestamp's form.
 fn to_proto(dashboard: Dashboard) -> pb::Dashboard {
+    let view = DashboardView::from(dashboard);
     pb::Dashboard {
-        id: dashboard.id.to_string(),
-        owner_id: dashboard.owner.to_string(),
-        name: dashboard.name.as_str().to_owned(),
-        tickers: dashboard
-            .tickers
-            .as_slice()
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
-        indicators: dashboard
-            .indicators
-            .iter()
-            .map(ToString::to_string)
-            .collect(),
         created_at: Some(Timestamp {
-            seconds: dashboard.created_at.timestamp(),
-            nanos: i32::try_from(dashboard.created_at.timestamp_subsec_nanos()).unwrap_or(0),
+            seconds: view.created_at.timestamp(),
+            nanos: i32::try_from(view.created_at.timestamp_subsec_nanos()).unwrap_or(0),
             ..Default::default()
         })
         .into(),
+        id: view.id,
+        owner_id: view.owner_id,
+        name: view.name,
+        tickers: view.tickers,
+        indicators: view.indicators,
         ..Default::default()
     }
 }
@@ -100,11 +95,12 @@ impl DashboardService for DashboardRpc {
     ) -> ServiceResult<pb::CreateDashboardResponse> {
         let owner = self.caller(&ctx)?;
         let body = request.to_owned_message();
-        let new = NewDashboard {
-            name: DashboardName::parse(&body.name).map_err(invalid)?,
-            tickers: TickerList::parse(&body.tickers).map_err(invalid)?,
-            indicators: parse_indicators(&body.indicators).map_err(invalid)?,
-        };
+        // One parsing path for both transports: the REST body's.
+        let new = NewDashboard::try_from(CreateDashboardBody {
+            name: body.name,
+            tickers: body.tickers,
+            indicators: body.indicators,
+        })?;
         let dashboard = CreateDashboard::new(self.state.dashboards.clone())
             .execute(owner, new, None)
             .await
