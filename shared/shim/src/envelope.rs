@@ -1,0 +1,218 @@
+//! The event envelope and the generic constructor that turns a typed callback into a
+//! [`MessageHandler`].
+//!
+//! Every LZStock event body is `{"id", "trace_id", "occurred_at", "request", "response"}`:
+//! the previous step's request and response in canonical proto3 JSON. [`typed`] decodes
+//! it, checks `Nats-Msg-Id` against `id`, runs the callback in a span carrying the trace,
+//! catches panics, and turns the callback's typed result into an [`Outcome`].
+
+use std::future::Future;
+use std::marker::PhantomData;
+use std::panic::AssertUnwindSafe;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::FutureExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tracing::Instrument;
+
+use crate::batch::{MessageHandler, MessageRecord, Outcome};
+
+/// An event: the id, the trace it belongs to, when it happened, and the previous step's
+/// request and response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope<Req, Res> {
+    /// The event id; also the message's `Nats-Msg-Id`.
+    pub id: String,
+    /// The W3C trace id (32 hex digits) the event was produced in, if any.
+    #[serde(default)]
+    pub trace_id: Option<String>,
+    /// When the event happened.
+    pub occurred_at: DateTime<Utc>,
+    /// The previous step's request.
+    pub request: Req,
+    /// The previous step's response.
+    pub response: Res,
+}
+
+/// Why a handler failed, in the two kinds the message path must tell apart.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    /// A failure that may pass (a database or broker down): redeliver later.
+    #[error("retryable: {0}")]
+    Retryable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The event can never succeed (it fails validation): dead-letter it now.
+    #[error("permanent: {0}")]
+    Permanent(String),
+}
+
+impl HandlerError {
+    /// A retryable failure caused by `error`.
+    pub fn retryable(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Retryable(Box::new(error))
+    }
+
+    /// A permanent failure for `reason`.
+    pub fn permanent(reason: impl Into<String>) -> Self {
+        Self::Permanent(reason.into())
+    }
+}
+
+/// Capped exponential backoff between redeliveries, with jitter so a burst of failures
+/// does not come back as a burst.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff {
+    /// The delay before the second delivery.
+    pub base: Duration,
+    /// The longest delay.
+    pub max: Duration,
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(60),
+        }
+    }
+}
+
+impl Backoff {
+    /// The delay after delivery number `deliveries` (1-based) failed: `base * 2^(n-1)`,
+    /// capped at `max`, minus up to a quarter of jitter derived from `seed`.
+    #[must_use]
+    pub fn delay(&self, deliveries: u64, seed: u64) -> Duration {
+        let exponent = u32::try_from(deliveries.saturating_sub(1))
+            .unwrap_or(u32::MAX)
+            .min(20);
+        let full = self.base.saturating_mul(1 << exponent).min(self.max);
+        // A cheap, well-spread hash of the seed; precision does not matter here.
+        let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
+        let jitter = full.mul_f64((mixed % 1000) as f64 / 4000.0);
+        full.saturating_sub(jitter)
+    }
+}
+
+/// A [`MessageHandler`] built by [`typed`].
+pub struct TypedHandler<Req, Res, F> {
+    callback: F,
+    backoff: Backoff,
+    _payload: PhantomData<fn() -> (Req, Res)>,
+}
+
+impl<Req, Res, F> std::fmt::Debug for TypedHandler<Req, Res, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TypedHandler")
+            .field("backoff", &self.backoff)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Turns `callback`, which receives a decoded [`Envelope`], into a message handler:
+///
+/// - a body that is not an envelope of `Req`/`Res`, or whose `id` differs from its
+///   `Nats-Msg-Id` header (or has none), is `Reject`ed;
+/// - `Ok` is `Ack`; [`HandlerError::Retryable`] is `Retry` after [`Backoff::delay`];
+///   [`HandlerError::Permanent`] is `Reject`;
+/// - a panic is `Retry` (the consumer dead-letters it once deliveries run out).
+pub fn typed<Req, Res, F, Fut>(callback: F, backoff: Backoff) -> TypedHandler<Req, Res, F>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Res: DeserializeOwned + Send + 'static,
+    F: Fn(Envelope<Req, Res>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    TypedHandler {
+        callback,
+        backoff,
+        _payload: PhantomData,
+    }
+}
+
+/// The trace id of a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`).
+#[must_use]
+pub fn trace_id_of(traceparent: &str) -> Option<&str> {
+    let mut parts = traceparent.split('-');
+    let (_version, trace_id) = (parts.next()?, parts.next()?);
+    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace_id)
+}
+
+impl<Req, Res, F, Fut> MessageHandler for TypedHandler<Req, Res, F>
+where
+    Req: DeserializeOwned + Send + 'static,
+    Res: DeserializeOwned + Send + 'static,
+    F: Fn(Envelope<Req, Res>) -> Fut + Send + Sync,
+    Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
+{
+    async fn handle(&self, record: &MessageRecord) -> Outcome {
+        let envelope: Envelope<Req, Res> = match serde_json::from_slice(&record.data) {
+            Ok(envelope) => envelope,
+            Err(error) => {
+                return Outcome::Reject {
+                    reason: format!("not an envelope of the expected payloads: {error}"),
+                }
+            }
+        };
+        match record.header("Nats-Msg-Id") {
+            Some(id) if id == envelope.id => {}
+            Some(id) => {
+                return Outcome::Reject {
+                    reason: format!(
+                        "Nats-Msg-Id {id:?} differs from the envelope id {:?}",
+                        envelope.id
+                    ),
+                }
+            }
+            None => {
+                return Outcome::Reject {
+                    reason: "the message has no Nats-Msg-Id header".into(),
+                }
+            }
+        }
+        let trace_id = record
+            .header("traceparent")
+            .and_then(trace_id_of)
+            .map(str::to_owned)
+            .or_else(|| envelope.trace_id.clone())
+            .unwrap_or_default();
+        let span = tracing::info_span!(
+            "handle_message",
+            messaging.system = "nats",
+            messaging.destination.name = %record.subject,
+            messaging.message.id = %envelope.id,
+            messaging.nats.stream_sequence = record.stream_sequence,
+            messaging.nats.deliveries = record.deliveries,
+            trace_id = %trace_id,
+        );
+        // Calling the callback inside the future puts a panic before its first await under
+        // catch_unwind too.
+        let run = AssertUnwindSafe(async { (self.callback)(envelope).await }).catch_unwind();
+        match run.instrument(span.clone()).await {
+            Ok(Ok(())) => Outcome::Ack,
+            Ok(Err(HandlerError::Permanent(reason))) => {
+                span.in_scope(|| tracing::warn!(%reason, "event rejected"));
+                Outcome::Reject { reason }
+            }
+            Ok(Err(HandlerError::Retryable(error))) => {
+                let delay = self
+                    .backoff
+                    .delay(record.deliveries, record.stream_sequence);
+                span.in_scope(
+                    || tracing::warn!(%error, retry_in = ?delay, "event will be retried"),
+                );
+                Outcome::Retry { delay }
+            }
+            Err(_) => {
+                let delay = self
+                    .backoff
+                    .delay(record.deliveries, record.stream_sequence);
+                span.in_scope(|| tracing::error!(retry_in = ?delay, "event handler panicked"));
+                Outcome::Retry { delay }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

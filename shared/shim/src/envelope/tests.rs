@@ -1,0 +1,146 @@
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde::Deserialize;
+
+use super::*;
+
+#[derive(Debug, Deserialize)]
+struct SignedUp {
+    email: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UserId {
+    user_id: String,
+}
+
+fn record(body: &str, id: Option<&str>) -> MessageRecord {
+    let mut headers = BTreeMap::new();
+    if let Some(id) = id {
+        headers.insert("Nats-Msg-Id".to_owned(), vec![id.to_owned()]);
+    }
+    headers.insert(
+        "traceparent".to_owned(),
+        vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".to_owned()],
+    );
+    MessageRecord {
+        subject: "lzstock.users.signed_up".into(),
+        data: body.as_bytes().to_vec(),
+        headers,
+        stream: "LZSTOCK".into(),
+        stream_sequence: 7,
+        consumer_sequence: 7,
+        deliveries: 1,
+        published_at: Utc::now(),
+    }
+}
+
+const GOOD: &str = r#"{"id": "e1", "occurred_at": "2026-11-23T10:00:00Z",
+    "request": {"email": "ada@example.com", "name": "Ada"}, "response": {"userId": "u1"}}"#;
+
+type CallbackResult = Result<(), HandlerError>;
+
+fn handler(result: fn() -> CallbackResult) -> impl MessageHandler {
+    typed(
+        move |envelope: Envelope<SignedUp, UserId>| {
+            assert_eq!(envelope.request.email, "ada@example.com");
+            assert_eq!(envelope.response.user_id, "u1");
+            std::future::ready(result())
+        },
+        Backoff::default(),
+    )
+}
+
+#[tokio::test]
+async fn a_good_event_is_acked() {
+    assert_eq!(
+        handler(|| Ok(())).handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Ack
+    );
+}
+
+#[tokio::test]
+async fn malformed_or_mistyped_bodies_are_rejected_without_running_the_callback() {
+    let calls = AtomicUsize::new(0);
+    let counting = typed(
+        |_: Envelope<SignedUp, UserId>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            std::future::ready(Ok(()))
+        },
+        Backoff::default(),
+    );
+    let wrong_type = r#"{"id": "e1", "occurred_at": "2026-11-23T10:00:00Z", "request": {"email": 5}, "response": {"userId": "u1"}}"#;
+    for body in ["{not json", "[]", wrong_type] {
+        let outcome = counting.handle(&record(body, Some("e1"))).await;
+        assert!(
+            matches!(outcome, Outcome::Reject { .. }),
+            "{body}: {outcome:?}"
+        );
+    }
+    assert_eq!(calls.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn the_message_id_must_match_the_envelope() {
+    let ok = handler(|| Ok(()));
+    let Outcome::Reject { reason } = ok.handle(&record(GOOD, Some("other"))).await else {
+        panic!("a mismatched id is poison");
+    };
+    assert!(reason.contains("differs"), "{reason}");
+    let Outcome::Reject { reason } = ok.handle(&record(GOOD, None)).await else {
+        panic!("a missing id is poison");
+    };
+    assert!(reason.contains("no Nats-Msg-Id"), "{reason}");
+}
+
+#[tokio::test]
+async fn errors_say_whether_to_retry() {
+    let outage = handler(|| Err(HandlerError::retryable(std::io::Error::other("db down"))));
+    assert!(matches!(
+        outage.handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Retry { .. }
+    ));
+    let invalid = handler(|| Err(HandlerError::permanent("email is not an address")));
+    assert_eq!(
+        invalid.handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Reject {
+            reason: "email is not an address".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_panic_is_retried_not_fatal() {
+    let panicking = handler(|| panic!("handler bug"));
+    assert!(matches!(
+        panicking.handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Retry { .. }
+    ));
+}
+
+#[test]
+fn backoff_grows_to_its_cap_with_bounded_jitter() {
+    let backoff = Backoff {
+        base: Duration::from_secs(1),
+        max: Duration::from_secs(30),
+    };
+    for (deliveries, full) in [(1, 1), (2, 2), (3, 4), (5, 16), (6, 30), (60, 30)] {
+        let delay = backoff.delay(deliveries, 42);
+        let full = Duration::from_secs(full);
+        assert!(
+            delay <= full && delay >= full.mul_f64(0.75),
+            "{deliveries}: {delay:?}"
+        );
+    }
+}
+
+#[test]
+fn the_trace_id_comes_from_traceparent() {
+    assert_eq!(
+        trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+        Some("4bf92f3577b34da6a3ce929d0e0e4736")
+    );
+    assert_eq!(trace_id_of("garbage"), None);
+}
