@@ -4,9 +4,12 @@
 use std::process::ExitCode;
 
 use async_nats::jetstream;
-use lzstock_app::events::{EventHandler, EventsConfig};
+use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
+use lzstock_app::routing::{EventDeps, EventRouter};
+use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::envelope::Backoff;
 use lzstock_shim::{message_host, shutdown, telemetry, Host};
 
 #[tokio::main]
@@ -23,6 +26,16 @@ async fn main() -> ExitCode {
 }
 
 async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let pool = resources::database(&config.database)?;
+    let router = EventRouter::new(
+        EventDeps {
+            dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
+            pool,
+            signup_tickers: config.signup_tickers.clone(),
+            backoff: Backoff::default(),
+        },
+        config.streams.subject_root.clone(),
+    );
     let nats = resources::nats(&config.nats, "lzstock-events").await?;
     let js = jetstream::new(nats);
     // Standalone, this process owns its consumer, so the streams must exist first. On
@@ -32,6 +45,6 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
     {
         return Ok(());
     }
-    message_host::run(&js, &config.consumer, &EventHandler).await?;
+    message_host::run(&js, &config.consumer, &router).await?;
     Ok(())
 }

@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
-use lzstock_shim::config::{parsed_or, ConfigError, Source};
+use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::consumer::ConsumerSettings;
 
 use crate::config::{DatabaseConfig, NatsConfig};
@@ -21,7 +21,12 @@ pub struct EventsConfig {
     pub streams: EventStreams,
     /// How the standalone consumer pulls.
     pub consumer: ConsumerSettings,
+    /// `SIGNUP_DEFAULT_TICKERS`: the companies of a new user's first dashboard.
+    pub signup_tickers: TickerList,
 }
+
+/// The default `SIGNUP_DEFAULT_TICKERS`.
+pub const DEFAULT_SIGNUP_TICKERS: &str = "AAPL,MSFT,GOOGL,AMZN,NVDA";
 
 impl EventsConfig {
     /// Parses the configuration. `EVENTS_BATCH_SIZE` (10), `EVENTS_MAX_DELIVER` (5) and
@@ -43,32 +48,20 @@ impl EventsConfig {
             concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
             dead_letter_prefix: streams.dead_letter_prefix.clone(),
         };
+        let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
+            .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());
+        let signup_tickers = crate::routing::parse_signup_tickers(&tickers).map_err(|reason| {
+            ConfigError::Malformed {
+                name: "SIGNUP_DEFAULT_TICKERS",
+                reason,
+            }
+        })?;
         Ok(Self {
             database: DatabaseConfig::from_source(source)?,
             nats: NatsConfig::from_source(source)?,
             streams,
             consumer,
+            signup_tickers,
         })
-    }
-}
-
-/// The events function's message handler.
-///
-/// No subject has a route yet, so every message is rejected as unroutable and goes to the
-/// dead-letter stream with that reason, where it can be redriven once a route exists;
-/// nothing is silently dropped.
-#[derive(Debug, Clone, Default)]
-pub struct EventHandler;
-
-impl MessageHandler for EventHandler {
-    async fn handle(&self, record: &MessageRecord) -> Outcome {
-        tracing::warn!(
-            messaging.destination.name = %record.subject,
-            sequence = record.stream_sequence,
-            "no route for subject"
-        );
-        Outcome::Reject {
-            reason: format!("no route for subject {}", record.subject),
-        }
     }
 }

@@ -10,4 +10,5 @@ pub mod config;
 pub mod events;
 pub mod health;
 pub mod resources;
+pub mod routing;
 pub mod scraper;

@@ -3,10 +3,10 @@
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{
     Dashboard, DashboardCreated, DashboardId, DashboardName, DashboardStore, OwnerId, Page,
-    PageRequest, StoreError, TickerList,
+    PageRequest, ProcessedEvent, StoreError, TickerList,
 };
 use lzstock_domain::InvalidInput;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::outbox::{self, OutboxEvent};
 
@@ -61,13 +61,11 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreEr
     StoreError::Unavailable(Box::new(error))
 }
 
-fn from_row(row: DashboardRow) -> Result<Dashboard, StoreError> {
-    Dashboard::try_from(row).map_err(unavailable)
-}
-
-impl DashboardStore for PgDashboardStore {
-    async fn create(
+impl PgDashboardStore {
+    /// The dashboard row and its outbox event, in the caller's transaction.
+    async fn insert(
         &self,
+        tx: &mut Transaction<'_, Postgres>,
         dashboard: &Dashboard,
         event: &DashboardCreated,
     ) -> Result<(), StoreError> {
@@ -82,7 +80,6 @@ impl DashboardStore for PgDashboardStore {
             .iter()
             .map(ToString::to_string)
             .collect();
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
         sqlx::query!(
             "INSERT INTO dashboards (id, owner_id, name, tickers, indicators, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -93,7 +90,7 @@ impl DashboardStore for PgDashboardStore {
             &indicators,
             dashboard.created_at,
         )
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -102,10 +99,41 @@ impl DashboardStore for PgDashboardStore {
             other => unavailable(other),
         })?;
         let announcement = OutboxEvent::dashboard_created(&self.subject_root, event);
-        outbox::insert(&mut tx, &announcement)
-            .await
-            .map_err(unavailable)?;
+        outbox::insert(tx, &announcement).await.map_err(unavailable)
+    }
+}
+
+fn from_row(row: DashboardRow) -> Result<Dashboard, StoreError> {
+    Dashboard::try_from(row).map_err(unavailable)
+}
+
+impl DashboardStore for PgDashboardStore {
+    async fn create(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        self.insert(&mut tx, dashboard, event).await?;
         tx.commit().await.map_err(unavailable)
+    }
+
+    async fn create_once(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+        processed: &ProcessedEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        if !crate::processed::claim(&mut tx, processed)
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok(false);
+        }
+        self.insert(&mut tx, dashboard, event).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
     }
 
     async fn get(&self, id: DashboardId) -> Result<Option<Dashboard>, StoreError> {

@@ -7,4 +7,5 @@ pub mod dashboards;
 pub mod nats;
 pub mod outbox;
 pub mod postgres;
+pub mod processed;
 pub mod streams;

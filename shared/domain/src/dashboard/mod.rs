@@ -7,7 +7,7 @@ mod values;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use store::{DashboardStore, Page, PageRequest, StoreError};
+pub use store::{DashboardStore, Page, PageRequest, ProcessedEvent, StoreError};
 pub use usecases::{
     CreateDashboard, CreateDashboardError, DeleteDashboard, DeleteDashboardError, GetDashboard,
     GetDashboardError, ListDashboards, ListDashboardsError,

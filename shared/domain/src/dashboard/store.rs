@@ -79,6 +79,18 @@ pub struct Page<T> {
     pub total: u64,
 }
 
+/// The record that a handler processed an event: stored in the same transaction as the
+/// handler's effect, so a redelivered event finds it and has no second effect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessedEvent {
+    /// The handler, e.g. `users.signed_up`.
+    pub handler: String,
+    /// The event id.
+    pub event_id: String,
+    /// The subject it arrived on.
+    pub subject: String,
+}
+
 /// Storage for dashboards.
 pub trait DashboardStore: Send + Sync {
     /// Stores `dashboard` and, in the same transaction, the event announcing it, so the
@@ -88,6 +100,16 @@ pub trait DashboardStore: Send + Sync {
         dashboard: &Dashboard,
         event: &DashboardCreated,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Like [`DashboardStore::create`], once per `processed` event: in one transaction,
+    /// records `processed` and stores the dashboard and its event, or does nothing and
+    /// returns `false` when the event was processed before.
+    fn create_once(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+        processed: &ProcessedEvent,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The dashboard with `id`, whoever owns it.
     fn get(

@@ -5,7 +5,7 @@ use chrono::{SubsecRound, Utc};
 
 use super::{
     Dashboard, DashboardCreated, DashboardId, DashboardStore, NewDashboard, OwnerId, Page,
-    PageRequest, StoreError,
+    PageRequest, ProcessedEvent, StoreError,
 };
 
 /// Why CreateDashboard failed.
@@ -73,6 +73,41 @@ impl<S: DashboardStore> CreateDashboard<S> {
         request: NewDashboard,
         trace_id: Option<String>,
     ) -> Result<Dashboard, CreateDashboardError> {
+        let (dashboard, event) = Self::prepare(owner, request, trace_id);
+        self.store
+            .create(&dashboard, &event)
+            .await
+            .map_err(Self::error)?;
+        Ok(dashboard)
+    }
+
+    /// Creates `request` once per `processed` event: a redelivered event returns `None`
+    /// and changes nothing.
+    ///
+    /// # Errors
+    /// See [`CreateDashboardError`].
+    #[tracing::instrument(skip_all, fields(owner = %owner, event = %processed.event_id))]
+    pub async fn execute_once(
+        &self,
+        owner: OwnerId,
+        request: NewDashboard,
+        trace_id: Option<String>,
+        processed: &ProcessedEvent,
+    ) -> Result<Option<Dashboard>, CreateDashboardError> {
+        let (dashboard, event) = Self::prepare(owner, request, trace_id);
+        let created = self
+            .store
+            .create_once(&dashboard, &event, processed)
+            .await
+            .map_err(Self::error)?;
+        Ok(created.then_some(dashboard))
+    }
+
+    fn prepare(
+        owner: OwnerId,
+        request: NewDashboard,
+        trace_id: Option<String>,
+    ) -> (Dashboard, DashboardCreated) {
         let dashboard = Dashboard {
             id: DashboardId::generate(),
             owner,
@@ -88,14 +123,14 @@ impl<S: DashboardStore> CreateDashboard<S> {
             request,
             dashboard: dashboard.clone(),
         };
-        self.store
-            .create(&dashboard, &event)
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(what) => CreateDashboardError::Conflict(what),
-                other => CreateDashboardError::Unexpected(other),
-            })?;
-        Ok(dashboard)
+        (dashboard, event)
+    }
+
+    fn error(error: StoreError) -> CreateDashboardError {
+        match error {
+            StoreError::Conflict(what) => CreateDashboardError::Conflict(what),
+            other => CreateDashboardError::Unexpected(other),
+        }
     }
 }
 
@@ -201,6 +236,7 @@ mod tests {
     struct MemoryStore {
         dashboards: Mutex<Vec<Dashboard>>,
         events: Mutex<Vec<DashboardCreated>>,
+        processed: Mutex<Vec<String>>,
         conflict: bool,
     }
 
@@ -216,6 +252,23 @@ mod tests {
             self.dashboards.lock().unwrap().push(dashboard.clone());
             self.events.lock().unwrap().push(event.clone());
             Ok(())
+        }
+
+        async fn create_once(
+            &self,
+            dashboard: &Dashboard,
+            event: &DashboardCreated,
+            processed: &ProcessedEvent,
+        ) -> Result<bool, StoreError> {
+            {
+                let mut seen = self.processed.lock().unwrap();
+                if seen.contains(&processed.event_id) {
+                    return Ok(false);
+                }
+                seen.push(processed.event_id.clone());
+            }
+            self.create(dashboard, event).await?;
+            Ok(true)
         }
 
         async fn get(&self, id: DashboardId) -> Result<Option<Dashboard>, StoreError> {
@@ -312,6 +365,27 @@ mod tests {
             get.execute(&owner("ada"), created.id).await,
             Err(GetDashboardError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn an_event_creates_its_dashboard_once() {
+        let store = MemoryStore::default();
+        let processed = ProcessedEvent {
+            handler: "users.signed_up".into(),
+            event_id: "e1".into(),
+            subject: "lzstock.users.signed_up".into(),
+        };
+        let create = CreateDashboard::new(&store);
+        let first = create
+            .execute_once(owner("ada"), request(), None, &processed)
+            .await
+            .unwrap();
+        let again = create
+            .execute_once(owner("ada"), request(), None, &processed)
+            .await
+            .unwrap();
+        assert!(first.is_some() && again.is_none());
+        assert_eq!(store.dashboards.lock().unwrap().len(), 1);
     }
 
     #[tokio::test]

@@ -1,0 +1,220 @@
+//! The routing matrix: the one table that says which subject goes to which handler, and
+//! whether that handler is a controller (an event carrying a user's intent: DTO mapping,
+//! validation and error translation, as for the API) or a usecase (an internal side
+//! effect). Anything not in the table is rejected as unroutable.
+
+use std::sync::Arc;
+
+use lzstock_domain::dashboard::{
+    CreateDashboard, DashboardName, NewDashboard, OwnerId, ProcessedEvent, TickerList,
+};
+use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_proto::lzstock::v1 as pb;
+use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
+use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
+use serde_json::Value;
+use sqlx::PgPool;
+
+/// The layer a trigger enters the core at (ARCHITECTURE.md §1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// Through a controller: the trigger carries a user's intent.
+    Controller,
+    /// Straight to a usecase: an internal side effect.
+    Usecase,
+}
+
+/// One row of the matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The subject below the root, e.g. `users.signed_up`.
+    pub subject: &'static str,
+    /// Where it enters.
+    pub target: Target,
+}
+
+/// The event routes.
+pub const ROUTES: [Route; 2] = [
+    Route {
+        subject: "users.signed_up",
+        target: Target::Controller,
+    },
+    Route {
+        subject: "dashboards.created",
+        target: Target::Usecase,
+    },
+];
+
+/// What the event handlers need.
+#[derive(Debug, Clone)]
+pub struct EventDeps {
+    /// PostgreSQL.
+    pub pool: PgPool,
+    /// Dashboards and their outbox.
+    pub dashboards: PgDashboardStore,
+    /// The companies of a new user's first dashboard.
+    pub signup_tickers: TickerList,
+    /// Redelivery delays.
+    pub backoff: Backoff,
+}
+
+/// The events function's handler: routes each message by the matrix.
+#[derive(Debug, Clone)]
+pub struct EventRouter {
+    deps: Arc<EventDeps>,
+    subject_root: String,
+}
+
+impl EventRouter {
+    /// A router for subjects below `subject_root` (e.g. `lzstock`).
+    #[must_use]
+    pub fn new(deps: EventDeps, subject_root: impl Into<String>) -> Self {
+        Self {
+            deps: Arc::new(deps),
+            subject_root: subject_root.into(),
+        }
+    }
+
+    fn route(&self, subject: &str) -> Option<Route> {
+        let name = subject
+            .strip_prefix(&self.subject_root)?
+            .strip_prefix('.')?;
+        ROUTES.into_iter().find(|route| route.subject == name)
+    }
+}
+
+impl MessageHandler for EventRouter {
+    async fn handle(&self, record: &MessageRecord) -> Outcome {
+        let Some(route) = self.route(&record.subject) else {
+            return Outcome::Reject {
+                reason: format!("no route for subject {}", record.subject),
+            };
+        };
+        let deps = &self.deps;
+        let subject = record.subject.clone();
+        match route.subject {
+            "users.signed_up" => {
+                typed(
+                    |envelope| user_signed_up(Arc::clone(deps), subject.clone(), envelope),
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            }
+            "dashboards.created" => {
+                typed(
+                    |envelope| dashboard_created(Arc::clone(deps), subject.clone(), envelope),
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            }
+            other => Outcome::Reject {
+                reason: format!("route {other} has no handler"),
+            },
+        }
+    }
+}
+
+/// The name of a new user's first dashboard.
+pub const FIRST_DASHBOARD: &str = "My first dashboard";
+
+/// Controller for `users.signed_up`: the new user (the `userId` of the response, the same
+/// id their JWT `sub` carries) gets a first dashboard, once per event.
+async fn user_signed_up(
+    deps: Arc<EventDeps>,
+    subject: String,
+    envelope: Envelope<pb::UserSignedUpRequest, pb::UserSignedUpResponse>,
+) -> Result<(), HandlerError> {
+    let owner = OwnerId::parse(&envelope.response.user_id)
+        .map_err(|e| HandlerError::permanent(format!("response.userId: {}", e.reason)))?;
+    let email = envelope.request.email.trim();
+    if !email
+        .split_once('@')
+        .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
+    {
+        return Err(HandlerError::permanent(format!(
+            "request.email {email:?} is not an address"
+        )));
+    }
+    let request = NewDashboard {
+        name: DashboardName::parse(FIRST_DASHBOARD)
+            .map_err(|e| HandlerError::permanent(e.to_string()))?,
+        tickers: deps.signup_tickers.clone(),
+        indicators: lzstock_domain::dashboard::Indicator::ALL.to_vec(),
+    };
+    let processed = ProcessedEvent {
+        handler: "users.signed_up".into(),
+        event_id: envelope.id.clone(),
+        subject,
+    };
+    let created = CreateDashboard::new(deps.dashboards.clone())
+        .execute_once(owner, request, envelope.trace_id.clone(), &processed)
+        .await
+        .map_err(|e| match e {
+            lzstock_domain::dashboard::CreateDashboardError::Conflict(what) => {
+                HandlerError::permanent(what)
+            }
+            lzstock_domain::dashboard::CreateDashboardError::Unexpected(e) => {
+                HandlerError::retryable(e)
+            }
+        })?;
+    match created {
+        Some(dashboard) => tracing::info!(dashboard = %dashboard.id, "first dashboard created"),
+        None => tracing::info!(event = %envelope.id, "event already processed; no second effect"),
+    }
+    Ok(())
+}
+
+/// Usecase for `dashboards.created`. Its real effect, the welcome email, lands with the
+/// email pipeline; until then the event is recorded as processed, and nothing is sent.
+async fn dashboard_created(
+    deps: Arc<EventDeps>,
+    subject: String,
+    envelope: Envelope<pb::CreateDashboardRequest, Value>,
+) -> Result<(), HandlerError> {
+    let processed = ProcessedEvent {
+        handler: "dashboards.created".into(),
+        event_id: envelope.id.clone(),
+        subject,
+    };
+    lzstock_infra::processed::record(&deps.pool, &processed)
+        .await
+        .map_err(HandlerError::retryable)?;
+    Ok(())
+}
+
+/// Parses `SIGNUP_DEFAULT_TICKERS`-style lists.
+///
+/// # Errors
+/// When a ticker is malformed or the list breaks a dashboard's rules.
+pub fn parse_signup_tickers(list: &str) -> Result<TickerList, String> {
+    let raw: Vec<&str> = list
+        .split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .collect();
+    TickerList::parse(&raw).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_route_is_in_the_matrix_once() {
+        let mut subjects: Vec<_> = ROUTES.iter().map(|r| r.subject).collect();
+        subjects.sort_unstable();
+        subjects.dedup();
+        assert_eq!(subjects.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn signup_tickers_parse() {
+        assert_eq!(
+            parse_signup_tickers("AAPL, MSFT").unwrap().as_slice().len(),
+            2
+        );
+        assert!(parse_signup_tickers("aapl").is_err());
+    }
+}

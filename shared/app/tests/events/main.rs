@@ -1,0 +1,151 @@
+//! The event routes against real PostgreSQL: the routing matrix, exactly-once effects, and
+//! the three outcomes.
+
+use std::collections::BTreeMap;
+
+use chrono::Utc;
+use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter, FIRST_DASHBOARD};
+use lzstock_harness::{database, TestDatabase};
+use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
+use lzstock_shim::envelope::Backoff;
+use serde_json::json;
+use sqlx::PgPool;
+
+fn router(pool: PgPool) -> EventRouter {
+    EventRouter::new(
+        EventDeps {
+            dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
+            pool,
+            signup_tickers: parse_signup_tickers("AAPL,MSFT").expect("tickers"),
+            backoff: Backoff::default(),
+        },
+        "lzstock",
+    )
+}
+
+fn record(subject: &str, id: &str, body: serde_json::Value) -> MessageRecord {
+    MessageRecord {
+        subject: subject.into(),
+        data: body.to_string().into_bytes(),
+        headers: BTreeMap::from([("Nats-Msg-Id".to_owned(), vec![id.to_owned()])]),
+        stream: "LZSTOCK".into(),
+        stream_sequence: 1,
+        consumer_sequence: 1,
+        deliveries: 1,
+        published_at: Utc::now(),
+    }
+}
+
+fn signed_up(id: &str, user: &str, email: &str) -> MessageRecord {
+    record(
+        "lzstock.users.signed_up",
+        id,
+        json!({"id": id, "occurred_at": "2026-11-23T10:00:00Z",
+               "request": {"email": email, "name": "Ada"}, "response": {"userId": user}}),
+    )
+}
+
+async fn dashboards_of(db: &TestDatabase, owner: &str) -> Vec<(String, Vec<String>)> {
+    sqlx::query_as("SELECT name, tickers FROM dashboards WHERE owner_id = $1")
+        .bind(owner)
+        .fetch_all(&db.pool)
+        .await
+        .expect("dashboards")
+}
+
+#[tokio::test]
+async fn a_sign_up_creates_one_first_dashboard_however_often_it_arrives() {
+    let db = database().await;
+    let router = router(db.pool.clone());
+    let event = signed_up("evt-1", "user-42", "ada@example.com");
+    assert_eq!(router.handle(&event).await, Outcome::Ack);
+    let mut again = event.clone();
+    again.deliveries = 2;
+    assert_eq!(
+        router.handle(&again).await,
+        Outcome::Ack,
+        "a redelivery is acked"
+    );
+    assert_eq!(
+        dashboards_of(&db, "user-42").await,
+        [(
+            FIRST_DASHBOARD.to_owned(),
+            vec!["AAPL".to_owned(), "MSFT".to_owned()]
+        )]
+    );
+    let announced: i64 = sqlx::query_scalar("SELECT count(*) FROM outbox")
+        .fetch_one(&db.pool)
+        .await
+        .expect("outbox");
+    assert_eq!(announced, 1, "one dashboards.created, not two");
+}
+
+#[tokio::test]
+async fn poison_is_rejected_with_its_reason() {
+    let db = database().await;
+    let router = router(db.pool.clone());
+    let cases = [
+        (
+            record("lzstock.users.signed_up", "e1", json!("not an envelope")),
+            "envelope",
+        ),
+        (
+            record(
+                "lzstock.users.signed_up",
+                "e2",
+                json!({"id": "e2", "occurred_at": "2026-11-23T10:00:00Z", "request": {"email": 5}, "response": {}}),
+            ),
+            "envelope",
+        ),
+        (signed_up("e3", "", "ada@example.com"), "userId"),
+        (signed_up("e4", "user-1", "not-an-address"), "email"),
+        (
+            record("lzstock.nobody.listens", "e5", json!({})),
+            "no route",
+        ),
+        (
+            record("elsewhere.users.signed_up", "e6", json!({})),
+            "no route",
+        ),
+    ];
+    for (event, expected) in cases {
+        match router.handle(&event).await {
+            Outcome::Reject { reason } => assert!(reason.contains(expected), "{reason}"),
+            other => panic!("{}: {other:?}", event.subject),
+        }
+    }
+    assert!(dashboards_of(&db, "user-1").await.is_empty());
+}
+
+#[tokio::test]
+async fn a_database_outage_is_retried_later() {
+    let dead =
+        lzstock_infra::postgres::pool("postgres://postgres@127.0.0.1:1/none", 1).expect("a pool");
+    let router = router(dead);
+    let outcome = router
+        .handle(&signed_up("evt-9", "user-9", "ada@example.com"))
+        .await;
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_created_dashboard_is_recorded_once() {
+    let db = database().await;
+    let router = router(db.pool.clone());
+    let event = record(
+        "lzstock.dashboards.created",
+        "d1",
+        json!({"id": "d1", "occurred_at": "2026-11-23T10:00:00Z",
+               "request": {"name": "Tech", "tickers": ["AAPL"]}, "response": {"id": "x"}}),
+    );
+    assert_eq!(router.handle(&event).await, Outcome::Ack);
+    assert_eq!(router.handle(&event).await, Outcome::Ack);
+    let recorded: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM processed_events WHERE handler = 'dashboards.created'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("processed");
+    assert_eq!(recorded, 1);
+}
