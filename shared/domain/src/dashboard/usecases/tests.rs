@@ -1,0 +1,174 @@
+use std::sync::Mutex;
+
+use super::*;
+use crate::dashboard::{parse_indicators, DashboardName, TickerList};
+
+/// An in-memory store: enough to test the usecases' own logic (ownership, error
+/// mapping); the SQL adapter is tested against PostgreSQL.
+#[derive(Default)]
+struct MemoryStore {
+    dashboards: Mutex<Vec<Dashboard>>,
+    events: Mutex<Vec<DashboardCreated>>,
+    processed: Mutex<Vec<String>>,
+    conflict: bool,
+}
+
+impl DashboardStore for &MemoryStore {
+    async fn create(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+    ) -> Result<(), StoreError> {
+        if self.conflict {
+            return Err(StoreError::Conflict("id".into()));
+        }
+        self.dashboards.lock().unwrap().push(dashboard.clone());
+        self.events.lock().unwrap().push(event.clone());
+        Ok(())
+    }
+
+    async fn create_once(
+        &self,
+        dashboard: &Dashboard,
+        event: &DashboardCreated,
+        processed: &ProcessedEvent,
+    ) -> Result<bool, StoreError> {
+        {
+            let mut seen = self.processed.lock().unwrap();
+            if seen.contains(&processed.event_id) {
+                return Ok(false);
+            }
+            seen.push(processed.event_id.clone());
+        }
+        self.create(dashboard, event).await?;
+        Ok(true)
+    }
+
+    async fn get(&self, id: DashboardId) -> Result<Option<Dashboard>, StoreError> {
+        Ok(self
+            .dashboards
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|d| d.id == id)
+            .cloned())
+    }
+
+    async fn list_by_owner(
+        &self,
+        owner: &OwnerId,
+        page: PageRequest,
+    ) -> Result<Page<Dashboard>, StoreError> {
+        let items: Vec<_> = self
+            .dashboards
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|d| d.owner == *owner)
+            .cloned()
+            .collect();
+        Ok(Page {
+            total: items.len() as u64,
+            items,
+            request: page,
+        })
+    }
+
+    async fn delete_owned(&self, id: DashboardId, owner: &OwnerId) -> Result<bool, StoreError> {
+        let mut dashboards = self.dashboards.lock().unwrap();
+        let before = dashboards.len();
+        dashboards.retain(|d| !(d.id == id && d.owner == *owner));
+        Ok(dashboards.len() < before)
+    }
+}
+
+fn request() -> NewDashboard {
+    NewDashboard {
+        name: DashboardName::parse("Tech").unwrap(),
+        tickers: TickerList::parse(&["AAPL", "MSFT"]).unwrap(),
+        indicators: parse_indicators(&["net_margin"]).unwrap(),
+    }
+}
+
+fn owner(name: &str) -> OwnerId {
+    OwnerId::parse(name).unwrap()
+}
+
+#[tokio::test]
+async fn creating_a_dashboard_records_the_event_with_request_and_result() {
+    let store = MemoryStore::default();
+    let created = CreateDashboard::new(&store)
+        .execute(owner("ada"), request(), Some("trace-1".into()))
+        .await
+        .unwrap();
+    let events = store.events.lock().unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].dashboard, created);
+    assert_eq!(events[0].request, request());
+    assert_eq!(events[0].trace_id.as_deref(), Some("trace-1"));
+}
+
+#[tokio::test]
+async fn someone_elses_dashboard_is_not_found_for_reading_or_deleting() {
+    let store = MemoryStore::default();
+    let created = CreateDashboard::new(&store)
+        .execute(owner("ada"), request(), None)
+        .await
+        .unwrap();
+    let get = GetDashboard::new(&store);
+    assert!(matches!(
+        get.execute(&owner("bob"), created.id).await,
+        Err(GetDashboardError::NotFound)
+    ));
+    assert!(matches!(
+        DeleteDashboard::new(&store)
+            .execute(&owner("bob"), created.id)
+            .await,
+        Err(DeleteDashboardError::NotFound)
+    ));
+    assert_eq!(
+        get.execute(&owner("ada"), created.id).await.unwrap(),
+        created
+    );
+    DeleteDashboard::new(&store)
+        .execute(&owner("ada"), created.id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        get.execute(&owner("ada"), created.id).await,
+        Err(GetDashboardError::NotFound)
+    ));
+}
+
+#[tokio::test]
+async fn an_event_creates_its_dashboard_once() {
+    let store = MemoryStore::default();
+    let processed = ProcessedEvent {
+        handler: "users.signed_up".into(),
+        event_id: "e1".into(),
+        subject: "lzstock.users.signed_up".into(),
+    };
+    let create = CreateDashboard::new(&store);
+    let first = create
+        .execute_once(owner("ada"), request(), None, &processed)
+        .await
+        .unwrap();
+    let again = create
+        .execute_once(owner("ada"), request(), None, &processed)
+        .await
+        .unwrap();
+    assert!(first.is_some() && again.is_none());
+    assert_eq!(store.dashboards.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_storage_conflict_is_a_conflict() {
+    let store = MemoryStore {
+        conflict: true,
+        ..MemoryStore::default()
+    };
+    let result = CreateDashboard::new(&store)
+        .execute(owner("ada"), request(), None)
+        .await;
+    assert!(matches!(result, Err(CreateDashboardError::Conflict(_))));
+}
