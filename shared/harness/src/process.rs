@@ -184,3 +184,23 @@ pub fn signal_pid(pid: u32, signal: i32) {
         }
     }
 }
+
+/// A binary of this workspace built beside the running test (`cargo test --workspace`
+/// builds every binary), for tests that drive another crate's binary.
+///
+/// # Panics
+/// When the binary has not been built.
+#[must_use]
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let dir = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
+        .unwrap_or_default();
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built; run `cargo test --workspace` (or `cargo build --bin {name}`)",
+        path.display()
+    );
+    path
+}

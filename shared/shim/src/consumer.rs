@@ -28,6 +28,9 @@ pub mod dead_letter_headers {
     pub const DELIVERIES: &str = "LZStock-Deliveries";
     /// Why it was dead-lettered.
     pub const REASON: &str = "LZStock-Reason";
+    /// The event id: the original `Nats-Msg-Id`. A redriven message carries it too, since
+    /// its own `Nats-Msg-Id` must differ from the original's to pass the duplicate window.
+    pub const EVENT_ID: &str = "LZStock-Event-Id";
 }
 
 /// How the consumer pulls and when it gives up on a message.
@@ -223,11 +226,19 @@ async fn dead_letter(
     use dead_letter_headers as h;
     let mut headers = HeaderMap::new();
     for (name, values) in &record.headers {
-        if !name.eq_ignore_ascii_case("Nats-Msg-Id") {
+        if !name.eq_ignore_ascii_case("Nats-Msg-Id")
+            && !name.to_ascii_lowercase().starts_with("lzstock-")
+        {
             for value in values {
                 headers.append(name.as_str(), value.as_str());
             }
         }
+    }
+    if let Some(id) = record
+        .header(h::EVENT_ID)
+        .or_else(|| record.header("Nats-Msg-Id"))
+    {
+        headers.insert(h::EVENT_ID, id);
     }
     // Derived from the original position, so a repeated dead-lettering is dropped as a duplicate.
     headers.insert(

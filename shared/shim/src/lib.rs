@@ -13,6 +13,7 @@ pub mod batch;
 pub mod claims;
 pub mod config;
 pub mod consumer;
+pub mod dead_letters;
 pub mod envelope;
 pub mod host;
 pub mod http;
