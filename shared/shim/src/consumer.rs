@@ -178,7 +178,28 @@ async fn handle_batch<H: MessageHandler>(
         }
     }
     let batch = MessageBatch { records };
-    let response = batch::process(&batch, settings.concurrency, handler).await;
+    let response = {
+        let work = batch::process(&batch, settings.concurrency, handler);
+        tokio::pin!(work);
+        // While the handler runs longer than half of ack_wait, tell the server the messages
+        // are in progress, so it does not redeliver them to someone else meanwhile.
+        let mut progress = tokio::time::interval_at(
+            tokio::time::Instant::now() + settings.ack_wait / 2,
+            settings.ack_wait / 2,
+        );
+        loop {
+            tokio::select! {
+                response = &mut work => break response,
+                _ = progress.tick() => {
+                    for message in &pending {
+                        if let Err(error) = message.ack_with(AckKind::Progress).await {
+                            tracing::warn!(%error, "in-progress ack failed");
+                        }
+                    }
+                }
+            }
+        }
+    };
     let mut failures: HashMap<String, Outcome> = response
         .batch_item_failures
         .iter()
