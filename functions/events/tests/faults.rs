@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use async_nats::HeaderMap;
-use lzstock_harness::{base_env, database, database_on, nats, nats_on, NatsServer, PostgresServer};
+use lzstock_harness::{
+    base_env, database, database_on, nats, nats_on, NatsServer, PostgresServer, TestNats,
+};
 
 const EVENTS: &str = env!("CARGO_BIN_EXE_events");
 
@@ -20,47 +22,59 @@ fn sign_up(n: usize) -> (String, String) {
     (id, body)
 }
 
+/// The events function, standalone, consuming `bus`'s streams with durable `consumer`.
+fn spawn_events(database_url: &str, bus: &TestNats, consumer: &str) -> tokio::process::Child {
+    tokio::process::Command::new(EVENTS)
+        .envs(base_env())
+        .env("DATABASE_URL", database_url)
+        .envs(bus.env())
+        .env("EVENTS_CONSUMER", consumer)
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the events function starts")
+}
+
+/// Publishes sign-up `n`, retrying until the stream acknowledges (the client may be
+/// reconnecting).
+async fn publish_sign_up(bus: &TestNats, n: usize) {
+    let subject = bus.streams.subject("users.signed_up");
+    let (id, body) = sign_up(n);
+    loop {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        if let Ok(ack) = bus
+            .jetstream
+            .publish_with_headers(subject.clone(), headers, body.clone().into())
+            .await
+        {
+            if ack.await.is_ok() {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn postgres_down_for_seconds_loses_and_doubles_nothing() {
     let mut server = tokio::task::block_in_place(PostgresServer::start).unwrap();
     let (db, bus) = tokio::join!(database_on(&server), nats());
-    let _function = tokio::process::Command::new(EVENTS)
-        .envs(base_env())
-        .env("DATABASE_URL", &db.url)
-        .envs(bus.env())
-        .env("EVENTS_CONSUMER", "events-faults")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let _function = spawn_events(&db.url, &bus, "events-faults");
 
-    let publish = |n: usize| {
-        let js = bus.jetstream.clone();
-        let subject = bus.streams.subject("users.signed_up");
-        async move {
-            let (id, body) = sign_up(n);
-            let mut headers = HeaderMap::new();
-            headers.insert("Nats-Msg-Id", id.as_str());
-            js.publish_with_headers(subject, headers, body.into())
-                .await
-                .unwrap()
-                .await
-                .unwrap();
-        }
-    };
     for n in 0..5 {
-        publish(n).await;
+        publish_sign_up(&bus, n).await;
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     tokio::task::block_in_place(|| server.stop());
     for n in 5..15 {
-        publish(n).await;
+        publish_sign_up(&bus, n).await;
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     tokio::task::block_in_place(|| server.resume()).unwrap();
     for n in 15..20 {
-        publish(n).await;
+        publish_sign_up(&bus, n).await;
     }
 
     let pool = lzstock_infra::postgres::pool(&db.url, 2).unwrap();
@@ -101,44 +115,15 @@ async fn postgres_down_for_seconds_loses_and_doubles_nothing() {
 async fn a_nats_restart_mid_stream_loses_nothing() {
     let mut server = tokio::task::block_in_place(NatsServer::start).unwrap();
     let (db, bus) = tokio::join!(database(), nats_on(&server));
-    let _function = tokio::process::Command::new(EVENTS)
-        .envs(base_env())
-        .env("DATABASE_URL", &db.url)
-        .envs(bus.env())
-        .env("EVENTS_CONSUMER", "events-restart")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let publish = |n: usize| {
-        let js = bus.jetstream.clone();
-        let subject = bus.streams.subject("users.signed_up");
-        async move {
-            let (id, body) = sign_up(n);
-            // The client may still be reconnecting: retry until the stream acknowledges.
-            loop {
-                let mut headers = HeaderMap::new();
-                headers.insert("Nats-Msg-Id", id.as_str());
-                if let Ok(ack) = js
-                    .publish_with_headers(subject.clone(), headers, body.clone().into())
-                    .await
-                {
-                    if ack.await.is_ok() {
-                        return;
-                    }
-                }
-                tokio::time::sleep(Duration::from_millis(200)).await;
-            }
-        }
-    };
+    let _function = spawn_events(&db.url, &bus, "events-restart");
     for n in 0..10 {
-        publish(n).await;
+        publish_sign_up(&bus, n).await;
     }
     tokio::task::block_in_place(|| server.stop());
     tokio::time::sleep(Duration::from_secs(2)).await;
     tokio::task::block_in_place(|| server.resume()).unwrap();
     for n in 10..20 {
-        publish(n).await;
+        publish_sign_up(&bus, n).await;
     }
     let applied = tokio::time::timeout(Duration::from_secs(60), async {
         loop {
