@@ -146,3 +146,101 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
         .unwrap();
     assert_eq!((applied, total), (20, 20));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
+    const EVENTS_TOTAL: usize = 200;
+    let (db, bus) = tokio::join!(database(), nats());
+    for n in 0..EVENTS_TOTAL {
+        publish_sign_up(&bus, n).await;
+    }
+    let spawn = || {
+        tokio::process::Command::new(EVENTS)
+            .envs(base_env())
+            .env("DATABASE_URL", &db.url)
+            .envs(bus.env())
+            .env("EVENTS_CONSUMER", "events-killed")
+            // Big batches: acks go out only once the whole batch is handled, so a kill
+            // while it runs lands after some commits and before their acks.
+            .env("EVENTS_BATCH_SIZE", "50")
+            // Unacknowledged messages come back to the restarted process after this.
+            .env("EVENTS_ACK_WAIT_MS", "2000")
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the events function starts")
+    };
+    let processed = || async {
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM processed_events")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count")
+    };
+    let consumer_info = || async {
+        bus.jetstream
+            .get_stream(&bus.streams.events)
+            .await
+            .expect("stream")
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>("events-killed")
+            .await
+            .expect("consumer")
+            .info()
+            .await
+            .expect("info")
+            .clone()
+    };
+
+    let mut committed_unacked = 0;
+    for round in 1..=3 {
+        let mut function = spawn();
+        let target = i64::try_from(round * EVENTS_TOTAL / 5).expect("small");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while processed().await < target {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no progress in round {round}"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        function.start_kill().expect("SIGKILL");
+        function.wait().await.expect("killed");
+        let committed = processed().await;
+        let acked = consumer_info().await.ack_floor.stream_sequence;
+        committed_unacked += committed.saturating_sub(i64::try_from(acked).expect("small"));
+    }
+    assert!(
+        committed_unacked > 0,
+        "no kill landed between a commit and its ack"
+    );
+
+    let _function = spawn();
+    let applied = tokio::time::timeout(Duration::from_secs(90), async {
+        loop {
+            let info = consumer_info().await;
+            if info.num_pending == 0 && info.num_ack_pending == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(applied.is_ok(), "every event settled after the kills");
+    let (total, owners): (i64, i64) =
+        sqlx::query_as("SELECT count(*), count(DISTINCT owner_id) FROM dashboards")
+            .fetch_one(&db.pool)
+            .await
+            .expect("counts");
+    let expected = i64::try_from(EVENTS_TOTAL).expect("small");
+    assert_eq!(
+        (total, owners),
+        (expected, expected),
+        "each sign-up applied exactly once"
+    );
+    assert_eq!(processed().await, expected);
+    let mut dlq = bus
+        .jetstream
+        .get_stream(&bus.streams.dead_letters)
+        .await
+        .expect("dlq");
+    assert_eq!(dlq.info().await.expect("info").state.messages, 0);
+}

@@ -1,35 +1,46 @@
-//! The NATS bridge: a long-running process that provisions the streams, relays the
-//! transactional outbox to JetStream (when `DATABASE_URL` is set) and, with the event
-//! pipeline, pulls JetStream and invokes the events function.
+//! The NATS bridge: a long-running process that provisions the streams, pulls JetStream
+//! for each configured route and invokes its Lambda function with every batch, relays the
+//! transactional outbox (when `DATABASE_URL` is set), dead-letters from max-deliveries
+//! advisories, and serves `/healthz` and `/metrics`. Its subcommands operate the
+//! dead-letter stream and replay history.
 
-use std::net::{Ipv4Addr, SocketAddr};
+mod operations;
+mod serve;
+
 use std::process::ExitCode;
 
-use async_nats::jetstream;
+use chrono::{DateTime, Utc};
 use lzstock_app::bridge::BridgeConfig;
-use lzstock_app::{health, resources};
-use lzstock_infra::outbox::OutboxRelay;
+use lzstock_shim::bridge::dead_letters::Filter;
+use lzstock_shim::bridge::replay::ReplayFrom;
 use lzstock_shim::config::{self, ProcessEnv};
-use lzstock_shim::dead_letters::{self, Filter};
-use lzstock_shim::{http, shutdown, telemetry};
+use lzstock_shim::telemetry;
 
-const USAGE: &str =
-    "usage: nats-bridge [dlq list | redrive] [--subject SUBJECT] [--from SEQ] [--to SEQ]";
+const USAGE: &str = "usage: nats-bridge
+       nats-bridge dlq list [--subject SUBJECT] [--from SEQ] [--to SEQ]
+       nats-bridge redrive [--subject SUBJECT] [--from SEQ] [--to SEQ]
+       nats-bridge replay [--route NAME] (--from-sequence SEQ | --since RFC3339-TIME)";
 
 enum Command {
     Serve,
     ListDeadLetters(Filter),
     Redrive(Filter),
+    Replay {
+        route: Option<String>,
+        from: ReplayFrom,
+    },
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
     let (command, options) = match args {
         [] => return Ok(Command::Serve),
         [dlq, list, rest @ ..] if dlq == "dlq" && list == "list" => ("list", rest),
-        [redrive, rest @ ..] if redrive == "redrive" => ("redrive", rest),
+        [name, rest @ ..] if name == "redrive" || name == "replay" => (name.as_str(), rest),
         _ => return Err(USAGE.to_owned()),
     };
     let mut filter = Filter::default();
+    let mut route = None;
+    let mut from = None;
     let mut options = options.iter();
     while let Some(flag) = options.next() {
         let value = options
@@ -40,17 +51,28 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
                 .parse::<u64>()
                 .map_err(|_| format!("{flag}: {value:?} is not a sequence number"))
         };
-        match flag.as_str() {
-            "--subject" => filter.subject = Some(value.clone()),
-            "--from" => filter.from_sequence = Some(sequence()?),
-            "--to" => filter.to_sequence = Some(sequence()?),
+        match (command, flag.as_str()) {
+            ("list" | "redrive", "--subject") => filter.subject = Some(value.clone()),
+            ("list" | "redrive", "--from") => filter.from_sequence = Some(sequence()?),
+            ("list" | "redrive", "--to") => filter.to_sequence = Some(sequence()?),
+            ("replay", "--route") => route = Some(value.clone()),
+            ("replay", "--from-sequence") => from = Some(ReplayFrom::Sequence(sequence()?)),
+            ("replay", "--since") => {
+                let time = DateTime::parse_from_rfc3339(value)
+                    .map_err(|e| format!("--since: {value:?} is not an RFC 3339 time: {e}"))?;
+                from = Some(ReplayFrom::Time(time.with_timezone(&Utc)));
+            }
             _ => return Err(format!("unknown option {flag}\n{USAGE}")),
         }
     }
-    Ok(if command == "list" {
-        Command::ListDeadLetters(filter)
-    } else {
-        Command::Redrive(filter)
+    Ok(match command {
+        "list" => Command::ListDeadLetters(filter),
+        "redrive" => Command::Redrive(filter),
+        _ => Command::Replay {
+            route,
+            from: from
+                .ok_or_else(|| format!("replay needs --from-sequence or --since\n{USAGE}"))?,
+        },
     })
 }
 
@@ -67,108 +89,17 @@ async fn main() -> ExitCode {
     };
     let config = config::or_exit("nats-bridge", BridgeConfig::from_source(&ProcessEnv));
     let result = match command {
-        Command::Serve => run(config).await,
-        Command::ListDeadLetters(filter) => list_dead_letters(config, filter).await,
-        Command::Redrive(filter) => redrive(config, filter).await,
+        Command::Serve => serve::run(config).await,
+        Command::ListDeadLetters(filter) => operations::list_dead_letters(config, filter).await,
+        Command::Redrive(filter) => operations::redrive(config, filter).await,
+        Command::Replay { route, from } => operations::replay(config, route, from).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "nats-bridge stopped");
+            eprintln!("nats-bridge: {error}");
             ExitCode::FAILURE
         }
     }
-}
-
-async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
-    let nats = resources::nats(&config.nats, "lzstock-nats-bridge").await?;
-    let js = jetstream::new(nats.clone());
-    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port));
-    let listener = tokio::net::TcpListener::bind(addr).await?;
-    let pool = config
-        .database
-        .as_ref()
-        .map(resources::database)
-        .transpose()?;
-    let probe = health::HealthProbe {
-        database: pool.clone(),
-        nats: Some(nats),
-    };
-    let relaying = async {
-        match pool {
-            Some(pool) => {
-                OutboxRelay::new(pool, js.clone())
-                    .run(shutdown::signal())
-                    .await
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let serving = http::serve_standalone(listener, health::router(probe), shutdown::signal());
-    let provisioning = async {
-        let ready = resources::provision_streams(&js, &config.streams, shutdown::signal()).await?;
-        if ready {
-            tracing::info!(
-                events = %config.streams.events,
-                dead_letters = %config.streams.dead_letters,
-                "streams ready"
-            );
-        }
-        // Keep running with the server until shutdown.
-        std::future::pending::<()>().await;
-        Ok::<(), resources::StartupError>(())
-    };
-    tokio::select! {
-        served = serving => served?,
-        provisioned = provisioning => provisioned?,
-        () = relaying => {}
-    }
-    Ok(())
-}
-
-async fn list_dead_letters(
-    config: BridgeConfig,
-    filter: Filter,
-) -> Result<(), Box<dyn std::error::Error>> {
-    let nats = resources::nats(&config.nats, "lzstock-nats-bridge-ops").await?;
-    let letters =
-        dead_letters::list(&jetstream::new(nats), &config.streams.dead_letters, &filter).await?;
-    for letter in &letters {
-        println!(
-            "{}\t{}\t#{}\tdeliveries={}\tevent={}\t{}",
-            letter.sequence,
-            letter.original_subject,
-            letter.original_sequence,
-            letter.deliveries,
-            letter.event_id,
-            letter.reason
-        );
-    }
-    eprintln!(
-        "{} dead letter(s) in {}",
-        letters.len(),
-        config.streams.dead_letters
-    );
-    Ok(())
-}
-
-async fn redrive(config: BridgeConfig, filter: Filter) -> Result<(), Box<dyn std::error::Error>> {
-    let nats = resources::nats(&config.nats, "lzstock-nats-bridge-ops").await?;
-    let count = dead_letters::redrive(
-        &jetstream::new(nats),
-        &config.streams.dead_letters,
-        &filter,
-        |letter| {
-            eprintln!(
-                "redriven {} -> {} (event {})",
-                letter.sequence, letter.original_subject, letter.event_id
-            );
-        },
-    )
-    .await?;
-    eprintln!(
-        "{count} dead letter(s) redriven from {}",
-        config.streams.dead_letters
-    );
-    Ok(())
 }

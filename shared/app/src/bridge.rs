@@ -1,7 +1,30 @@
-//! The NATS bridge: its configuration.
+//! The NATS bridge: its configuration, and the routes it pulls for.
+//!
+//! A route is one durable pull consumer on the events stream, filtered to some subjects,
+//! whose batches go to one Lambda function. Routes come from `BRIDGE_ROUTES_FILE` (JSON)
+//! or, without a file, from `BRIDGE_FUNCTION`: one route for every subject under the root.
+//! With neither, the bridge invokes nothing (standalone, the events function consumes
+//! JetStream itself) and only provisions streams, relays the outbox and dead-letters
+//! from advisories.
+//!
+//! ```json
+//! {"routes": [
+//!   {"name": "signups", "function": "events", "subjects": ["users.signed_up"],
+//!    "batch_size": 10, "max_wait_ms": 1000, "max_deliver": 5, "ack_wait_ms": 30000,
+//!    "max_ack_pending": 1000}
+//! ]}
+//! ```
+//!
+//! Subjects are relative to `EVENTS_SUBJECT_ROOT`; every field but `name`, `function` and
+//! `subjects` falls back to the `BRIDGE_*` variable of the same meaning.
+
+use std::time::Duration;
 
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::config::{ConfigError, Source};
+use lzstock_shim::bridge::ConsumerSettings;
+use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
+use lzstock_shim::envelope::Backoff;
+use serde::Deserialize;
 
 use crate::config::{DatabaseConfig, HttpConfig, NatsConfig};
 use crate::resources;
@@ -13,26 +36,227 @@ pub struct BridgeConfig {
     pub nats: NatsConfig,
     /// Stream names.
     pub streams: EventStreams,
-    /// The port of `/healthz` (default 8090).
+    /// The port of `/healthz` and `/metrics` (default 8090).
     pub http: HttpConfig,
     /// PostgreSQL, when `DATABASE_URL` is set: the bridge then relays the outbox to
     /// JetStream, which Lambda-hosted functions cannot do between invocations.
     pub database: Option<DatabaseConfig>,
+    /// The routes to pull and invoke; empty when the bridge invokes nothing.
+    pub routes: Vec<BridgeRoute>,
+}
+
+/// One durable consumer and the function its batches go to.
+#[derive(Debug, Clone)]
+pub struct BridgeRoute {
+    /// The Lambda function invoked with each batch.
+    pub function: String,
+    /// How the route's consumer pulls; its durable name is the route's name.
+    pub consumer: ConsumerSettings,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutesFile {
+    routes: Vec<RouteEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteEntry {
+    name: String,
+    function: String,
+    subjects: Vec<String>,
+    batch_size: Option<usize>,
+    max_wait_ms: Option<u64>,
+    max_deliver: Option<i64>,
+    ack_wait_ms: Option<u64>,
+    max_ack_pending: Option<i64>,
 }
 
 impl BridgeConfig {
     /// Parses the configuration.
     ///
     /// # Errors
-    /// The first missing or malformed variable.
+    /// The first missing or malformed variable, or a routes file that cannot be read or
+    /// parsed.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let streams = resources::event_streams(source)?;
+        let routes = routes(source, &streams)?;
         Ok(Self {
             nats: NatsConfig::from_source(source)?,
-            streams: resources::event_streams(source)?,
+            streams,
             http: HttpConfig::from_source_with_default(source, 8090)?,
-            database: lzstock_shim::config::optional(source, "DATABASE_URL")
+            database: optional(source, "DATABASE_URL")
                 .map(|_| DatabaseConfig::from_source(source))
                 .transpose()?,
+            routes,
         })
+    }
+}
+
+fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute>, ConfigError> {
+    let defaults = ConsumerSettings {
+        stream: streams.events.clone(),
+        durable: "bridge".to_owned(),
+        filter_subjects: vec![streams.events_wildcard()],
+        batch_size: parsed_or(source, "BRIDGE_BATCH_SIZE", 10)?,
+        max_wait: Duration::from_millis(parsed_or(source, "BRIDGE_MAX_WAIT_MS", 1000)?),
+        max_deliver: parsed_or(source, "BRIDGE_MAX_DELIVER", 5)?,
+        ack_wait: Duration::from_millis(parsed_or(source, "BRIDGE_ACK_WAIT_MS", 30_000)?),
+        max_ack_pending: parsed_or(source, "BRIDGE_MAX_ACK_PENDING", 1000)?,
+        // Records of a batch run concurrently inside the function, not in the bridge.
+        concurrency: 1,
+        dead_letter_prefix: streams.dead_letter_prefix.clone(),
+        backoff: Backoff {
+            base: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_BASE_MS", 1000)?),
+            max: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_MAX_MS", 60_000)?),
+        },
+    };
+    if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
+        let malformed = |reason: String| ConfigError::Malformed {
+            name: "BRIDGE_ROUTES_FILE",
+            reason,
+        };
+        let text = std::fs::read_to_string(&path).map_err(|e| malformed(format!("{path}: {e}")))?;
+        let file: RoutesFile =
+            serde_json::from_str(&text).map_err(|e| malformed(format!("{path}: {e}")))?;
+        return file
+            .routes
+            .into_iter()
+            .map(|entry| route_of(entry, &defaults, streams).map_err(malformed))
+            .collect();
+    }
+    Ok(optional(source, "BRIDGE_FUNCTION")
+        .map(|function| BridgeRoute {
+            function,
+            consumer: defaults,
+        })
+        .into_iter()
+        .collect())
+}
+
+fn route_of(
+    entry: RouteEntry,
+    defaults: &ConsumerSettings,
+    streams: &EventStreams,
+) -> Result<BridgeRoute, String> {
+    let valid_name = !entry.name.is_empty()
+        && entry
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !valid_name {
+        return Err(format!(
+            "route name {:?} must be letters, digits, '-' or '_' (it names the durable consumer)",
+            entry.name
+        ));
+    }
+    if entry.subjects.is_empty() {
+        return Err(format!("route {} has no subjects", entry.name));
+    }
+    if entry.batch_size == Some(0) {
+        return Err(format!(
+            "route {}: batch_size must be at least 1",
+            entry.name
+        ));
+    }
+    Ok(BridgeRoute {
+        function: entry.function,
+        consumer: ConsumerSettings {
+            durable: entry.name,
+            filter_subjects: entry
+                .subjects
+                .iter()
+                .map(|subject| streams.subject(subject))
+                .collect(),
+            batch_size: entry.batch_size.unwrap_or(defaults.batch_size),
+            max_wait: entry
+                .max_wait_ms
+                .map_or(defaults.max_wait, Duration::from_millis),
+            max_deliver: entry.max_deliver.unwrap_or(defaults.max_deliver),
+            ack_wait: entry
+                .ack_wait_ms
+                .map_or(defaults.ack_wait, Duration::from_millis),
+            max_ack_pending: entry.max_ack_pending.unwrap_or(defaults.max_ack_pending),
+            ..defaults.clone()
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
+        let mut env: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        env.insert("NATS_URL".into(), "nats://127.0.0.1:4222".into());
+        BridgeConfig::from_source(&env)
+    }
+
+    #[test]
+    fn without_a_function_or_a_file_the_bridge_invokes_nothing() {
+        assert!(config(&[]).unwrap().routes.is_empty());
+    }
+
+    #[test]
+    fn a_function_alone_gets_one_route_for_every_subject() {
+        let config = config(&[("BRIDGE_FUNCTION", "events"), ("BRIDGE_BATCH_SIZE", "25")]).unwrap();
+        let [route] = config.routes.as_slice() else {
+            panic!("{:?}", config.routes)
+        };
+        assert_eq!(route.function, "events");
+        assert_eq!(route.consumer.filter_subjects, ["lzstock.>"]);
+        assert_eq!(route.consumer.batch_size, 25);
+    }
+
+    #[test]
+    fn a_routes_file_names_consumers_and_subjects_under_the_root() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            r#"{"routes": [{"name": "signups", "function": "events",
+                "subjects": ["users.signed_up"], "max_deliver": 3}]}"#,
+        )
+        .unwrap();
+        let path = file.path().to_str().unwrap();
+        let config = config(&[
+            ("BRIDGE_ROUTES_FILE", path),
+            ("EVENTS_SUBJECT_ROOT", "t1.lzstock"),
+        ])
+        .unwrap();
+        let route = &config.routes[0];
+        assert_eq!(route.consumer.durable, "signups");
+        assert_eq!(
+            route.consumer.filter_subjects,
+            ["t1.lzstock.users.signed_up"]
+        );
+        assert_eq!(route.consumer.max_deliver, 3);
+        assert_eq!(route.consumer.batch_size, 10);
+    }
+
+    #[test]
+    fn a_bad_routes_file_is_refused_with_the_reason() {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            file.path(),
+            r#"{"routes": [{"name": "a b", "function": "f", "subjects": ["x"]}]}"#,
+        )
+        .unwrap();
+        let error = config(&[("BRIDGE_ROUTES_FILE", file.path().to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("BRIDGE_ROUTES_FILE") && error.contains("\"a b\""),
+            "{error}"
+        );
+        let error = config(&[("BRIDGE_ROUTES_FILE", "/nonexistent/routes.json")])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("/nonexistent/routes.json"), "{error}");
     }
 }

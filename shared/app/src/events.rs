@@ -4,8 +4,9 @@ use std::time::Duration;
 
 use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
+use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
-use lzstock_shim::consumer::ConsumerSettings;
+use lzstock_shim::envelope::Backoff;
 
 use crate::config::{DatabaseConfig, NatsConfig};
 use crate::resources;
@@ -29,8 +30,8 @@ pub struct EventsConfig {
 pub const DEFAULT_SIGNUP_TICKERS: &str = "AAPL,MSFT,GOOGL,AMZN,NVDA";
 
 impl EventsConfig {
-    /// Parses the configuration. `EVENTS_BATCH_SIZE` (10), `EVENTS_MAX_DELIVER` (5) and
-    /// `EVENTS_CONCURRENCY` (4) tune the standalone consumer.
+    /// Parses the configuration. `EVENTS_BATCH_SIZE` (10), `EVENTS_MAX_DELIVER` (5),
+    /// `EVENTS_ACK_WAIT_MS` (30000) and `EVENTS_CONCURRENCY` (4) tune the standalone consumer.
     ///
     /// # Errors
     /// The first missing or malformed variable.
@@ -43,10 +44,11 @@ impl EventsConfig {
             batch_size: parsed_or(source, "EVENTS_BATCH_SIZE", 10)?,
             max_wait: Duration::from_secs(1),
             max_deliver: parsed_or(source, "EVENTS_MAX_DELIVER", 5)?,
-            ack_wait: Duration::from_secs(30),
+            ack_wait: Duration::from_millis(parsed_or(source, "EVENTS_ACK_WAIT_MS", 30_000)?),
             max_ack_pending: 1000,
             concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
             dead_letter_prefix: streams.dead_letter_prefix.clone(),
+            backoff: Backoff::default(),
         };
         let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
             .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());

@@ -6,6 +6,7 @@ use async_nats::jetstream::{self, context::CreateStreamError};
 use lzstock_infra::nats::NatsError;
 use lzstock_infra::streams::EventStreams;
 use lzstock_infra::{nats, postgres};
+use lzstock_shim::bridge::advisory;
 use lzstock_shim::config::{optional, ConfigError, Source};
 use sqlx::PgPool;
 
@@ -74,7 +75,11 @@ pub async fn provision_streams(
     tokio::pin!(shutdown);
     let mut delay = Duration::from_millis(200);
     loop {
-        match streams.provision(js).await {
+        let provisioned = match streams.provision(js).await {
+            Ok(()) => advisory::provision(js, &streams.events).await,
+            Err(error) => Err(error),
+        };
+        match provisioned {
             Ok(()) => return Ok(true),
             Err(error) if is_refusal(&error) => return Err(error),
             Err(error) => {

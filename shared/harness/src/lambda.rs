@@ -95,6 +95,12 @@ impl LambdaEmulator {
         })
     }
 
+    /// The emulator's address, serving the Invoke API: a client's `AWS_ENDPOINT_URL_LAMBDA`.
+    #[must_use]
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
     /// Starts `binary` as the function behind the emulator, with `env` on top of the
     /// variables Lambda sets.
     ///

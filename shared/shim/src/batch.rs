@@ -191,32 +191,42 @@ pub async fn process<H: MessageHandler>(
     concurrency: usize,
     handler: &H,
 ) -> BatchResponse {
-    let mut failures: Vec<(usize, BatchItemFailure)> =
-        futures::stream::iter(batch.records.iter().enumerate())
-            .map(|(index, record)| async move {
-                let outcome = AssertUnwindSafe(handler.handle(record))
-                    .catch_unwind()
-                    .await
-                    .unwrap_or_else(|_| {
-                        tracing::error!(
-                            messaging.destination.name = %record.subject,
-                            messaging.message.id = %record.item_identifier(),
-                            "message handler panicked"
-                        );
-                        Outcome::Retry {
-                            delay: PANIC_RETRY_DELAY,
-                        }
-                    });
-                BatchItemFailure::from_outcome(record, outcome).map(|f| (index, f))
-            })
-            .buffer_unordered(concurrency.max(1))
-            .filter_map(std::future::ready)
-            .collect()
-            .await;
+    // Futures built up front, not in a `map` closure: a closure over borrowed records makes
+    // the batch future's `Send` bound unprovable in generic callers (rust-lang/rust#64552).
+    let mut handling = Vec::with_capacity(batch.records.len());
+    for (index, record) in batch.records.iter().enumerate() {
+        handling.push(handle_one(handler, index, record));
+    }
+    let mut failures: Vec<(usize, BatchItemFailure)> = futures::stream::iter(handling)
+        .buffer_unordered(concurrency.max(1))
+        .filter_map(std::future::ready)
+        .collect()
+        .await;
     failures.sort_by_key(|(index, _)| *index);
     BatchResponse {
         batch_item_failures: failures.into_iter().map(|(_, f)| f).collect(),
     }
+}
+
+async fn handle_one<H: MessageHandler>(
+    handler: &H,
+    index: usize,
+    record: &MessageRecord,
+) -> Option<(usize, BatchItemFailure)> {
+    let outcome = AssertUnwindSafe(handler.handle(record))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(
+                messaging.destination.name = %record.subject,
+                messaging.message.id = %record.item_identifier(),
+                "message handler panicked"
+            );
+            Outcome::Retry {
+                delay: PANIC_RETRY_DELAY,
+            }
+        });
+    BatchItemFailure::from_outcome(record, outcome).map(|f| (index, f))
 }
 
 mod base64_bytes {

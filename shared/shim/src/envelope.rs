@@ -157,7 +157,7 @@ where
         // A redriven message keeps the event id in LZStock-Event-Id (its own Nats-Msg-Id
         // must be new to pass the stream's duplicate window).
         let event_id = record
-            .header(crate::consumer::dead_letter_headers::EVENT_ID)
+            .header(crate::bridge::dead_letter_headers::EVENT_ID)
             .or_else(|| record.header("Nats-Msg-Id"));
         match event_id {
             Some(id) if id == envelope.id => {}

@@ -10,10 +10,9 @@
 #![warn(missing_docs)]
 
 pub mod batch;
+pub mod bridge;
 pub mod claims;
 pub mod config;
-pub mod consumer;
-pub mod dead_letters;
 pub mod envelope;
 pub mod host;
 pub mod http;

@@ -3,7 +3,7 @@
 use lambda_runtime::{service_fn, LambdaEvent};
 
 use crate::batch::{self, BatchResponse, MessageBatch, MessageHandler};
-use crate::consumer::{self, ConsumerError, ConsumerSettings};
+use crate::bridge::{self, advisory, BridgeMetrics, ConsumerError, ConsumerSettings, InProcess};
 use crate::{shutdown, Host};
 
 /// Why a message host stopped with an error.
@@ -43,7 +43,26 @@ pub async fn run<H: MessageHandler>(
             .map_err(MessageHostError::Lambda)
         }
         Host::Standalone => {
-            consumer::run(js, settings, handler, shutdown::signal()).await?;
+            let metrics = BridgeMetrics::new();
+            let invoker = InProcess::new(handler, settings.concurrency);
+            let consuming = bridge::run(js, settings, &invoker, &metrics, shutdown::signal());
+            // Standalone there is no bridge process: this one also dead-letters what ran out
+            // of deliveries while it was down.
+            let dead_lettering = async {
+                let stored = advisory::run(
+                    js,
+                    &settings.stream,
+                    &settings.dead_letter_prefix,
+                    &metrics,
+                    shutdown::signal(),
+                )
+                .await;
+                if let Err(error) = stored {
+                    tracing::warn!(%error, "not dead-lettering from advisories");
+                }
+            };
+            let (consumed, ()) = tokio::join!(consuming, dead_lettering);
+            consumed?;
             Ok(())
         }
     }

@@ -4,7 +4,7 @@
 use async_nats::jetstream::{self, message::StreamMessage};
 use async_nats::HeaderMap;
 
-use crate::consumer::dead_letter_headers as h;
+use super::dead_letter_headers as h;
 
 /// Which dead letters an operation applies to.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -1,0 +1,79 @@
+//! The long-running bridge.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use async_nats::jetstream;
+use futures::future::join_all;
+use lzstock_app::bridge::BridgeConfig;
+use lzstock_app::{health, resources};
+use lzstock_infra::outbox::OutboxRelay;
+use lzstock_shim::bridge::{self, advisory, BridgeMetrics, LambdaFunction};
+use lzstock_shim::{http, shutdown};
+
+/// Serves until Ctrl-C or SIGTERM, then drains: stops fetching, finishes the batches in
+/// hand, settles them, and returns.
+pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    let nats = resources::nats(&config.nats, "lzstock-nats-bridge").await?;
+    let js = jetstream::new(nats.clone());
+    let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port));
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let pool = config
+        .database
+        .as_ref()
+        .map(resources::database)
+        .transpose()?;
+    let metrics = BridgeMetrics::new();
+    let probe = health::HealthProbe {
+        database: pool.clone(),
+        nats: Some(nats),
+    };
+    let routes = health::router(probe).merge(metrics.router());
+    let serving = http::serve_standalone(listener, routes, shutdown::signal());
+    let working =
+        async {
+            if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
+                return Ok(());
+            }
+            tracing::info!(
+                events = %config.streams.events,
+                dead_letters = %config.streams.dead_letters,
+                routes = config.routes.len(),
+                "streams ready"
+            );
+            let mut functions = Vec::with_capacity(config.routes.len());
+            for route in &config.routes {
+                functions.push(LambdaFunction::from_env(route.function.clone()).await);
+            }
+            let consuming = join_all(config.routes.iter().zip(&functions).map(
+                |(route, function)| {
+                    bridge::run(&js, &route.consumer, function, &metrics, shutdown::signal())
+                },
+            ));
+            let dead_lettering = advisory::run(
+                &js,
+                &config.streams.events,
+                &config.streams.dead_letter_prefix,
+                &metrics,
+                shutdown::signal(),
+            );
+            let relaying = async {
+                if let Some(pool) = pool {
+                    OutboxRelay::new(pool, js.clone())
+                        .run(shutdown::signal())
+                        .await;
+                }
+            };
+            let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
+            for result in consumed {
+                result?;
+            }
+            dead_lettered?;
+            Ok::<(), Box<dyn std::error::Error>>(())
+        };
+    let serving = async { serving.await.map_err(Into::into) };
+    // A refusal while working (say, a stream configuration the server rejects) stops the
+    // server too; a shutdown signal ends both normally.
+    tokio::try_join!(serving, working)?;
+    tracing::info!("nats-bridge drained");
+    Ok(())
+}

@@ -1,0 +1,298 @@
+//! One durable pull consumer: fetch a batch, invoke the function, settle every record.
+
+use std::collections::{BTreeMap, HashMap};
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
+use chrono::{DateTime, Utc};
+use futures::{FutureExt, StreamExt};
+
+use super::invoke::Invoke;
+use super::metrics::BridgeMetrics;
+use super::settings::ConsumerSettings;
+use super::settle::settle;
+use crate::batch::{MessageBatch, MessageRecord, Outcome};
+
+/// Why the consumer stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsumerError {
+    /// The stream is missing or unreachable.
+    #[error("cannot open stream {stream}: {source}")]
+    Stream {
+        /// The stream's name.
+        stream: String,
+        /// The broker's reason.
+        source: async_nats::jetstream::context::GetStreamError,
+    },
+    /// The durable consumer cannot be created.
+    #[error("cannot create consumer {durable}: {source}")]
+    Consumer {
+        /// The consumer's name.
+        durable: String,
+        /// The broker's reason.
+        source: async_nats::jetstream::stream::ConsumerError,
+    },
+}
+
+type PullConsumer = jetstream::consumer::Consumer<pull::Config>;
+
+/// Consumes until `shutdown` resolves, then finishes the batch in hand (invoke, ack) and
+/// returns: the graceful drain. Stops fetching as soon as `shutdown` resolves.
+///
+/// A fetch that fails or stalls (the broker restarted and lost the pull request, heartbeats
+/// stopped, the consumer was deleted) is logged, counted, and the consumer re-created and
+/// re-subscribed: the consumer outlives a broker outage.
+///
+/// # Errors
+/// See [`ConsumerError`]; both happen only at start.
+pub async fn run<I: Invoke>(
+    js: &jetstream::Context,
+    settings: &ConsumerSettings,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), ConsumerError> {
+    let stream = js
+        .get_stream(&settings.stream)
+        .await
+        .map_err(|source| ConsumerError::Stream {
+            stream: settings.stream.clone(),
+            source,
+        })?;
+    let mut consumer = open(&stream, settings).await?;
+    tracing::info!(stream = %settings.stream, durable = %settings.durable, "consuming");
+
+    tokio::pin!(shutdown);
+    let mut shutdown = shutdown.fuse();
+    loop {
+        // The fetch is not raced with shutdown: what it brings is handled, not dropped
+        // unacknowledged (which would only delay it by ack_wait).
+        if (&mut shutdown).now_or_never().is_some() {
+            break;
+        }
+        let messages = match fetch(&consumer, settings).await {
+            Ok(messages) => messages,
+            Err(error) => {
+                tracing::warn!(%error, durable = %settings.durable, "consumer stalled; re-subscribing");
+                metrics.stalled(&settings.durable);
+                tokio::select! {
+                    () = &mut shutdown => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                match open(&stream, settings).await {
+                    Ok(reopened) => consumer = reopened,
+                    Err(error) => tracing::warn!(%error, "re-creating the consumer failed"),
+                }
+                continue;
+            }
+        };
+        if let Some(last) = messages.last() {
+            if let Ok(info) = last.info() {
+                metrics.pending(&settings.durable, info.pending);
+            }
+        } else {
+            continue;
+        }
+        handle_batch(js, settings, messages, invoker, metrics).await;
+    }
+    tracing::info!(durable = %settings.durable, "consumer drained");
+    Ok(())
+}
+
+/// Creates the durable consumer, or binds to it when it exists.
+async fn open(
+    stream: &jetstream::stream::Stream,
+    settings: &ConsumerSettings,
+) -> Result<PullConsumer, ConsumerError> {
+    stream
+        .get_or_create_consumer(
+            &settings.durable,
+            pull::Config {
+                durable_name: Some(settings.durable.clone()),
+                filter_subject: single_subject(&settings.filter_subjects),
+                filter_subjects: several_subjects(&settings.filter_subjects),
+                ack_policy: jetstream::consumer::AckPolicy::Explicit,
+                ack_wait: settings.ack_wait,
+                max_deliver: settings.max_deliver,
+                max_ack_pending: settings.max_ack_pending,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(|source| ConsumerError::Consumer {
+            durable: settings.durable.clone(),
+            source,
+        })
+}
+
+/// One filter subject goes in the singular field, which servers before 2.10 understand
+/// (they ignore the plural one and would deliver every subject).
+pub(crate) fn single_subject(subjects: &[String]) -> String {
+    match subjects {
+        [only] => only.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Several filter subjects need the plural field (nats-server 2.10 or later).
+pub(crate) fn several_subjects(subjects: &[String]) -> Vec<String> {
+    if subjects.len() > 1 {
+        subjects.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error(transparent)]
+    Broker(#[from] async_nats::Error),
+    #[error("no answer to a pull request within {0:?}")]
+    Stalled(Duration),
+}
+
+async fn fetch(
+    consumer: &PullConsumer,
+    settings: &ConsumerSettings,
+) -> Result<Vec<Message>, FetchError> {
+    let pulling = async {
+        let mut request = consumer
+            .fetch()
+            .max_messages(settings.batch_size)
+            .expires(settings.max_wait);
+        if let Some(heartbeat) = settings.heartbeat() {
+            request = request.heartbeat(heartbeat);
+        }
+        let mut batch = request.messages().await?;
+        let mut messages = Vec::with_capacity(settings.batch_size);
+        while let Some(message) = batch.next().await {
+            messages.push(message?);
+        }
+        Ok::<_, async_nats::Error>(messages)
+    };
+    // A pull request lost with a restarting server is never answered; with no heartbeat
+    // configured, only this deadline notices.
+    let limit = settings.stall_after();
+    match tokio::time::timeout(limit, pulling).await {
+        Ok(fetched) => Ok(fetched?),
+        Err(_) => Err(FetchError::Stalled(limit)),
+    }
+}
+
+async fn handle_batch<I: Invoke>(
+    js: &jetstream::Context,
+    settings: &ConsumerSettings,
+    messages: Vec<Message>,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+) {
+    let mut pending = Vec::with_capacity(messages.len());
+    let mut records = Vec::with_capacity(messages.len());
+    for message in messages {
+        match record_of(&message) {
+            Some(record) => {
+                metrics.delivered(&record.subject);
+                records.push(record);
+                pending.push(message);
+            }
+            // Not a JetStream delivery: nothing to ack; the server redelivers real ones.
+            None => tracing::warn!(subject = %message.subject, "skipping a non-JetStream message"),
+        }
+    }
+    let batch = MessageBatch { records };
+    let started = Instant::now();
+    let invoked = {
+        let work = invoker.invoke(&batch);
+        tokio::pin!(work);
+        // While the invoke runs longer than half of ack_wait, tell the server the messages
+        // are in progress, so it does not redeliver them to someone else meanwhile.
+        let mut progress = tokio::time::interval_at(
+            tokio::time::Instant::now() + settings.ack_wait / 2,
+            settings.ack_wait / 2,
+        );
+        loop {
+            tokio::select! {
+                invoked = &mut work => break invoked,
+                _ = progress.tick() => {
+                    for message in &pending {
+                        if let Err(error) = message.ack_with(AckKind::Progress).await {
+                            tracing::warn!(%error, "in-progress ack failed");
+                        }
+                    }
+                }
+            }
+        }
+    };
+    metrics.invoked(&settings.durable, started.elapsed());
+    let mut failures: HashMap<String, Outcome> = match invoked {
+        Ok(response) => response
+            .batch_item_failures
+            .iter()
+            .map(|f| (f.item_identifier.clone(), f.outcome()))
+            .collect(),
+        Err(error) => {
+            // The function crashed, timed out or could not be reached: every record comes
+            // back after the backoff, and dead-letters once it runs out of deliveries.
+            tracing::warn!(%error, records = batch.records.len(), "invoke failed; retrying the batch");
+            batch
+                .records
+                .iter()
+                .map(|record| {
+                    let exhausted = i64::try_from(record.deliveries).unwrap_or(i64::MAX)
+                        >= settings.max_deliver;
+                    let outcome = if exhausted {
+                        Outcome::Reject {
+                            reason: format!(
+                                "gave up after {} deliveries: {error}",
+                                record.deliveries
+                            ),
+                        }
+                    } else {
+                        Outcome::Retry {
+                            delay: settings
+                                .backoff
+                                .delay(record.deliveries, record.stream_sequence),
+                        }
+                    };
+                    (record.item_identifier(), outcome)
+                })
+                .collect()
+        }
+    };
+    for (record, message) in batch.records.iter().zip(pending) {
+        let outcome = failures
+            .remove(&record.item_identifier())
+            .unwrap_or(Outcome::Ack);
+        settle(js, settings, metrics, record, &message, outcome).await;
+    }
+}
+
+/// The record the bridge sends for a JetStream delivery; `None` for a plain NATS message.
+pub(crate) fn record_of(message: &Message) -> Option<MessageRecord> {
+    let info = message.info().ok()?;
+    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    if let Some(map) = &message.headers {
+        for (name, values) in map.iter() {
+            headers.insert(
+                name.to_string(),
+                values.iter().map(|v| v.as_str().to_owned()).collect(),
+            );
+        }
+    }
+    let published_at = DateTime::<Utc>::from_timestamp(
+        info.published.unix_timestamp(),
+        info.published.nanosecond(),
+    )
+    .unwrap_or_default();
+    Some(MessageRecord {
+        subject: message.subject.to_string(),
+        data: message.payload.to_vec(),
+        headers,
+        stream: info.stream.to_owned(),
+        stream_sequence: info.stream_sequence,
+        consumer_sequence: info.consumer_sequence,
+        deliveries: u64::try_from(info.delivered).unwrap_or(1),
+        published_at,
+    })
+}

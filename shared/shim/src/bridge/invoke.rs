@@ -1,0 +1,67 @@
+//! How the bridge reaches the function that handles a batch.
+
+use std::future::Future;
+
+use crate::batch::{self, BatchResponse, MessageBatch, MessageHandler};
+
+/// Hands a batch to a function and returns its answer.
+pub trait Invoke: Send + Sync {
+    /// Invokes the function with `batch`.
+    fn invoke<'a>(
+        &'a self,
+        batch: &'a MessageBatch,
+    ) -> impl Future<Output = Result<BatchResponse, InvokeError>> + Send + 'a;
+}
+
+/// Why an invocation failed as a whole; the bridge then retries every record of the batch
+/// with backoff.
+#[derive(Debug, thiserror::Error)]
+pub enum InvokeError {
+    /// The function could not be reached, or the Invoke API refused the call.
+    #[error("cannot invoke {function}: {source}")]
+    Unreachable {
+        /// The function's name.
+        function: String,
+        /// The client's reason.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The function ran and failed (crashed, panicked, timed out).
+    #[error("{function} failed: {detail}")]
+    Function {
+        /// The function's name.
+        function: String,
+        /// The error document the runtime reported.
+        detail: String,
+    },
+    /// The function answered something that is not a batch response.
+    #[error("{function} answered something that is not a batch response: {source}")]
+    Response {
+        /// The function's name.
+        function: String,
+        /// Why the answer did not parse.
+        source: serde_json::Error,
+    },
+}
+
+/// Invokes a [`MessageHandler`] in this process, `concurrency` records at a time.
+#[derive(Debug)]
+pub struct InProcess<'h, H> {
+    handler: &'h H,
+    concurrency: usize,
+}
+
+impl<'h, H> InProcess<'h, H> {
+    /// Wraps `handler`.
+    pub fn new(handler: &'h H, concurrency: usize) -> Self {
+        Self {
+            handler,
+            concurrency,
+        }
+    }
+}
+
+impl<H: MessageHandler> Invoke for InProcess<'_, H> {
+    async fn invoke(&self, batch: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        Ok(batch::process(batch, self.concurrency, self.handler).await)
+    }
+}

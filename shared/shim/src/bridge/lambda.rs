@@ -1,0 +1,79 @@
+//! Invoking a Lambda function through the Invoke API (on AWS, or `cargo lambda watch`
+//! locally).
+
+use aws_config::BehaviorVersion;
+use aws_sdk_lambda::primitives::Blob;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+
+use super::invoke::{Invoke, InvokeError};
+use crate::batch::{BatchResponse, MessageBatch};
+
+/// A Lambda function invoked synchronously (`RequestResponse`) with each batch.
+///
+/// Region, credentials and endpoint come from the standard AWS configuration: the
+/// environment (`AWS_REGION`, `AWS_ACCESS_KEY_ID`, …), profiles, or the instance role.
+/// `AWS_ENDPOINT_URL_LAMBDA` points it at `cargo lambda watch` (which serves the Invoke API
+/// at its own address and accepts any credentials).
+#[derive(Debug, Clone)]
+pub struct LambdaFunction {
+    client: aws_sdk_lambda::Client,
+    name: String,
+}
+
+impl LambdaFunction {
+    /// A client for the function `name` from the environment's AWS configuration.
+    pub async fn from_env(name: impl Into<String>) -> Self {
+        // ring, like the rest of the workspace, rather than the SDK's default aws-lc, which
+        // would need a C toolchain build of its own.
+        let http = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+            .build_https();
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http)
+            .load()
+            .await;
+        Self {
+            client: aws_sdk_lambda::Client::new(&config),
+            name: name.into(),
+        }
+    }
+
+    /// The function's name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl Invoke for LambdaFunction {
+    async fn invoke(&self, batch: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        let payload = serde_json::to_vec(batch).map_err(|source| InvokeError::Response {
+            function: self.name.clone(),
+            source,
+        })?;
+        let output = self
+            .client
+            .invoke()
+            .function_name(&self.name)
+            .payload(Blob::new(payload))
+            .send()
+            .await
+            .map_err(|error| InvokeError::Unreachable {
+                function: self.name.clone(),
+                source: aws_sdk_lambda::error::DisplayErrorContext(error)
+                    .to_string()
+                    .into(),
+            })?;
+        let body = output.payload().map(Blob::as_ref).unwrap_or_default();
+        if let Some(kind) = output.function_error() {
+            return Err(InvokeError::Function {
+                function: self.name.clone(),
+                detail: format!("{kind}: {}", String::from_utf8_lossy(body)),
+            });
+        }
+        serde_json::from_slice(body).map_err(|source| InvokeError::Response {
+            function: self.name.clone(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,47 @@
+//! How a consumer pulls and when it gives up on a message.
+
+use std::time::Duration;
+
+use crate::envelope::Backoff;
+
+/// How the consumer pulls and when it gives up on a message.
+#[derive(Debug, Clone)]
+pub struct ConsumerSettings {
+    /// The stream to consume.
+    pub stream: String,
+    /// The durable consumer's name; several processes with the same name share the work.
+    pub durable: String,
+    /// The subjects to take from the stream (empty: all).
+    pub filter_subjects: Vec<String>,
+    /// Messages fetched at most per batch.
+    pub batch_size: usize,
+    /// How long a fetch waits to fill a batch (the batching window).
+    pub max_wait: Duration,
+    /// Deliveries before a message that keeps failing is dead-lettered.
+    pub max_deliver: i64,
+    /// How long the server waits for an ack before redelivering.
+    pub ack_wait: Duration,
+    /// Unacknowledged messages the server lets this consumer hold at once.
+    pub max_ack_pending: i64,
+    /// Records of one batch handled at once (in-process invocation only).
+    pub concurrency: usize,
+    /// Dead letters go to `<dead_letter_prefix>.<original subject>`.
+    pub dead_letter_prefix: String,
+    /// The delays before redelivering a batch whose invocation failed as a whole.
+    pub backoff: Backoff,
+}
+
+impl ConsumerSettings {
+    /// The idle heartbeat asked of the server on each pull: without one, a pull request the
+    /// server lost in a restart would be waited on forever.
+    #[must_use]
+    pub fn heartbeat(&self) -> Option<Duration> {
+        (self.max_wait >= Duration::from_secs(1)).then(|| self.max_wait / 2)
+    }
+
+    /// How long a fetch may take before the consumer counts as stalled and re-subscribes.
+    #[must_use]
+    pub fn stall_after(&self) -> Duration {
+        self.max_wait + Duration::from_secs(5)
+    }
+}
