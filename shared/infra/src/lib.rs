@@ -8,4 +8,5 @@ pub mod nats;
 pub mod outbox;
 pub mod postgres;
 pub mod processed;
+pub mod publisher;
 pub mod streams;

@@ -9,14 +9,15 @@
 use std::time::Duration;
 
 use async_nats::jetstream;
-use async_nats::HeaderMap;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use lzstock_domain::dashboard::{Dashboard, DashboardCreated};
 use serde_json::{json, Value};
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio::sync::Notify;
 
 use crate::dashboards::DASHBOARD_CREATED;
+use crate::publisher::{EventPublisher, OutgoingEvent};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq)]
@@ -133,12 +134,14 @@ pub enum RelayError {
 #[derive(Debug)]
 pub struct OutboxRelay {
     pool: PgPool,
-    js: jetstream::Context,
+    publisher: EventPublisher,
     wake: Notify,
 }
 
 /// How many events one relay pass publishes at most.
 pub const RELAY_BATCH: i64 = 100;
+/// Publishes of one pass awaiting their ack at once.
+pub const RELAY_IN_FLIGHT: usize = 32;
 /// How often the relay looks for events nobody woke it for (written by another process).
 pub const RELAY_POLL: Duration = Duration::from_millis(500);
 
@@ -148,7 +151,7 @@ impl OutboxRelay {
     pub fn new(pool: PgPool, js: jetstream::Context) -> Self {
         Self {
             pool,
-            js,
+            publisher: EventPublisher::new(js, RELAY_IN_FLIGHT),
             wake: Notify::new(),
         }
     }
@@ -182,29 +185,36 @@ impl OutboxRelay {
                 return Ok(published);
             }
             let count = rows.len();
-            for row in rows {
-                if let Err(reason) = self
-                    .publish(
-                        row.id,
-                        &row.subject,
-                        &row.payload,
-                        row.traceparent.as_deref(),
-                    )
-                    .await
-                {
+            // Pipelined, in order: a pass is not one round trip per event. Only the prefix
+            // before the first failure is marked published; a later event that was stored
+            // anyway is published again next pass and dropped by the duplicate window.
+            let mut results = futures::stream::iter(rows.into_iter().map(|row| {
+                let event = OutgoingEvent {
+                    subject: row.subject,
+                    id: row.id.to_string(),
+                    traceparent: row.traceparent,
+                    body: serde_json::to_vec(&row.payload).unwrap_or_default().into(),
+                };
+                let publisher = &self.publisher;
+                async move { (row.id, publisher.publish(event).await) }
+            }))
+            .buffered(RELAY_IN_FLIGHT);
+            while let Some((id, result)) = results.next().await {
+                if let Err(error) = result {
+                    let reason = error.to_string();
                     sqlx::query!(
                         "UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE id = $1",
-                        row.id,
+                        id,
                         reason,
                     )
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;
-                    return Err(RelayError::Publish { id: row.id, reason });
+                    return Err(RelayError::Publish { id, reason });
                 }
                 sqlx::query!(
                     "UPDATE outbox SET published_at = now(), attempts = attempts + 1, last_error = NULL WHERE id = $1",
-                    row.id,
+                    id,
                 )
                 .execute(&mut *tx)
                 .await?;
@@ -215,28 +225,6 @@ impl OutboxRelay {
                 return Ok(published);
             }
         }
-    }
-
-    async fn publish(
-        &self,
-        id: uuid::Uuid,
-        subject: &str,
-        payload: &Value,
-        traceparent: Option<&str>,
-    ) -> Result<(), String> {
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", id.to_string().as_str());
-        headers.insert("Content-Type", "application/json");
-        if let Some(traceparent) = traceparent {
-            headers.insert("traceparent", traceparent);
-        }
-        let body = serde_json::to_vec(payload).map_err(|e| e.to_string())?;
-        let ack = self
-            .js
-            .publish_with_headers(subject.to_owned(), headers, body.into())
-            .await
-            .map_err(|e| e.to_string())?;
-        ack.await.map(|_| ()).map_err(|e| e.to_string())
     }
 
     /// Publishes pending events whenever woken and at least every [`RELAY_POLL`], until
