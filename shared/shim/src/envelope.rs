@@ -16,6 +16,7 @@ use futures::FutureExt;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::batch::{MessageHandler, MessageRecord, Outcome};
 
@@ -190,6 +191,13 @@ where
             messaging.nats.deliveries = record.deliveries,
             trace_id = %trace_id,
         );
+        // The publisher's span is the parent: the handler continues its trace.
+        if let Some(parent) = record
+            .header("traceparent")
+            .and_then(crate::telemetry::remote_parent)
+        {
+            let _ = span.set_parent(parent);
+        }
         // Calling the callback inside the future puts a panic before its first await under
         // catch_unwind too.
         let run = AssertUnwindSafe(async { (self.callback)(envelope).await }).catch_unwind();

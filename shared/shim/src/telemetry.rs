@@ -66,3 +66,64 @@ pub fn init_with(format: LogFormat) {
     // A subscriber already installed (a test harness, a second init) is fine to keep.
     drop(result);
 }
+
+/// The remote parent a W3C `traceparent` header names
+/// (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`), as an OpenTelemetry context;
+/// `None` when the header is malformed or names the all-zero ids the spec forbids.
+///
+/// A handler's span set to this parent continues the publisher's trace in whatever
+/// OpenTelemetry pipeline the process installs.
+#[must_use]
+pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
+    };
+    let mut parts = traceparent.trim().split('-');
+    let (version, trace_id, span_id, flags) =
+        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if version != "00"
+        || parts.next().is_some()
+        || !hex(trace_id, 32)
+        || !hex(span_id, 16)
+        || !hex(flags, 2)
+    {
+        return None;
+    }
+    let trace_id = TraceId::from_hex(trace_id).ok()?;
+    let span_id = SpanId::from_hex(span_id).ok()?;
+    let flags = TraceFlags::new(u8::from_str_radix(flags, 16).ok()? & 1);
+    let context = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+    context
+        .is_valid()
+        .then(|| opentelemetry::Context::new().with_remote_span_context(context))
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry::trace::TraceContextExt;
+
+    use super::remote_parent;
+
+    #[test]
+    fn a_traceparent_becomes_a_remote_parent_and_garbage_does_not() {
+        let parent = remote_parent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+            .expect("valid");
+        let span = parent.span();
+        let context = span.span_context();
+        assert!(context.is_remote() && context.is_sampled());
+        assert_eq!(
+            context.trace_id().to_string(),
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        for bad in [
+            "",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
+        ] {
+            assert!(remote_parent(bad).is_none(), "{bad:?}");
+        }
+    }
+}

@@ -149,3 +149,45 @@ async fn a_created_dashboard_is_recorded_once() {
     .expect("processed");
     assert_eq!(recorded, 1);
 }
+
+#[tokio::test]
+async fn the_handler_span_continues_the_publishers_trace() {
+    use opentelemetry::trace::{SpanId, TraceId, TracerProvider as _};
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider};
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(exporter.clone())
+        .build();
+    let subscriber = tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("events-test")));
+    // A current-thread test runtime: the handler's span is created on this thread.
+    let _installed = tracing::subscriber::set_default(subscriber);
+
+    let db = database().await;
+    let router = router(db.pool.clone());
+    let mut event = signed_up("evt-traced", "user-traced", "trace@example.com");
+    event.headers.insert(
+        "traceparent".into(),
+        vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()],
+    );
+    assert_eq!(router.handle(&event).await, Outcome::Ack);
+    assert_eq!(dashboards_of(&db, "user-traced").await.len(), 1);
+
+    let spans = exporter.get_finished_spans().expect("spans");
+    let span = spans
+        .iter()
+        .find(|span| span.name == "handle_message")
+        .unwrap_or_else(|| panic!("no handle_message span in {spans:?}"));
+    assert_eq!(
+        span.span_context.trace_id(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").expect("hex")
+    );
+    assert_eq!(
+        span.parent_span_id,
+        SpanId::from_hex("00f067aa0ba902b7").expect("hex"),
+        "the publisher's span is the parent"
+    );
+    assert!(span.parent_span_is_remote);
+}
