@@ -99,16 +99,7 @@ async fn postgres_down_for_seconds_loses_and_doubles_nothing() {
         .await
         .unwrap();
     assert_eq!(total, 20, "no event applied twice");
-    let mut dlq = bus
-        .jetstream
-        .get_stream(&bus.streams.dead_letters)
-        .await
-        .unwrap();
-    assert_eq!(
-        dlq.info().await.unwrap().state.messages,
-        0,
-        "nothing dead-lettered"
-    );
+    assert_eq!(bus.dead_letter_count().await, 0, "nothing dead-lettered");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -176,19 +167,6 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
             .await
             .expect("count")
     };
-    let consumer_info = || async {
-        bus.jetstream
-            .get_stream(&bus.streams.events)
-            .await
-            .expect("stream")
-            .get_consumer::<async_nats::jetstream::consumer::pull::Config>("events-killed")
-            .await
-            .expect("consumer")
-            .info()
-            .await
-            .expect("info")
-            .clone()
-    };
 
     let mut committed_unacked = 0;
     for round in 1..=3 {
@@ -205,7 +183,11 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
         function.start_kill().expect("SIGKILL");
         function.wait().await.expect("killed");
         let committed = processed().await;
-        let acked = consumer_info().await.ack_floor.stream_sequence;
+        let acked = bus
+            .consumer_info("events-killed")
+            .await
+            .ack_floor
+            .stream_sequence;
         committed_unacked += committed.saturating_sub(i64::try_from(acked).expect("small"));
     }
     assert!(
@@ -216,7 +198,7 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
     let _function = spawn();
     let applied = tokio::time::timeout(Duration::from_secs(90), async {
         loop {
-            let info = consumer_info().await;
+            let info = bus.consumer_info("events-killed").await;
             if info.num_pending == 0 && info.num_ack_pending == 0 {
                 return;
             }
@@ -237,10 +219,5 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
         "each sign-up applied exactly once"
     );
     assert_eq!(processed().await, expected);
-    let mut dlq = bus
-        .jetstream
-        .get_stream(&bus.streams.dead_letters)
-        .await
-        .expect("dlq");
-    assert_eq!(dlq.info().await.expect("info").state.messages, 0);
+    assert_eq!(bus.dead_letter_count().await, 0);
 }

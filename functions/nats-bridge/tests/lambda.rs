@@ -10,6 +10,10 @@ use lzstock_harness::{base_env, database, nats, process, TestNats};
 const BRIDGE: &str = env!("CARGO_BIN_EXE_nats-bridge");
 
 async fn publish(bus: &TestNats, id: &str, body: String) {
+    publish_to(bus, "users.signed_up", id, body).await;
+}
+
+async fn publish_to(bus: &TestNats, subject: &str, id: &str, body: String) {
     let mut headers = HeaderMap::new();
     headers.insert("Nats-Msg-Id", id);
     headers.insert(
@@ -17,7 +21,7 @@ async fn publish(bus: &TestNats, id: &str, body: String) {
         "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
     );
     bus.jetstream
-        .publish_with_headers(bus.streams.subject("users.signed_up"), headers, body.into())
+        .publish_with_headers(bus.streams.subject(subject), headers, body.into())
         .await
         .expect("publish")
         .await
@@ -59,16 +63,25 @@ async fn dashboards(pool: &sqlx::PgPool) -> i64 {
         .expect("count")
 }
 
+/// Starts the events function behind `emulator`, on `db` and `bus`.
+fn events_function(
+    emulator: &LambdaEmulator,
+    db: &lzstock_harness::TestDatabase,
+    bus: &TestNats,
+) -> lzstock_harness::lambda::LambdaFunction {
+    let mut env = base_env();
+    env.push(("DATABASE_URL".into(), db.url.clone()));
+    env.extend(bus.env());
+    emulator
+        .run_function(&process::workspace_binary("events"), &env)
+        .expect("events function")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
     let (db, bus) = tokio::join!(database(), nats());
     let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
-    let mut function_env = base_env();
-    function_env.push(("DATABASE_URL".into(), db.url.clone()));
-    function_env.extend(bus.env());
-    let _function = emulator
-        .run_function(&process::workspace_binary("events"), &function_env)
-        .expect("events function");
+    let _function = events_function(&emulator, &db, &bus);
 
     let port = process::free_port();
     let env = bridge_env(&bus, &emulator);
@@ -84,10 +97,25 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
     }
     // The same event again: the stream's duplicate window drops it.
     publish(&bus, "evt-bridge-0", sign_up(0)).await;
+    // Poison of three kinds, each dead-lettered after one delivery; then a good event, which
+    // shows the consumer kept going.
     publish(&bus, "evt-bridge-bad", "{not json".to_owned()).await;
+    let wrong = serde_json::json!({
+        "id": "evt-bridge-wrong", "occurred_at": "2026-11-23T10:00:00Z",
+        "request": {"email": 5, "name": "User"}, "response": {"userId": "nobody"},
+    });
+    publish(&bus, "evt-bridge-wrong", wrong.to_string()).await;
+    publish_to(
+        &bus,
+        "nobody.listens",
+        "evt-bridge-unroutable",
+        "{}".to_owned(),
+    )
+    .await;
+    publish(&bus, "evt-bridge-5", sign_up(5)).await;
 
     let deadline = Instant::now() + Duration::from_secs(60);
-    while dashboards(&db.pool).await < 5 {
+    while dashboards(&db.pool).await < 6 {
         assert!(
             Instant::now() < deadline,
             "sign-ups not applied through the bridge"
@@ -102,32 +130,56 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
         )
         .await
         .expect("dead letters");
-        if !found.is_empty() || Instant::now() > deadline {
+        if found.len() >= 3 || Instant::now() > deadline {
             break found;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(letters.len(), 1, "{letters:?}");
-    assert_eq!(letters[0].event_id, "evt-bridge-bad");
-    assert_eq!(letters[0].deliveries, "1", "poison is not retried");
-    assert!(letters[0].reason.contains("envelope"), "{letters:?}");
+    assert_eq!(letters.len(), 3, "{letters:?}");
+    for letter in &letters {
+        assert_eq!(letter.deliveries, "1", "poison is not retried: {letter:?}");
+    }
+    let reason_of = |id: &str| {
+        letters
+            .iter()
+            .find(|l| l.event_id == id)
+            .map(|l| l.reason.clone())
+            .unwrap_or_else(|| panic!("{id} not dead-lettered: {letters:?}"))
+    };
+    assert!(reason_of("evt-bridge-bad").contains("envelope"));
+    assert!(reason_of("evt-bridge-wrong").contains("envelope"));
+    assert!(reason_of("evt-bridge-unroutable").contains("no route"));
 
-    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
-        .await
-        .expect("metrics")
-        .text()
-        .await
-        .expect("metrics body");
     let subject = bus.streams.subject("users.signed_up");
-    for line in [
-        format!("lzstock_bridge_messages_delivered_total{{subject=\"{subject}\"}} 6"),
-        format!("lzstock_bridge_messages_acked_total{{subject=\"{subject}\"}} 5"),
-        format!("lzstock_bridge_messages_rejected_total{{subject=\"{subject}\"}} 1"),
-        format!("lzstock_bridge_messages_dead_lettered_total{{subject=\"{subject}\"}} 1"),
+    let expected = [
+        format!("lzstock_bridge_messages_delivered_total{{subject=\"{subject}\"}} 8"),
+        format!("lzstock_bridge_messages_acked_total{{subject=\"{subject}\"}} 6"),
+        format!("lzstock_bridge_messages_rejected_total{{subject=\"{subject}\"}} 2"),
+        format!("lzstock_bridge_messages_dead_lettered_total{{subject=\"{subject}\"}} 2"),
+        format!(
+            "lzstock_bridge_messages_dead_lettered_total{{subject=\"{}\"}} 1",
+            bus.streams.subject("nobody.listens")
+        ),
         "lzstock_bridge_invoke_duration_seconds_count{route=\"bridge\"}".to_owned(),
         "lzstock_bridge_messages_pending{route=\"bridge\"} 0".to_owned(),
-    ] {
-        assert!(metrics.contains(&line), "{line} missing in\n{metrics}");
+    ];
+    // The last batch may still be settling: read until the counters are complete.
+    loop {
+        let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+            .await
+            .expect("metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        let missing: Vec<&String> = expected.iter().filter(|l| !metrics.contains(*l)).collect();
+        if missing.is_empty() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing:?} missing in\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
     // Replaying the whole history through the function applies nothing twice.
@@ -140,10 +192,10 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
     let report = String::from_utf8_lossy(&replay.stderr);
     assert!(replay.status.success(), "{report}");
     assert!(
-        report.contains("replayed 6 message(s): 5 handled, 1 dead-lettered"),
+        report.contains("replayed 9 message(s): 6 handled, 3 dead-lettered"),
         "{report}"
     );
-    assert_eq!(dashboards(&db.pool).await, 5);
+    assert_eq!(dashboards(&db.pool).await, 6);
 
     // SIGTERM: the bridge drains and exits 0.
     process::signal_pid(bridge.id().expect("pid"), libc::SIGTERM);
@@ -152,4 +204,70 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
         .expect("the bridge stops after SIGTERM")
         .expect("exit status");
     assert!(status.success(), "{status:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bridge_killed_mid_batch_and_restarted_applies_every_event_once() {
+    const TOTAL: usize = 100;
+    let (db, bus) = tokio::join!(database(), nats());
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = events_function(&emulator, &db, &bus);
+    for n in 0..TOTAL {
+        publish(&bus, &format!("evt-bridge-{n}"), sign_up(n)).await;
+    }
+    let mut env = bridge_env(&bus, &emulator);
+    env.push(("BRIDGE_BATCH_SIZE".into(), "25".into()));
+    // What the killed bridge held comes back to the restarted one after this.
+    env.push(("BRIDGE_ACK_WAIT_MS".into(), "2000".into()));
+    let spawn = || {
+        tokio::process::Command::new(BRIDGE)
+            .envs(env.iter().cloned())
+            .env("PORT", process::free_port().to_string())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("bridge")
+    };
+
+    let mut bridge = spawn();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dashboards(&db.pool).await < 10 {
+        assert!(Instant::now() < deadline, "no progress before the kill");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // SIGKILL while a batch is with the function: it commits with no bridge left to ack.
+    bridge.start_kill().expect("SIGKILL");
+    bridge.wait().await.expect("killed");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let committed = dashboards(&db.pool).await;
+    let acked = bus.consumer_info("bridge").await.ack_floor.stream_sequence;
+    assert!(
+        u64::try_from(committed).expect("positive") > acked,
+        "the kill landed after every commit was acked ({committed} committed, {acked} acked)"
+    );
+
+    let _bridge = spawn();
+    loop {
+        let info = bus.consumer_info("bridge").await;
+        if info.num_pending == 0 && info.num_ack_pending == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline + Duration::from_secs(60),
+            "{info:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (total, owners): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT owner_id) FROM dashboards WHERE owner_id LIKE 'bridge-user-%'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("counts");
+    let expected = i64::try_from(TOTAL).expect("small");
+    assert_eq!(
+        (total, owners),
+        (expected, expected),
+        "each sign-up applied exactly once"
+    );
+    assert_eq!(bus.dead_letter_count().await, 0);
 }

@@ -134,6 +134,40 @@ pub struct TestNats {
 }
 
 impl TestNats {
+    /// The state of durable consumer `durable` on this test's events stream.
+    ///
+    /// # Panics
+    /// When the stream or the consumer does not exist.
+    pub async fn consumer_info(&self, durable: &str) -> async_nats::jetstream::consumer::Info {
+        self.jetstream
+            .get_stream(&self.streams.events)
+            .await
+            .expect("the events stream exists")
+            .get_consumer::<async_nats::jetstream::consumer::pull::Config>(durable)
+            .await
+            .unwrap_or_else(|e| panic!("consumer {durable}: {e}"))
+            .info()
+            .await
+            .expect("consumer info")
+            .clone()
+    }
+
+    /// How many messages this test's dead-letter stream holds.
+    ///
+    /// # Panics
+    /// When the stream does not exist.
+    pub async fn dead_letter_count(&self) -> u64 {
+        self.jetstream
+            .get_stream(&self.streams.dead_letters)
+            .await
+            .expect("the dead-letter stream exists")
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .messages
+    }
+
     /// The variables that point a function binary at this test's streams.
     #[must_use]
     pub fn env(&self) -> Vec<(String, String)> {

@@ -263,18 +263,7 @@ async fn a_failed_invoke_naks_the_whole_batch_with_backoff_and_it_is_handled_lat
     let mut handled = function.handled.lock().expect("lock").clone();
     handled.sort_unstable();
     assert_eq!(handled, published, "each handled once after the crashes");
-    let info = bus
-        .jetstream
-        .get_stream(&bus.streams.events)
-        .await
-        .expect("stream")
-        .get_consumer::<pull::Config>("crashing")
-        .await
-        .expect("consumer")
-        .info()
-        .await
-        .expect("info")
-        .clone();
+    let info = bus.consumer_info("crashing").await;
     assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
 }
 
@@ -455,18 +444,7 @@ async fn shutdown_during_a_batch_finishes_and_acks_it_before_returning() {
         },
     )
     .await;
-    let info = bus
-        .jetstream
-        .get_stream(&bus.streams.events)
-        .await
-        .expect("stream")
-        .get_consumer::<pull::Config>("draining")
-        .await
-        .expect("consumer")
-        .info()
-        .await
-        .expect("info")
-        .clone();
+    let info = bus.consumer_info("draining").await;
     assert_eq!(
         (info.ack_floor.stream_sequence, info.num_ack_pending),
         (1, 0),
@@ -519,15 +497,7 @@ async fn a_handler_slower_than_ack_wait_is_kept_in_progress_not_redelivered() {
     let checking = async {
         publish(&bus, "slow", "slow-1").await;
         tokio::time::sleep(Duration::from_secs(6)).await;
-        let mut consumer = bus
-            .jetstream
-            .get_stream(&bus.streams.events)
-            .await
-            .expect("stream")
-            .get_consumer::<pull::Config>("slow")
-            .await
-            .expect("consumer");
-        let info = consumer.info().await.expect("info").clone();
+        let info = bus.consumer_info("slow").await;
         stop.send(true).expect("consumers running");
         info
     };
@@ -535,6 +505,46 @@ async fn a_handler_slower_than_ack_wait_is_kept_in_progress_not_redelivered() {
     first.expect("first ran");
     second.expect("second ran");
     assert_eq!(calls.load(Ordering::SeqCst), 1, "handled once");
+    assert_eq!(
+        (info.num_ack_pending, info.num_redelivered),
+        (0, 0),
+        "{info:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_fetched_while_a_slow_one_runs_is_kept_in_progress_too() {
+    let bus = nats().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let handler = move |_: MessageRecord| {
+        let counted = Arc::clone(&counted);
+        async move {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Outcome::Ack
+        }
+    };
+    let mut settings = settings(&bus, "prefetching");
+    settings.batch_size = 1;
+    settings.ack_wait = Duration::from_secs(1);
+    let metrics = BridgeMetrics::new();
+    let info = while_consuming(
+        &bus,
+        &settings,
+        &InProcess::new(&handler, 1),
+        &metrics,
+        async {
+            publish(&bus, "slow", "slow-1").await;
+            publish(&bus, "slow", "slow-2").await;
+            // The second waits ~3 s, fetched, behind the first: three times the ack wait.
+            eventually(|| calls.load(Ordering::SeqCst) == 2).await;
+            tokio::time::sleep(Duration::from_millis(3500)).await;
+            bus.consumer_info("prefetching").await
+        },
+    )
+    .await;
+    assert_eq!(calls.load(Ordering::SeqCst), 2, "each handled once");
     assert_eq!(
         (info.num_ack_pending, info.num_redelivered),
         (0, 0),

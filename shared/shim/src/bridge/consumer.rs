@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use chrono::{DateTime, Utc};
-use futures::{FutureExt, StreamExt};
+use futures::StreamExt;
 
 use super::invoke::Invoke;
 use super::metrics::BridgeMetrics;
@@ -60,44 +60,118 @@ pub async fn run<I: Invoke>(
             stream: settings.stream.clone(),
             source,
         })?;
-    let mut consumer = open(&stream, settings).await?;
+    let consumer = open(&stream, settings).await?;
     tracing::info!(stream = %settings.stream, durable = %settings.durable, "consuming");
 
-    tokio::pin!(shutdown);
-    let mut shutdown = shutdown.fuse();
-    loop {
-        // The fetch is not raced with shutdown: what it brings is handled, not dropped
-        // unacknowledged (which would only delay it by ack_wait).
-        if (&mut shutdown).now_or_never().is_some() {
-            break;
+    // The shutdown future is driven beside the loop, which reads a flag between batches:
+    // a fetch is never cancelled (what it brought would sit unacknowledged until ack_wait)
+    // and the batch in hand is finished and settled: the graceful drain.
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let consuming = consume(js, settings, invoker, metrics, &stream, consumer, stopped);
+    tokio::pin!(consuming);
+    tokio::select! {
+        () = &mut consuming => return Ok(()),
+        () = shutdown => {
+            let _ = stop.send(true);
         }
-        let messages = match fetch(&consumer, settings).await {
+    }
+    consuming.await;
+    Ok(())
+}
+
+async fn consume<I: Invoke>(
+    js: &jetstream::Context,
+    settings: &ConsumerSettings,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+    stream: &jetstream::stream::Stream,
+    mut consumer: PullConsumer,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut fetched = fetch(&consumer, settings).await;
+    loop {
+        let messages = match fetched {
             Ok(messages) => messages,
             Err(error) => {
                 tracing::warn!(%error, durable = %settings.durable, "consumer stalled; re-subscribing");
                 metrics.stalled(&settings.durable);
                 tokio::select! {
-                    () = &mut shutdown => break,
+                    _ = stopped.changed() => break,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                match open(&stream, settings).await {
+                match open(stream, settings).await {
                     Ok(reopened) => consumer = reopened,
                     Err(error) => tracing::warn!(%error, "re-creating the consumer failed"),
                 }
+                fetched = fetch(&consumer, settings).await;
                 continue;
             }
         };
-        if let Some(last) = messages.last() {
-            if let Ok(info) = last.info() {
-                metrics.pending(&settings.durable, info.pending);
+        let stopping = *stopped.borrow();
+        let Some(last) = messages.last() else {
+            if stopping {
+                break;
             }
-        } else {
+            fetched = fetch(&consumer, settings).await;
             continue;
+        };
+        if let Ok(info) = last.info() {
+            metrics.pending(&settings.durable, info.pending);
         }
-        handle_batch(js, settings, messages, invoker, metrics).await;
+        if stopping {
+            // Draining: settle what was fetched, fetch no more.
+            handle_batch(js, settings, messages, invoker, metrics).await;
+            break;
+        }
+        // The next batch is fetched while this one is handled, so the function never
+        // waits on a pull round trip.
+        let handling = handle_batch(js, settings, messages, invoker, metrics);
+        fetched = while_handling(handling, fetch(&consumer, settings), settings.ack_wait).await;
     }
     tracing::info!(durable = %settings.durable, "consumer drained");
-    Ok(())
+}
+
+/// How often messages held longer than this are reported in progress: a third of
+/// `ack_wait`, so that even across the hand-over from a prefetched batch to its own
+/// handling (up to two periods without a report) the server never times one out.
+fn progress_every(ack_wait: Duration) -> Duration {
+    ack_wait / 3
+}
+
+/// Runs `handling` to its end while `prefetching` pulls the next batch. Messages that arrive
+/// before `handling` ends wait with in-progress acks every [`progress_every`], so a slow
+/// batch cannot make the server redeliver the next one elsewhere.
+async fn while_handling(
+    handling: impl Future<Output = ()>,
+    prefetching: impl Future<Output = Result<Vec<Message>, FetchError>>,
+    ack_wait: Duration,
+) -> Result<Vec<Message>, FetchError> {
+    tokio::pin!(handling, prefetching);
+    let mut fetched = None;
+    let mut progress = tokio::time::interval(progress_every(ack_wait));
+    progress.reset();
+    loop {
+        tokio::select! {
+            () = &mut handling => break,
+            result = &mut prefetching, if fetched.is_none() => {
+                progress.reset();
+                fetched = Some(result);
+            }
+            _ = progress.tick(), if matches!(fetched, Some(Ok(_))) => {
+                if let Some(Ok(waiting)) = &fetched {
+                    for message in waiting {
+                        if let Err(error) = message.ack_with(AckKind::Progress).await {
+                            tracing::warn!(%error, "in-progress ack failed");
+                        }
+                    }
+                }
+            }
+        }
+    }
+    match fetched {
+        Some(result) => result,
+        None => prefetching.await,
+    }
 }
 
 /// Creates the durable consumer, or binds to it when it exists.
@@ -205,11 +279,11 @@ async fn handle_batch<I: Invoke>(
     let invoked = {
         let work = invoker.invoke(&batch);
         tokio::pin!(work);
-        // While the invoke runs longer than half of ack_wait, tell the server the messages
+        // While the invoke runs longer than a third of ack_wait, tell the server the messages
         // are in progress, so it does not redeliver them to someone else meanwhile.
         let mut progress = tokio::time::interval_at(
-            tokio::time::Instant::now() + settings.ack_wait / 2,
-            settings.ack_wait / 2,
+            tokio::time::Instant::now() + progress_every(settings.ack_wait),
+            progress_every(settings.ack_wait),
         );
         loop {
             tokio::select! {

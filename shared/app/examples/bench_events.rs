@@ -1,0 +1,237 @@
+//! Events per second through the bridge core, against a bare async-nats fetch-and-ack loop
+//! measured in the same run. `scripts/bench-events` runs it (release build); BENCHMARKS.md
+//! has the figures.
+//!
+//! Each round publishes its messages first, then times how long a consumer takes until the
+//! server reports every one acknowledged (`num_pending` and `num_ack_pending` both 0).
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::pull;
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter};
+use lzstock_harness::{database, nats, TestNats};
+use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_shim::batch::{MessageRecord, Outcome};
+use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
+use lzstock_shim::envelope::Backoff;
+
+const BATCH: usize = 100;
+const CONCURRENCY: usize = 8;
+
+fn settings(bus: &TestNats, durable: &str) -> ConsumerSettings {
+    ConsumerSettings {
+        stream: bus.streams.events.clone(),
+        durable: durable.to_owned(),
+        filter_subjects: vec![bus.streams.events_wildcard()],
+        batch_size: BATCH,
+        max_wait: Duration::from_millis(500),
+        max_deliver: 5,
+        ack_wait: Duration::from_secs(30),
+        max_ack_pending: 10_000,
+        concurrency: CONCURRENCY,
+        dead_letter_prefix: "dlq".into(),
+        backoff: Backoff::default(),
+    }
+}
+
+async fn publish(bus: &TestNats, count: usize, body: impl Fn(usize) -> (String, String)) {
+    let subject = bus.streams.subject("users.signed_up");
+    let mut acks = futures::stream::iter((0..count).map(|n| {
+        let (id, body) = body(n);
+        let subject = subject.clone();
+        async move {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id.as_str());
+            bus.jetstream
+                .publish_with_headers(subject, headers, body.into())
+                .await
+                .expect("publish")
+                .await
+                .expect("stored")
+        }
+    }))
+    .buffer_unordered(256);
+    while acks.next().await.is_some() {}
+}
+
+async fn wait_all_acked(bus: &TestNats, durable: &str) {
+    loop {
+        if let Ok(mut consumer) = bus
+            .jetstream
+            .get_stream(&bus.streams.events)
+            .await
+            .expect("stream")
+            .get_consumer::<pull::Config>(durable)
+            .await
+        {
+            let info = consumer.info().await.expect("info");
+            if info.num_pending == 0
+                && info.num_ack_pending == 0
+                && info.delivered.stream_sequence > 0
+            {
+                return;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// The bare loop: fetch a batch, ack each message, repeat.
+async fn raw(bus: &TestNats, count: usize) -> f64 {
+    publish(bus, count, |n| (format!("raw-{n}"), "{}".into())).await;
+    let consumer = bus
+        .jetstream
+        .get_stream(&bus.streams.events)
+        .await
+        .expect("stream")
+        .create_consumer(pull::Config {
+            durable_name: Some("raw".into()),
+            max_ack_pending: 10_000,
+            ..Default::default()
+        })
+        .await
+        .expect("consumer");
+    let started = Instant::now();
+    let consuming = async {
+        let mut seen = 0;
+        while seen < count {
+            let mut batch = consumer
+                .fetch()
+                .max_messages(BATCH)
+                .expires(Duration::from_millis(500))
+                .messages()
+                .await
+                .expect("fetch");
+            while let Some(message) = batch.next().await {
+                message.expect("message").ack().await.expect("ack");
+                seen += 1;
+            }
+        }
+    };
+    // Timed as the bridge is: until the server reports every message acknowledged.
+    let ((), elapsed) = tokio::join!(consuming, async {
+        wait_all_acked(bus, "raw").await;
+        started.elapsed()
+    });
+    count as f64 / elapsed.as_secs_f64()
+}
+
+async fn through_bridge<H: lzstock_shim::batch::MessageHandler>(
+    bus: &TestNats,
+    durable: &str,
+    handler: &H,
+) -> f64 {
+    let settings = settings(bus, durable);
+    let invoker = InProcess::new(handler, CONCURRENCY);
+    let metrics = BridgeMetrics::new();
+    let started = Instant::now();
+    let elapsed = std::sync::Mutex::new(Duration::ZERO);
+    // The shutdown future is driven beside the consumer: it fires, and stops the timer, as
+    // soon as the server reports every message acknowledged.
+    bridge::run(&bus.jetstream, &settings, &invoker, &metrics, async {
+        wait_all_acked(bus, durable).await;
+        *elapsed.lock().expect("lock") = started.elapsed();
+    })
+    .await
+    .expect("bridge");
+    let elapsed = *elapsed.lock().expect("lock");
+    let published = bus
+        .jetstream
+        .get_stream(&bus.streams.events)
+        .await
+        .expect("stream")
+        .info()
+        .await
+        .expect("info")
+        .state
+        .messages;
+    published as f64 / elapsed.as_secs_f64()
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+#[tokio::main]
+async fn main() {
+    let rounds: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(3);
+    let empty_count = 20_000;
+    let signup_count = 2_000;
+    let (mut raws, mut empties, mut signups) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 1..=rounds {
+        // Fresh streams per measurement: each starts from the same state.
+        let bus = nats().await;
+        let raw_rate = raw(&bus, empty_count).await;
+
+        let bus = nats().await;
+        publish(&bus, empty_count, |n| (format!("empty-{n}"), "{}".into())).await;
+        let empty = |_: MessageRecord| async { Outcome::Ack };
+        let empty_rate = through_bridge(&bus, "empty", &empty).await;
+
+        let bus = nats().await;
+        let db = database().await;
+        let router = EventRouter::new(
+            EventDeps {
+                dashboards: PgDashboardStore::new(
+                    db.pool.clone(),
+                    bus.streams.subject_root.clone(),
+                ),
+                pool: db.pool.clone(),
+                signup_tickers: parse_signup_tickers("AAPL,MSFT,NVDA").expect("tickers"),
+                backoff: Backoff::default(),
+            },
+            bus.streams.subject_root.clone(),
+        );
+        publish(&bus, signup_count, |n| {
+            let id = format!("signup-{n}");
+            let body = serde_json::json!({
+                "id": id, "occurred_at": "2026-11-23T10:00:00Z",
+                "request": {"email": format!("u{n}@example.com"), "name": "U"},
+                "response": {"userId": format!("bench-{n}")},
+            });
+            (id, body.to_string())
+        })
+        .await;
+        let signup_rate = through_bridge(&bus, "signups", &router).await;
+        let created: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards")
+            .fetch_one(&db.pool)
+            .await
+            .expect("count");
+        assert_eq!(created, i64::try_from(signup_count).expect("small"));
+
+        println!(
+            "round {round}: raw {raw_rate:.0}/s, bridge+empty {empty_rate:.0}/s ({:.2}), bridge+signed_up {signup_rate:.0}/s ({:.3})",
+            empty_rate / raw_rate,
+            signup_rate / raw_rate
+        );
+        raws.push(raw_rate);
+        empties.push(empty_rate);
+        signups.push(signup_rate);
+    }
+    let ratios_empty: Vec<f64> = empties.iter().zip(&raws).map(|(e, r)| e / r).collect();
+    let ratios_signup: Vec<f64> = signups.iter().zip(&raws).map(|(s, r)| s / r).collect();
+    println!();
+    println!("batch size {BATCH}, concurrency {CONCURRENCY}, {rounds} rounds, medians:");
+    println!("| consumer | messages | events/s | ratio to raw |");
+    println!("|---|---|---|---|");
+    println!(
+        "| bare async-nats fetch + ack | {empty_count} | {:.0} | 1.00 |",
+        median(raws)
+    );
+    println!(
+        "| bridge core, empty handler | {empty_count} | {:.0} | {:.2} |",
+        median(empties),
+        median(ratios_empty)
+    );
+    println!(
+        "| bridge core, users.signed_up → PostgreSQL | {signup_count} | {:.0} | {:.3} |",
+        median(signups),
+        median(ratios_signup)
+    );
+}
