@@ -13,7 +13,7 @@ use futures::StreamExt;
 use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter};
 use lzstock_harness::{database, nats, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
-use lzstock_shim::batch::{MessageRecord, Outcome};
+use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
 use lzstock_shim::envelope::Backoff;
 
@@ -118,11 +118,7 @@ async fn raw(bus: &TestNats, count: usize) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
-async fn through_bridge<H: lzstock_shim::batch::MessageHandler>(
-    bus: &TestNats,
-    durable: &str,
-    handler: &H,
-) -> f64 {
+async fn through_bridge<H: MessageHandler>(bus: &TestNats, durable: &str, handler: &H) -> f64 {
     let settings = settings(bus, durable);
     let invoker = InProcess::new(handler, CONCURRENCY);
     let metrics = BridgeMetrics::new();
@@ -150,6 +146,15 @@ async fn through_bridge<H: lzstock_shim::batch::MessageHandler>(
     published as f64 / elapsed.as_secs_f64()
 }
 
+/// A handler that does nothing: what remains is the bridge core's own cost.
+struct Empty;
+
+impl MessageHandler for Empty {
+    async fn handle(&self, _: &MessageRecord) -> Outcome {
+        Outcome::Ack
+    }
+}
+
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
@@ -161,7 +166,7 @@ async fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
-    let empty_count = 20_000;
+    let empty_count = 50_000;
     let signup_count = 2_000;
     let (mut raws, mut empties, mut signups) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
@@ -171,8 +176,7 @@ async fn main() {
 
         let bus = nats().await;
         publish(&bus, empty_count, |n| (format!("empty-{n}"), "{}".into())).await;
-        let empty = |_: MessageRecord| async { Outcome::Ack };
-        let empty_rate = through_bridge(&bus, "empty", &empty).await;
+        let empty_rate = through_bridge(&bus, "empty", &Empty).await;
 
         let bus = nats().await;
         let db = database().await;

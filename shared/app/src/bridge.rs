@@ -11,7 +11,7 @@
 //! {"routes": [
 //!   {"name": "signups", "function": "events", "subjects": ["users.signed_up"],
 //!    "batch_size": 10, "max_wait_ms": 1000, "max_deliver": 5, "ack_wait_ms": 30000,
-//!    "max_ack_pending": 1000}
+//!    "max_ack_pending": 1000, "batches_in_flight": 1}
 //! ]}
 //! ```
 //!
@@ -50,6 +50,8 @@ pub struct BridgeConfig {
 pub struct BridgeRoute {
     /// The Lambda function invoked with each batch.
     pub function: String,
+    /// Batches of this route invoked at once (pull loops sharing the durable consumer).
+    pub batches_in_flight: usize,
     /// How the route's consumer pulls; its durable name is the route's name.
     pub consumer: ConsumerSettings,
 }
@@ -71,6 +73,7 @@ struct RouteEntry {
     max_deliver: Option<i64>,
     ack_wait_ms: Option<u64>,
     max_ack_pending: Option<i64>,
+    batches_in_flight: Option<usize>,
 }
 
 impl BridgeConfig {
@@ -112,6 +115,7 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
             max: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_MAX_MS", 60_000)?),
         },
     };
+    let batches_in_flight = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?.max(1);
     if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
         let malformed = |reason: String| ConfigError::Malformed {
             name: "BRIDGE_ROUTES_FILE",
@@ -123,12 +127,13 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
         return file
             .routes
             .into_iter()
-            .map(|entry| route_of(entry, &defaults, streams).map_err(malformed))
+            .map(|entry| route_of(entry, &defaults, batches_in_flight, streams).map_err(malformed))
             .collect();
     }
     Ok(optional(source, "BRIDGE_FUNCTION")
         .map(|function| BridgeRoute {
             function,
+            batches_in_flight,
             consumer: defaults,
         })
         .into_iter()
@@ -138,6 +143,7 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
 fn route_of(
     entry: RouteEntry,
     defaults: &ConsumerSettings,
+    batches_in_flight: usize,
     streams: &EventStreams,
 ) -> Result<BridgeRoute, String> {
     let valid_name = !entry.name.is_empty()
@@ -162,6 +168,7 @@ fn route_of(
     }
     Ok(BridgeRoute {
         function: entry.function,
+        batches_in_flight: entry.batches_in_flight.unwrap_or(batches_in_flight).max(1),
         consumer: ConsumerSettings {
             durable: entry.name,
             filter_subjects: entry
@@ -237,6 +244,7 @@ mod tests {
         );
         assert_eq!(route.consumer.max_deliver, 3);
         assert_eq!(route.consumer.batch_size, 10);
+        assert_eq!(route.batches_in_flight, 1);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::invoke::Invoke;
-use super::metrics::BridgeMetrics;
+use super::metrics::{BridgeMetrics, Count, Tally};
 use super::settings::ConsumerSettings;
 use super::settle::settle;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
@@ -266,7 +266,6 @@ async fn handle_batch<I: Invoke>(
     for message in messages {
         match record_of(&message) {
             Some(record) => {
-                metrics.delivered(&record.subject);
                 records.push(record);
                 pending.push(message);
             }
@@ -334,12 +333,20 @@ async fn handle_batch<I: Invoke>(
                 .collect()
         }
     };
+    let mut tally = Tally::default();
     for (record, message) in batch.records.iter().zip(pending) {
-        let outcome = failures
-            .remove(&record.item_identifier())
-            .unwrap_or(Outcome::Ack);
-        settle(js, settings, metrics, record, &message, outcome).await;
+        tally.count(&record.subject, Count::Delivered);
+        // Most batches succeed whole: no identifier to format then.
+        let outcome = if failures.is_empty() {
+            Outcome::Ack
+        } else {
+            failures
+                .remove(&record.item_identifier())
+                .unwrap_or(Outcome::Ack)
+        };
+        settle(js, settings, &mut tally, record, &message, outcome).await;
     }
+    metrics.add(&tally);
 }
 
 /// The record the bridge sends for a JetStream delivery; `None` for a plain NATS message.

@@ -25,15 +25,36 @@ struct RouteLabels {
     route: String,
 }
 
-/// What became of a delivered message.
+/// What happened to a message, as counted per subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Settled {
-    /// Acknowledged.
-    Acked,
-    /// Negatively acknowledged with a delay.
-    Retried,
-    /// Rejected by its handler as poison.
-    Rejected,
+pub(crate) enum Count {
+    Delivered = 0,
+    Acked = 1,
+    Retried = 2,
+    Rejected = 3,
+    DeadLettered = 4,
+}
+
+/// One batch's counts, added to the metrics at once: a label lookup per subject per batch
+/// rather than several per message.
+#[derive(Debug, Default)]
+pub(crate) struct Tally<'a> {
+    subjects: Vec<(&'a str, [u64; 5])>,
+}
+
+impl<'a> Tally<'a> {
+    pub(crate) fn count(&mut self, subject: &'a str, what: Count) {
+        let index = what as usize;
+        // A batch holds few subjects: a scan beats hashing.
+        match self.subjects.iter_mut().find(|(s, _)| *s == subject) {
+            Some((_, counts)) => counts[index] += 1,
+            None => {
+                let mut counts = [0; 5];
+                counts[index] = 1;
+                self.subjects.push((subject, counts));
+            }
+        }
+    }
 }
 
 /// Counters and histograms shared by every consumer of one process; cheap to clone.
@@ -138,19 +159,23 @@ impl BridgeMetrics {
         }
     }
 
-    /// Counts a delivery of a message on `subject`.
-    pub fn delivered(&self, subject: &str) {
-        self.delivered.get_or_create(&Self::subject(subject)).inc();
-    }
-
-    /// Counts how a message on `subject` was settled.
-    pub fn settled(&self, subject: &str, settled: Settled) {
-        let family = match settled {
-            Settled::Acked => &self.acked,
-            Settled::Retried => &self.retried,
-            Settled::Rejected => &self.rejected,
-        };
-        family.get_or_create(&Self::subject(subject)).inc();
+    /// Adds one batch's counts.
+    pub(crate) fn add(&self, tally: &Tally<'_>) {
+        let families = [
+            &self.delivered,
+            &self.acked,
+            &self.retried,
+            &self.rejected,
+            &self.dead_lettered,
+        ];
+        for (subject, counts) in &tally.subjects {
+            let labels = Self::subject(subject);
+            for (family, &count) in families.iter().zip(counts) {
+                if count > 0 {
+                    family.get_or_create(&labels).inc_by(count);
+                }
+            }
+        }
     }
 
     /// Counts a message on `subject` copied to the dead-letter stream.

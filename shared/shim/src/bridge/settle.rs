@@ -7,7 +7,7 @@ use async_nats::jetstream::{self, AckKind, Message};
 use async_nats::HeaderMap;
 use bytes::Bytes;
 
-use super::metrics::{BridgeMetrics, Settled};
+use super::metrics::{Count, Tally};
 use super::settings::ConsumerSettings;
 use crate::batch::{MessageRecord, Outcome};
 
@@ -30,31 +30,31 @@ pub mod dead_letter_headers {
 
 /// Carries out one outcome. A failure to ack or nak is only logged: the server redelivers
 /// after `ack_wait`, so the message is late, not lost.
-pub(crate) async fn settle(
+pub(crate) async fn settle<'a>(
     js: &jetstream::Context,
     settings: &ConsumerSettings,
-    metrics: &BridgeMetrics,
-    record: &MessageRecord,
+    tally: &mut Tally<'a>,
+    record: &'a MessageRecord,
     message: &Message,
     outcome: Outcome,
 ) {
     let exhausted = i64::try_from(record.deliveries).unwrap_or(i64::MAX) >= settings.max_deliver;
     let result = match outcome {
         Outcome::Ack => {
-            metrics.settled(&record.subject, Settled::Acked);
+            tally.count(&record.subject, Count::Acked);
             message.ack().await
         }
         Outcome::Retry { delay } if !exhausted => {
-            metrics.settled(&record.subject, Settled::Retried);
+            tally.count(&record.subject, Count::Retried);
             message.ack_with(AckKind::Nak(Some(delay))).await
         }
         Outcome::Retry { .. } => {
             let reason = format!("gave up after {} deliveries", record.deliveries);
-            dead_letter(js, settings, metrics, record, message, &reason).await
+            dead_letter(js, settings, tally, record, message, &reason).await
         }
         Outcome::Reject { reason } => {
-            metrics.settled(&record.subject, Settled::Rejected);
-            dead_letter(js, settings, metrics, record, message, &reason).await
+            tally.count(&record.subject, Count::Rejected);
+            dead_letter(js, settings, tally, record, message, &reason).await
         }
     };
     if let Err(error) = result {
@@ -62,17 +62,17 @@ pub(crate) async fn settle(
     }
 }
 
-async fn dead_letter(
+async fn dead_letter<'a>(
     js: &jetstream::Context,
     settings: &ConsumerSettings,
-    metrics: &BridgeMetrics,
-    record: &MessageRecord,
+    tally: &mut Tally<'a>,
+    record: &'a MessageRecord,
     message: &Message,
     reason: &str,
 ) -> Result<(), async_nats::Error> {
     match store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await {
         Ok(()) => {
-            metrics.dead_lettered(&record.subject);
+            tally.count(&record.subject, Count::DeadLettered);
             // Only now that the copy is stored may the original go.
             message.ack_with(AckKind::Term).await
         }
