@@ -80,7 +80,11 @@ pub async fn replay<I: Invoke>(
     let deliver_policy = match from {
         ReplayFrom::Sequence(start_sequence) => DeliverPolicy::ByStartSequence { start_sequence },
         ReplayFrom::Time(time) => DeliverPolicy::ByStartTime {
-            start_time: time::OffsetDateTime::from_unix_timestamp(time.timestamp())
+            start_time: time
+                .timestamp_nanos_opt()
+                .and_then(|nanos| {
+                    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(nanos)).ok()
+                })
                 .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
         },
     };

@@ -1,0 +1,158 @@
+//! Ack, retry with backoff, dead-letter, and a function that fails as a whole.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retryable_failure_is_redelivered_after_the_backoff_and_then_succeeds() {
+    let bus = nats().await;
+    let deliveries = Arc::new(Mutex::new(Vec::<(u64, Instant)>::new()));
+    let seen = Arc::clone(&deliveries);
+    let handler = move |record: MessageRecord| {
+        seen.lock()
+            .expect("lock")
+            .push((record.deliveries, Instant::now()));
+        async move {
+            if record.deliveries < 3 {
+                Outcome::Retry {
+                    delay: Duration::from_millis(700),
+                }
+            } else {
+                Outcome::Ack
+            }
+        }
+    };
+    let settings = settings(&bus, "retrying");
+    let metrics = BridgeMetrics::new();
+    while_consuming(
+        &bus,
+        &settings,
+        &InProcess::new(&handler, 1),
+        &metrics,
+        async {
+            publish(&bus, "flaky", "flaky-1").await;
+            eventually(|| deliveries.lock().expect("lock").len() == 3).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        },
+    )
+    .await;
+    let deliveries = deliveries.lock().expect("lock").clone();
+    let counts: Vec<u64> = deliveries.iter().map(|(n, _)| *n).collect();
+    assert_eq!(counts, [1, 2, 3]);
+    for pair in deliveries.windows(2) {
+        // The nak carried the delay: a bare nak would come back within milliseconds.
+        assert!(
+            pair[1].1 - pair[0].1 >= Duration::from_millis(650),
+            "{pair:?}"
+        );
+    }
+    let text = metrics.render();
+    let subject = bus.streams.subject("flaky");
+    assert!(
+        text.contains(&format!(
+            "lzstock_bridge_messages_retried_total{{subject=\"{subject}\"}} 2"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lzstock_bridge_messages_acked_total{{subject=\"{subject}\"}} 1"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lzstock_bridge_messages_delivered_total{{subject=\"{subject}\"}} 3"
+        )),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_that_keeps_failing_is_dead_lettered_after_max_deliver() {
+    let bus = nats().await;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&calls);
+    let handler = move |_: MessageRecord| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async {
+            Outcome::Retry {
+                delay: Duration::from_millis(100),
+            }
+        }
+    };
+    let mut settings = settings(&bus, "hopeless");
+    settings.max_deliver = 3;
+    let metrics = BridgeMetrics::new();
+    let letters = while_consuming(
+        &bus,
+        &settings,
+        &InProcess::new(&handler, 1),
+        &metrics,
+        async {
+            let sequence = publish(&bus, "hopeless", "hopeless-1").await;
+            (sequence, dead_letters(&bus, 1).await)
+        },
+    )
+    .await;
+    let (sequence, letters) = letters;
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    let letter = &letters[0];
+    assert_eq!(
+        letter.subject.as_str(),
+        format!("dlq.{}", bus.streams.subject("hopeless"))
+    );
+    assert_eq!(header(letter, h::DELIVERIES), "3");
+    assert_eq!(header(letter, h::REASON), "gave up after 3 deliveries");
+    assert_eq!(header(letter, h::ORIGINAL_SEQUENCE), sequence.to_string());
+    assert_eq!(header(letter, h::EVENT_ID), "hopeless-1");
+    assert!(metrics
+        .render()
+        .contains("lzstock_bridge_messages_dead_lettered_total"));
+}
+
+/// A function that fails as a whole (crashed, unreachable) for its first `failures` calls.
+struct Crashing {
+    failures: usize,
+    calls: AtomicUsize,
+    handled: Mutex<Vec<u64>>,
+}
+
+impl Invoke for Crashing {
+    async fn invoke(&self, batch: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) < self.failures {
+            return Err(InvokeError::Function {
+                function: "crashing".into(),
+                detail: "Runtime.ExitError".into(),
+            });
+        }
+        let mut handled = self.handled.lock().expect("lock");
+        handled.extend(batch.records.iter().map(|r| r.stream_sequence));
+        Ok(BatchResponse::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_invoke_naks_the_whole_batch_with_backoff_and_it_is_handled_later() {
+    let bus = nats().await;
+    let function = Crashing {
+        failures: 2,
+        calls: AtomicUsize::new(0),
+        handled: Mutex::new(Vec::new()),
+    };
+    let settings = settings(&bus, "crashing");
+    let metrics = BridgeMetrics::new();
+    let mut published = Vec::new();
+    while_consuming(&bus, &settings, &function, &metrics, async {
+        for i in 0..3 {
+            published.push(publish(&bus, "batch", &format!("batch-{i}")).await);
+        }
+        eventually(|| function.handled.lock().expect("lock").len() >= 3).await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    })
+    .await;
+    let mut handled = function.handled.lock().expect("lock").clone();
+    handled.sort_unstable();
+    assert_eq!(handled, published, "each handled once after the crashes");
+    let info = bus.consumer_info("crashing").await;
+    assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
+}
