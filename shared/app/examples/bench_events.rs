@@ -146,6 +146,11 @@ async fn through_bridge<H: MessageHandler>(bus: &TestNats, durable: &str, handle
     published as f64 / elapsed.as_secs_f64()
 }
 
+async fn empty(bus: &TestNats, count: usize) -> f64 {
+    publish(bus, count, |n| (format!("empty-{n}"), "{}".into())).await;
+    through_bridge(bus, "empty", &Empty).await
+}
+
 /// A handler that does nothing: what remains is the bridge core's own cost.
 struct Empty;
 
@@ -170,13 +175,15 @@ async fn main() {
     let signup_count = 2_000;
     let (mut raws, mut empties, mut signups) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
-        // Fresh streams per measurement: each starts from the same state.
-        let bus = nats().await;
-        let raw_rate = raw(&bus, empty_count).await;
-
-        let bus = nats().await;
-        publish(&bus, empty_count, |n| (format!("empty-{n}"), "{}".into())).await;
-        let empty_rate = through_bridge(&bus, "empty", &Empty).await;
+        // Fresh streams per measurement: each starts from the same state. The order
+        // alternates between rounds, so neither side always runs on a warmer server.
+        let (raw_rate, empty_rate) = if round % 2 == 1 {
+            let raw_rate = raw(&nats().await, empty_count).await;
+            (raw_rate, empty(&nats().await, empty_count).await)
+        } else {
+            let empty_rate = empty(&nats().await, empty_count).await;
+            (raw(&nats().await, empty_count).await, empty_rate)
+        };
 
         let bus = nats().await;
         let db = database().await;

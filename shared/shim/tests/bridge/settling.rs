@@ -156,3 +156,43 @@ async fn a_failed_invoke_naks_the_whole_batch_with_backoff_and_it_is_handled_lat
     let info = bus.consumer_info("crashing").await;
     assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_panicking_handler_is_retried_and_the_consumer_keeps_going() {
+    let bus = nats().await;
+    let handled = Arc::new(Mutex::new(Vec::<(String, u64)>::new()));
+    let seen = Arc::clone(&handled);
+    let handler = move |record: MessageRecord| {
+        let id = record.header("Nats-Msg-Id").unwrap_or_default().to_owned();
+        seen.lock()
+            .expect("lock")
+            .push((id.clone(), record.deliveries));
+        async move {
+            assert!(!(id == "boom" && record.deliveries == 1), "handler bug");
+            Outcome::Ack
+        }
+    };
+    let settings = settings(&bus, "panicking");
+    let metrics = BridgeMetrics::new();
+    while_consuming(
+        &bus,
+        &settings,
+        &InProcess::new(&handler, 1),
+        &metrics,
+        async {
+            publish(&bus, "fragile", "boom").await;
+            publish(&bus, "fragile", "calm").await;
+            eventually(|| handled.lock().expect("lock").len() == 3).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        },
+    )
+    .await;
+    let mut handled = handled.lock().expect("lock").clone();
+    handled.sort();
+    assert_eq!(
+        handled,
+        [("boom".into(), 1), ("boom".into(), 2), ("calm".into(), 1)]
+    );
+    let info = bus.consumer_info("panicking").await;
+    assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
+}
