@@ -33,6 +33,7 @@ fn settings(bus: &TestNats, durable: &str) -> ConsumerSettings {
         concurrency: CONCURRENCY,
         dead_letter_prefix: "dlq".into(),
         backoff: Backoff::default(),
+        invoke_timeout: Duration::from_secs(60),
     }
 }
 

@@ -11,7 +11,7 @@
 //! {"routes": [
 //!   {"name": "signups", "function": "events", "subjects": ["users.signed_up"],
 //!    "batch_size": 10, "max_wait_ms": 1000, "max_deliver": 5, "ack_wait_ms": 30000,
-//!    "max_ack_pending": 1000, "batches_in_flight": 1}
+//!    "max_ack_pending": 1000, "batches_in_flight": 1, "invoke_timeout_ms": 930000}
 //! ]}
 //! ```
 //!
@@ -21,6 +21,7 @@
 use std::time::Duration;
 
 use lzstock_infra::streams::EventStreams;
+use lzstock_shim::bridge::settings::DEFAULT_INVOKE_TIMEOUT;
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
@@ -74,6 +75,7 @@ struct RouteEntry {
     ack_wait_ms: Option<u64>,
     max_ack_pending: Option<i64>,
     batches_in_flight: Option<usize>,
+    invoke_timeout_ms: Option<u64>,
 }
 
 impl BridgeConfig {
@@ -114,6 +116,11 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
             base: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_BASE_MS", 1000)?),
             max: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_MAX_MS", 60_000)?),
         },
+        invoke_timeout: Duration::from_millis(parsed_or(
+            source,
+            "BRIDGE_INVOKE_TIMEOUT_MS",
+            u64::try_from(DEFAULT_INVOKE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
+        )?),
     };
     let batches_in_flight = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?.max(1);
     if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
@@ -185,6 +192,9 @@ fn route_of(
                 .ack_wait_ms
                 .map_or(defaults.ack_wait, Duration::from_millis),
             max_ack_pending: entry.max_ack_pending.unwrap_or(defaults.max_ack_pending),
+            invoke_timeout: entry
+                .invoke_timeout_ms
+                .map_or(defaults.invoke_timeout, Duration::from_millis),
             ..defaults.clone()
         },
     })

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
+use lzstock_shim::bridge::settings::DEFAULT_INVOKE_TIMEOUT;
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
@@ -49,6 +50,7 @@ impl EventsConfig {
             concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
             dead_letter_prefix: streams.dead_letter_prefix.clone(),
             backoff: Backoff::default(),
+            invoke_timeout: DEFAULT_INVOKE_TIMEOUT,
         };
         let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
             .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());

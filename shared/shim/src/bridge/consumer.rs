@@ -8,7 +8,7 @@ use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::invoke::Invoke;
+use super::invoke::{Invoke, InvokeError};
 use super::metrics::{BridgeMetrics, Count, Tally};
 use super::settings::ConsumerSettings;
 use super::settle::settle;
@@ -276,7 +276,9 @@ async fn handle_batch<I: Invoke>(
     let batch = MessageBatch { records };
     let started = Instant::now();
     let invoked = {
-        let work = invoker.invoke(&batch);
+        // Past invoke_timeout the batch counts as failed (retried with backoff): a function
+        // that never answers must not hold its messages in progress forever.
+        let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(&batch));
         tokio::pin!(work);
         // While the invoke runs longer than a third of ack_wait, tell the server the messages
         // are in progress, so it does not redeliver them to someone else meanwhile.
@@ -286,7 +288,9 @@ async fn handle_batch<I: Invoke>(
         );
         loop {
             tokio::select! {
-                invoked = &mut work => break invoked,
+                invoked = &mut work => break invoked.unwrap_or(Err(InvokeError::TimedOut {
+                    after: settings.invoke_timeout,
+                })),
                 _ = progress.tick() => {
                     for message in &pending {
                         if let Err(error) = message.ack_with(AckKind::Progress).await {

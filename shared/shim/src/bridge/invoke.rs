@@ -33,6 +33,12 @@ pub enum InvokeError {
         /// The error document the runtime reported.
         detail: String,
     },
+    /// The function did not answer within the route's invoke timeout.
+    #[error("no answer within {after:?}")]
+    TimedOut {
+        /// The timeout.
+        after: std::time::Duration,
+    },
     /// The function answered something that is not a batch response.
     #[error("{function} answered something that is not a batch response: {source}")]
     Response {

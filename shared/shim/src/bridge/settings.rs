@@ -29,7 +29,13 @@ pub struct ConsumerSettings {
     pub dead_letter_prefix: String,
     /// The delays before redelivering a batch whose invocation failed as a whole.
     pub backoff: Backoff,
+    /// How long an invoke may take before it counts as failed. Lambda stops a function
+    /// after at most 15 minutes; the default of [`DEFAULT_INVOKE_TIMEOUT`] leaves a margin.
+    pub invoke_timeout: Duration,
 }
+
+/// Lambda's longest function timeout (15 minutes) plus a margin for the Invoke call.
+pub const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60 + 30);
 
 impl ConsumerSettings {
     /// The idle heartbeat asked of the server on each pull: without one, a pull request the

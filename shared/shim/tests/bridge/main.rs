@@ -38,6 +38,7 @@ fn settings(bus: &TestNats, durable: &str) -> ConsumerSettings {
             base: Duration::from_millis(300),
             max: Duration::from_secs(2),
         },
+        invoke_timeout: Duration::from_secs(30),
     }
 }
 

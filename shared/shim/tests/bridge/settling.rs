@@ -196,3 +196,53 @@ async fn a_panicking_handler_is_retried_and_the_consumer_keeps_going() {
     let info = bus.consumer_info("panicking").await;
     assert_eq!((info.num_ack_pending, info.num_pending), (0, 0), "{info:?}");
 }
+
+/// A function that never answers its first invocation.
+struct Hanging {
+    calls: AtomicUsize,
+}
+
+impl Invoke for Hanging {
+    async fn invoke(&self, _: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            std::future::pending::<()>().await;
+        }
+        Ok(BatchResponse::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_invoke_with_no_answer_times_out_and_the_batch_is_retried() {
+    let bus = nats().await;
+    let function = Hanging {
+        calls: AtomicUsize::new(0),
+    };
+    let mut settings = settings(&bus, "hanging");
+    settings.invoke_timeout = Duration::from_millis(500);
+    let metrics = BridgeMetrics::new();
+    while_consuming(&bus, &settings, &function, &metrics, async {
+        publish(&bus, "stuck", "stuck-1").await;
+        eventually(|| function.calls.load(Ordering::SeqCst) >= 2).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
+    let info = bus.consumer_info("hanging").await;
+    // Delivered twice (the timed-out attempt, then the retry), then acknowledged.
+    assert_eq!(
+        (
+            info.delivered.consumer_sequence,
+            info.num_ack_pending,
+            info.num_pending
+        ),
+        (2, 0, 0),
+        "{info:?}"
+    );
+    let text = metrics.render();
+    let subject = bus.streams.subject("stuck");
+    assert!(
+        text.contains(&format!(
+            "lzstock_bridge_messages_retried_total{{subject=\"{subject}\"}} 1"
+        )),
+        "{text}"
+    );
+}
