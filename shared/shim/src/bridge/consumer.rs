@@ -8,7 +8,7 @@ use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::invoke::{Invoke, InvokeError};
+use super::invoke::{checked, Invoke, InvokeError};
 use super::metrics::{BridgeMetrics, Count, Tally};
 use super::settings::ConsumerSettings;
 use super::settle::settle;
@@ -302,6 +302,7 @@ async fn handle_batch<I: Invoke>(
         }
     };
     metrics.invoked(&settings.durable, started.elapsed());
+    let invoked = invoked.and_then(|response| checked(&batch, response));
     let mut failures: HashMap<String, Outcome> = match invoked {
         Ok(response) => response
             .batch_item_failures

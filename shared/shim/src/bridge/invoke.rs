@@ -39,6 +39,12 @@ pub enum InvokeError {
         /// The timeout.
         after: std::time::Duration,
     },
+    /// The function reported a failure for a record the batch does not hold.
+    #[error("the answer names item {item:?}, which is not in the batch")]
+    UnknownItem {
+        /// The identifier the function sent.
+        item: String,
+    },
     /// The function answered something that is not a batch response.
     #[error("{function} answered something that is not a batch response: {source}")]
     Response {
@@ -47,6 +53,27 @@ pub enum InvokeError {
         /// Why the answer did not parse.
         source: serde_json::Error,
     },
+}
+
+/// `response` if every failure it reports names a record of `batch`. As in Lambda's SQS
+/// mapping, one that does not fails the whole batch: acking the rest on a garbled answer
+/// could lose a record.
+pub(crate) fn checked(
+    batch: &MessageBatch,
+    response: BatchResponse,
+) -> Result<BatchResponse, InvokeError> {
+    let stray = response.batch_item_failures.iter().find(|failure| {
+        !batch
+            .records
+            .iter()
+            .any(|record| record.item_identifier() == failure.item_identifier)
+    });
+    match stray {
+        Some(stray) => Err(InvokeError::UnknownItem {
+            item: stray.item_identifier.clone(),
+        }),
+        None => Ok(response),
+    }
 }
 
 /// Invokes a [`MessageHandler`] in this process, `concurrency` records at a time.

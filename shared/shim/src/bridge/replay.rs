@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::consumer::record_of;
-use super::invoke::Invoke;
+use super::invoke::{checked, Invoke};
 use super::settings::ConsumerSettings;
 use super::settle::store_dead_letter;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
@@ -155,7 +155,11 @@ async fn deliver<I: Invoke>(
             record.deliveries = deliveries;
         }
         let batch = MessageBatch { records };
-        let outcomes: Vec<(MessageRecord, Outcome)> = match invoker.invoke(&batch).await {
+        let invoked = invoker
+            .invoke(&batch)
+            .await
+            .and_then(|response| checked(&batch, response));
+        let outcomes: Vec<(MessageRecord, Outcome)> = match invoked {
             Ok(response) => {
                 let mut failures: std::collections::HashMap<String, Outcome> = response
                     .batch_item_failures

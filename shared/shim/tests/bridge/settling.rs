@@ -246,3 +246,44 @@ async fn an_invoke_with_no_answer_times_out_and_the_batch_is_retried() {
         "{text}"
     );
 }
+
+/// A function whose first answer reports a failure under an identifier it never received.
+struct Garbled {
+    calls: AtomicUsize,
+    handled: Mutex<Vec<u64>>,
+}
+
+impl Invoke for Garbled {
+    async fn invoke(&self, batch: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            return Ok(serde_json::from_value(serde_json::json!({
+                "batchItemFailures": [{"itemIdentifier": "seq-1", "retry_after_ms": 10}]
+            }))
+            .expect("response"));
+        }
+        let mut handled = self.handled.lock().expect("lock");
+        handled.extend(batch.records.iter().map(|r| r.stream_sequence));
+        Ok(BatchResponse::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_answer_naming_an_unknown_record_fails_the_whole_batch() {
+    let bus = nats().await;
+    let function = Garbled {
+        calls: AtomicUsize::new(0),
+        handled: Mutex::new(Vec::new()),
+    };
+    let settings = settings(&bus, "garbled");
+    let metrics = BridgeMetrics::new();
+    let mut published = Vec::new();
+    while_consuming(&bus, &settings, &function, &metrics, async {
+        published.push(publish(&bus, "garbled", "garbled-1").await);
+        eventually(|| !function.handled.lock().expect("lock").is_empty()).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
+    .await;
+    // Not acked on the garbled answer: delivered again and handled.
+    assert_eq!(*function.handled.lock().expect("lock"), published);
+    assert_eq!(function.calls.load(Ordering::SeqCst), 2);
+}
