@@ -78,6 +78,19 @@ async fn while_consuming<I: Invoke, T>(
     out
 }
 
+/// [`while_consuming`] with the default [`settings`] under `durable`; returns `check`'s
+/// output and the consumer's metrics.
+async fn consuming<I: Invoke, T>(
+    bus: &TestNats,
+    durable: &str,
+    invoker: &I,
+    check: impl Future<Output = T>,
+) -> (T, BridgeMetrics) {
+    let metrics = BridgeMetrics::new();
+    let out = while_consuming(bus, &settings(bus, durable), invoker, &metrics, check).await;
+    (out, metrics)
+}
+
 /// Waits until `done` holds, for at most 20 s.
 async fn eventually(mut done: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(20);

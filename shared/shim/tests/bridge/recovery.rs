@@ -14,27 +14,19 @@ async fn a_consumer_deleted_under_the_bridge_is_re_created_and_nothing_is_missed
             .push(record.header("Nats-Msg-Id").unwrap_or_default().to_owned());
         async { Outcome::Ack }
     };
-    let settings = settings(&bus, "resubscribing");
-    let metrics = BridgeMetrics::new();
-    while_consuming(
-        &bus,
-        &settings,
-        &InProcess::new(&handler, 1),
-        &metrics,
-        async {
-            publish(&bus, "before", "before").await;
-            eventually(|| handled.lock().expect("lock").len() == 1).await;
-            bus.jetstream
-                .get_stream(&bus.streams.events)
-                .await
-                .expect("stream")
-                .delete_consumer("resubscribing")
-                .await
-                .expect("deleted");
-            publish(&bus, "after", "after").await;
-            eventually(|| handled.lock().expect("lock").len() >= 2).await;
-        },
-    )
+    let ((), metrics) = consuming(&bus, "resubscribing", &InProcess::new(&handler, 1), async {
+        publish(&bus, "before", "before").await;
+        eventually(|| handled.lock().expect("lock").len() == 1).await;
+        bus.jetstream
+            .get_stream(&bus.streams.events)
+            .await
+            .expect("stream")
+            .delete_consumer("resubscribing")
+            .await
+            .expect("deleted");
+        publish(&bus, "after", "after").await;
+        eventually(|| handled.lock().expect("lock").len() >= 2).await;
+    })
     .await;
     let handled = handled.lock().expect("lock").clone();
     assert!(handled.contains(&"after".to_owned()), "{handled:?}");
@@ -199,19 +191,11 @@ async fn shutdown_during_a_batch_finishes_and_acks_it_before_returning() {
             Outcome::Ack
         }
     };
-    let settings = settings(&bus, "draining");
-    let metrics = BridgeMetrics::new();
-    while_consuming(
-        &bus,
-        &settings,
-        &InProcess::new(&handler, 1),
-        &metrics,
-        async {
-            publish(&bus, "slow", "slow-1").await;
-            // Stop as soon as the handler starts: the consumer must still finish and ack.
-            started.notified().await;
-        },
-    )
+    consuming(&bus, "draining", &InProcess::new(&handler, 1), async {
+        publish(&bus, "slow", "slow-1").await;
+        // Stop as soon as the handler starts: the consumer must still finish and ack.
+        started.notified().await;
+    })
     .await;
     let info = bus.consumer_info("draining").await;
     assert_eq!(

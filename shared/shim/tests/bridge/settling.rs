@@ -21,19 +21,11 @@ async fn a_retryable_failure_is_redelivered_after_the_backoff_and_then_succeeds(
             }
         }
     };
-    let settings = settings(&bus, "retrying");
-    let metrics = BridgeMetrics::new();
-    while_consuming(
-        &bus,
-        &settings,
-        &InProcess::new(&handler, 1),
-        &metrics,
-        async {
-            publish(&bus, "flaky", "flaky-1").await;
-            eventually(|| deliveries.lock().expect("lock").len() == 3).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        },
-    )
+    let ((), metrics) = consuming(&bus, "retrying", &InProcess::new(&handler, 1), async {
+        publish(&bus, "flaky", "flaky-1").await;
+        eventually(|| deliveries.lock().expect("lock").len() == 3).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
     .await;
     let deliveries = deliveries.lock().expect("lock").clone();
     let counts: Vec<u64> = deliveries.iter().map(|(n, _)| *n).collect();
@@ -139,10 +131,8 @@ async fn a_failed_invoke_naks_the_whole_batch_with_backoff_and_it_is_handled_lat
         calls: AtomicUsize::new(0),
         handled: Mutex::new(Vec::new()),
     };
-    let settings = settings(&bus, "crashing");
-    let metrics = BridgeMetrics::new();
     let mut published = Vec::new();
-    while_consuming(&bus, &settings, &function, &metrics, async {
+    consuming(&bus, "crashing", &function, async {
         for i in 0..3 {
             published.push(publish(&bus, "batch", &format!("batch-{i}")).await);
         }
@@ -172,20 +162,12 @@ async fn a_panicking_handler_is_retried_and_the_consumer_keeps_going() {
             Outcome::Ack
         }
     };
-    let settings = settings(&bus, "panicking");
-    let metrics = BridgeMetrics::new();
-    while_consuming(
-        &bus,
-        &settings,
-        &InProcess::new(&handler, 1),
-        &metrics,
-        async {
-            publish(&bus, "fragile", "boom").await;
-            publish(&bus, "fragile", "calm").await;
-            eventually(|| handled.lock().expect("lock").len() == 3).await;
-            tokio::time::sleep(Duration::from_millis(300)).await;
-        },
-    )
+    consuming(&bus, "panicking", &InProcess::new(&handler, 1), async {
+        publish(&bus, "fragile", "boom").await;
+        publish(&bus, "fragile", "calm").await;
+        eventually(|| handled.lock().expect("lock").len() == 3).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    })
     .await;
     let mut handled = handled.lock().expect("lock").clone();
     handled.sort();
@@ -274,10 +256,8 @@ async fn an_answer_naming_an_unknown_record_fails_the_whole_batch() {
         calls: AtomicUsize::new(0),
         handled: Mutex::new(Vec::new()),
     };
-    let settings = settings(&bus, "garbled");
-    let metrics = BridgeMetrics::new();
     let mut published = Vec::new();
-    while_consuming(&bus, &settings, &function, &metrics, async {
+    consuming(&bus, "garbled", &function, async {
         published.push(publish(&bus, "garbled", "garbled-1").await);
         eventually(|| !function.handled.lock().expect("lock").is_empty()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
