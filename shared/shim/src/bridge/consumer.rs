@@ -11,7 +11,7 @@ use futures::StreamExt;
 use super::invoke::{checked, Invoke, InvokeError};
 use super::metrics::{BridgeMetrics, Count, Tally};
 use super::settings::ConsumerSettings;
-use super::settle::settle;
+use super::settle::{settle, Settling};
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
 
 /// Why the consumer stopped with an error.
@@ -303,39 +303,31 @@ async fn handle_batch<I: Invoke>(
     };
     metrics.invoked(&settings.durable, started.elapsed());
     let invoked = invoked.and_then(|response| checked(&batch, response));
-    let mut failures: HashMap<String, Outcome> = match invoked {
-        Ok(response) => response
-            .batch_item_failures
-            .iter()
-            .map(|f| (f.item_identifier.clone(), f.outcome()))
-            .collect(),
+    let (mut failures, cause): (HashMap<String, Outcome>, Option<String>) = match invoked {
+        Ok(response) => (
+            response
+                .batch_item_failures
+                .iter()
+                .map(|f| (f.item_identifier.clone(), f.outcome()))
+                .collect(),
+            None,
+        ),
         Err(error) => {
             // The function crashed, timed out or could not be reached: every record comes
-            // back after the backoff, and dead-letters once it runs out of deliveries.
+            // back after the backoff, and dead-letters, with this error as the cause, once
+            // it runs out of deliveries.
             tracing::warn!(%error, records = batch.records.len(), "invoke failed; retrying the batch");
-            batch
+            let failures = batch
                 .records
                 .iter()
                 .map(|record| {
-                    let exhausted = i64::try_from(record.deliveries).unwrap_or(i64::MAX)
-                        >= settings.max_deliver;
-                    let outcome = if exhausted {
-                        Outcome::Reject {
-                            reason: format!(
-                                "gave up after {} deliveries: {error}",
-                                record.deliveries
-                            ),
-                        }
-                    } else {
-                        Outcome::Retry {
-                            delay: settings
-                                .backoff
-                                .delay(record.deliveries, record.stream_sequence),
-                        }
-                    };
-                    (record.item_identifier(), outcome)
+                    let delay = settings
+                        .backoff
+                        .delay(record.deliveries, record.stream_sequence);
+                    (record.item_identifier(), Outcome::Retry { delay })
                 })
-                .collect()
+                .collect();
+            (failures, Some(error.to_string()))
         }
     };
     let mut tally = Tally::default();
@@ -349,7 +341,12 @@ async fn handle_batch<I: Invoke>(
                 .remove(&record.item_identifier())
                 .unwrap_or(Outcome::Ack)
         };
-        settle(js, settings, &mut tally, record, &message, outcome).await;
+        let settling = Settling {
+            record,
+            message: &message,
+            cause: cause.as_deref(),
+        };
+        settle(js, settings, &mut tally, settling, outcome).await;
     }
     metrics.add(&tally);
 }

@@ -28,14 +28,26 @@ pub mod dead_letter_headers {
     pub const EVENT_ID: &str = "LZStock-Event-Id";
 }
 
+/// One delivered message to settle.
+pub(crate) struct Settling<'r, 'm> {
+    pub(crate) record: &'r MessageRecord,
+    pub(crate) message: &'m Message,
+    /// Why the whole batch failed, if it did: named in the reason of a dead letter that ran
+    /// out of deliveries.
+    pub(crate) cause: Option<&'m str>,
+}
+
 /// Carries out one outcome. A failure to ack or nak is only logged: the server redelivers
 /// after `ack_wait`, so the message is late, not lost.
 pub(crate) async fn settle<'a>(
     js: &jetstream::Context,
     settings: &ConsumerSettings,
     tally: &mut Tally<'a>,
-    record: &'a MessageRecord,
-    message: &Message,
+    Settling {
+        record,
+        message,
+        cause,
+    }: Settling<'a, '_>,
     outcome: Outcome,
 ) {
     let exhausted = i64::try_from(record.deliveries).unwrap_or(i64::MAX) >= settings.max_deliver;
@@ -49,7 +61,10 @@ pub(crate) async fn settle<'a>(
             message.ack_with(AckKind::Nak(Some(delay))).await
         }
         Outcome::Retry { .. } => {
-            let reason = format!("gave up after {} deliveries", record.deliveries);
+            let mut reason = format!("gave up after {} deliveries", record.deliveries);
+            if let Some(cause) = cause {
+                reason = format!("{reason}: {cause}");
+            }
             dead_letter(js, settings, tally, record, message, &reason).await
         }
         Outcome::Reject { reason } => {

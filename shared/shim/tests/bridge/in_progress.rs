@@ -2,23 +2,37 @@
 
 use super::*;
 
+/// A handler taking three seconds a message (three times [`one_at_a_time`]'s ack wait),
+/// counting its calls in `calls`.
+fn slow_handler(
+    calls: &Arc<AtomicUsize>,
+) -> impl Fn(MessageRecord) -> std::pin::Pin<Box<dyn Future<Output = Outcome> + Send>> + Send + Sync
+{
+    let calls = Arc::clone(calls);
+    move |_: MessageRecord| {
+        let calls = Arc::clone(&calls);
+        Box::pin(async move {
+            calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            Outcome::Ack
+        })
+    }
+}
+
+/// One message a batch, and a one-second ack wait.
+fn one_at_a_time(bus: &TestNats, durable: &str) -> ConsumerSettings {
+    let mut settings = settings(bus, durable);
+    settings.batch_size = 1;
+    settings.ack_wait = Duration::from_secs(1);
+    settings
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_handler_slower_than_ack_wait_is_kept_in_progress_not_redelivered() {
     let bus = nats().await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    let handler = move |_: MessageRecord| {
-        let counted = Arc::clone(&counted);
-        async move {
-            counted.fetch_add(1, Ordering::SeqCst);
-            // Three times the ack wait.
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            Outcome::Ack
-        }
-    };
-    let mut settings = settings(&bus, "slow");
-    settings.batch_size = 1;
-    settings.ack_wait = Duration::from_secs(1);
+    let handler = slow_handler(&calls);
+    let settings = one_at_a_time(&bus, "slow");
     // Two replicas share the durable consumer, as two processes would: without in-progress
     // acks, the second receives the message again once ack_wait passes.
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -66,18 +80,8 @@ async fn a_handler_slower_than_ack_wait_is_kept_in_progress_not_redelivered() {
 async fn a_batch_fetched_while_a_slow_one_runs_is_kept_in_progress_too() {
     let bus = nats().await;
     let calls = Arc::new(AtomicUsize::new(0));
-    let counted = Arc::clone(&calls);
-    let handler = move |_: MessageRecord| {
-        let counted = Arc::clone(&counted);
-        async move {
-            counted.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(Duration::from_secs(3)).await;
-            Outcome::Ack
-        }
-    };
-    let mut settings = settings(&bus, "prefetching");
-    settings.batch_size = 1;
-    settings.ack_wait = Duration::from_secs(1);
+    let handler = slow_handler(&calls);
+    let settings = one_at_a_time(&bus, "prefetching");
     let metrics = BridgeMetrics::new();
     let info = while_consuming(
         &bus,

@@ -267,3 +267,40 @@ async fn an_answer_naming_an_unknown_record_fails_the_whole_batch() {
     assert_eq!(*function.handled.lock().expect("lock"), published);
     assert_eq!(function.calls.load(Ordering::SeqCst), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_function_that_keeps_crashing_is_dead_lettered_with_the_cause() {
+    let bus = nats().await;
+    let function = Crashing {
+        failures: usize::MAX,
+        calls: AtomicUsize::new(0),
+        handled: Mutex::new(Vec::new()),
+    };
+    let mut settings = settings(&bus, "always-crashing");
+    settings.max_deliver = 2;
+    let metrics = BridgeMetrics::new();
+    let letters = while_consuming(&bus, &settings, &function, &metrics, async {
+        publish(&bus, "doomed", "doomed-1").await;
+        dead_letters(&bus, 1).await
+    })
+    .await;
+    assert_eq!(
+        header(&letters[0], h::REASON),
+        "gave up after 2 deliveries: crashing failed: Runtime.ExitError"
+    );
+    let text = metrics.render();
+    let subject = bus.streams.subject("doomed");
+    // A crash is a retry, never a rejection by the handler.
+    assert!(
+        !text.contains(&format!(
+            "lzstock_bridge_messages_rejected_total{{subject=\"{subject}\"}}"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "lzstock_bridge_messages_retried_total{{subject=\"{subject}\"}} 1"
+        )),
+        "{text}"
+    );
+}
