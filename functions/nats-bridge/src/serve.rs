@@ -7,7 +7,7 @@ use futures::future::join_all;
 use lzstock_app::bridge::BridgeConfig;
 use lzstock_app::{health, resources};
 use lzstock_infra::outbox::OutboxRelay;
-use lzstock_shim::bridge::{self, advisory, BridgeMetrics, LambdaFunction};
+use lzstock_shim::bridge::{self, advisory, lambda, BridgeMetrics, LambdaFunction};
 use lzstock_shim::{http, shutdown};
 
 /// Serves until Ctrl-C or SIGTERM, then drains: stops fetching, finishes the batches in
@@ -29,47 +29,57 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
     };
     let routes = health::router(probe).merge(metrics.router());
     let serving = http::serve_standalone(listener, routes, shutdown::signal());
-    let working =
-        async {
-            if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
-                return Ok(());
-            }
-            tracing::info!(
-                events = %config.streams.events,
-                dead_letters = %config.streams.dead_letters,
-                routes = config.routes.len(),
-                "streams ready"
-            );
-            let mut functions = Vec::with_capacity(config.routes.len());
-            for route in &config.routes {
-                functions.push(LambdaFunction::from_env(route.function.clone()).await);
-            }
-            let consuming = join_all(config.routes.iter().zip(&functions).map(
-                |(route, function)| {
+    let working = async {
+        if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
+            return Ok(());
+        }
+        tracing::info!(
+            events = %config.streams.events,
+            dead_letters = %config.streams.dead_letters,
+            routes = config.routes.len(),
+            "streams ready"
+        );
+        let client = lambda::client_from_env().await;
+        let functions: Vec<LambdaFunction> = config
+            .routes
+            .iter()
+            .map(|route| LambdaFunction::new(&client, route.function.clone()))
+            .collect();
+        // Each route runs `batches_in_flight` pull loops on its durable consumer: that
+        // many invokes of its function at once.
+        let consuming = join_all(
+            config
+                .routes
+                .iter()
+                .zip(&functions)
+                .flat_map(|(route, function)| {
+                    (0..route.batches_in_flight).map(move |_| (route, function))
+                })
+                .map(|(route, function)| {
                     bridge::run(&js, &route.consumer, function, &metrics, shutdown::signal())
-                },
-            ));
-            let dead_lettering = advisory::run(
-                &js,
-                &config.streams.events,
-                &config.streams.dead_letter_prefix,
-                &metrics,
-                shutdown::signal(),
-            );
-            let relaying = async {
-                if let Some(pool) = pool {
-                    OutboxRelay::new(pool, js.clone())
-                        .run(shutdown::signal())
-                        .await;
-                }
-            };
-            let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
-            for result in consumed {
-                result?;
+                }),
+        );
+        let dead_lettering = advisory::run(
+            &js,
+            &config.streams.events,
+            &config.streams.dead_letter_prefix,
+            &metrics,
+            shutdown::signal(),
+        );
+        let relaying = async {
+            if let Some(pool) = pool {
+                OutboxRelay::new(pool, js.clone())
+                    .run(shutdown::signal())
+                    .await;
             }
-            dead_lettered?;
-            Ok::<(), Box<dyn std::error::Error>>(())
         };
+        let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
+        for result in consumed {
+            result?;
+        }
+        dead_lettered?;
+        Ok::<(), Box<dyn std::error::Error>>(())
+    };
     let serving = async { serving.await.map_err(Into::into) };
     // A refusal while working (say, a stream configuration the server rejects) stops the
     // server too; a shutdown signal ends both normally.

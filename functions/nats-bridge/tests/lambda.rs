@@ -88,6 +88,7 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
     let mut bridge = tokio::process::Command::new(BRIDGE)
         .envs(env.iter().cloned())
         .env("PORT", port.to_string())
+        .env("BRIDGE_BATCHES_IN_FLIGHT", "2")
         .kill_on_drop(true)
         .spawn()
         .expect("bridge");
@@ -178,6 +179,16 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
         assert!(
             Instant::now() < deadline,
             "{missing:?} missing in\n{metrics}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // Two pull loops share the route's consumer: idle, each has a pull request waiting.
+    while bus.consumer_info("bridge").await.num_waiting != 2 {
+        assert!(
+            Instant::now() < deadline,
+            "{:?}",
+            bus.consumer_info("bridge").await
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -23,17 +23,15 @@ pub struct LambdaFunction {
 impl LambdaFunction {
     /// A client for the function `name` from the environment's AWS configuration.
     pub async fn from_env(name: impl Into<String>) -> Self {
-        // ring, like the rest of the workspace, rather than the SDK's default aws-lc, which
-        // would need a C toolchain build of its own.
-        let http = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-            .build_https();
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(http)
-            .load()
-            .await;
+        Self::new(&client_from_env().await, name)
+    }
+
+    /// The function `name` through an existing client: routes share one, so the AWS
+    /// configuration (credentials, possibly from the instance) is resolved once.
+    #[must_use]
+    pub fn new(client: &aws_sdk_lambda::Client, name: impl Into<String>) -> Self {
         Self {
-            client: aws_sdk_lambda::Client::new(&config),
+            client: client.clone(),
             name: name.into(),
         }
     }
@@ -43,6 +41,20 @@ impl LambdaFunction {
     pub fn name(&self) -> &str {
         &self.name
     }
+}
+
+/// A Lambda client from the environment's AWS configuration.
+pub async fn client_from_env() -> aws_sdk_lambda::Client {
+    // ring, like the rest of the workspace, rather than the SDK's default aws-lc, which
+    // would need a C toolchain build of its own.
+    let http = aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
+        .load()
+        .await;
+    aws_sdk_lambda::Client::new(&config)
 }
 
 impl Invoke for LambdaFunction {
