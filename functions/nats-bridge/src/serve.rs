@@ -8,11 +8,14 @@ use lzstock_app::bridge::BridgeConfig;
 use lzstock_app::{health, resources};
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::bridge::{self, advisory, lambda, BridgeMetrics, LambdaFunction};
-use lzstock_shim::{http, shutdown};
+use lzstock_shim::http;
+use lzstock_shim::shutdown::Shutdown;
 
 /// Serves until Ctrl-C or SIGTERM, then drains: stops fetching, finishes the batches in
 /// hand, settles them, and returns.
 pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>> {
+    // Listened for from the start: a SIGTERM during start-up still stops every part.
+    let shutdown = Shutdown::listen();
     let nats = resources::nats(&config.nats, "lzstock-nats-bridge").await?;
     let js = jetstream::new(nats.clone());
     let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http.port));
@@ -28,9 +31,9 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         nats: Some(nats),
     };
     let routes = health::router(probe).merge(metrics.router());
-    let serving = http::serve_standalone(listener, routes, shutdown::signal());
+    let serving = http::serve_standalone(listener, routes, shutdown.requested());
     let working = async {
-        if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
+        if !resources::provision_streams(&js, &config.streams, shutdown.requested()).await? {
             return Ok(());
         }
         tracing::info!(
@@ -39,12 +42,17 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
             routes = config.routes.len(),
             "streams ready"
         );
-        let client = lambda::client_from_env().await;
-        let functions: Vec<LambdaFunction> = config
-            .routes
-            .iter()
-            .map(|route| LambdaFunction::new(&client, route.function.clone()))
-            .collect();
+        // Resolving the AWS configuration can take seconds off AWS: only when needed.
+        let functions: Vec<LambdaFunction> = if config.routes.is_empty() {
+            Vec::new()
+        } else {
+            let client = lambda::client_from_env().await;
+            config
+                .routes
+                .iter()
+                .map(|route| LambdaFunction::new(&client, route.function.clone()))
+                .collect()
+        };
         // Each route runs `batches_in_flight` pull loops on its durable consumer: that
         // many invokes of its function at once.
         let consuming = join_all(
@@ -56,7 +64,13 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
                     (0..route.batches_in_flight).map(move |_| (route, function))
                 })
                 .map(|(route, function)| {
-                    bridge::run(&js, &route.consumer, function, &metrics, shutdown::signal())
+                    bridge::run(
+                        &js,
+                        &route.consumer,
+                        function,
+                        &metrics,
+                        shutdown.requested(),
+                    )
                 }),
         );
         let dead_lettering = advisory::run(
@@ -64,12 +78,12 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
             &config.streams.events,
             &config.streams.dead_letter_prefix,
             &metrics,
-            shutdown::signal(),
+            shutdown.requested(),
         );
         let relaying = async {
             if let Some(pool) = pool {
                 OutboxRelay::new(pool, js.clone())
-                    .run(shutdown::signal())
+                    .run(shutdown.requested())
                     .await;
             }
         };

@@ -137,3 +137,29 @@ async fn relays_the_outbox_to_jetstream_when_it_has_a_database() {
     let envelope: Value = serde_json::from_slice(&message.payload).unwrap();
     assert_eq!(envelope["response"]["name"], "Relayed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sigterm_during_start_up_still_stops_every_part() {
+    let bus = nats().await;
+    let port = process::free_port();
+    let mut bridge = tokio::process::Command::new(BRIDGE)
+        .envs(bus.env())
+        .env("PORT", port.to_string())
+        // A route, so start-up also resolves the AWS configuration after the streams.
+        .env("BRIDGE_FUNCTION", "events")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "local")
+        .env("AWS_SECRET_ACCESS_KEY", "local")
+        .env("AWS_ENDPOINT_URL_LAMBDA", "http://127.0.0.1:1")
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20))).unwrap();
+    // At once: the consumers and the advisory listener may not have started yet.
+    process::signal_pid(bridge.id().unwrap(), 15);
+    let status = tokio::time::timeout(Duration::from_secs(10), bridge.wait())
+        .await
+        .expect("the bridge stops")
+        .unwrap();
+    assert!(status.success(), "{status}");
+}

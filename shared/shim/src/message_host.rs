@@ -4,7 +4,8 @@ use lambda_runtime::{service_fn, LambdaEvent};
 
 use crate::batch::{self, BatchResponse, MessageBatch, MessageHandler};
 use crate::bridge::{self, advisory, BridgeMetrics, ConsumerError, ConsumerSettings, InProcess};
-use crate::{shutdown, Host};
+use crate::shutdown::Shutdown;
+use crate::Host;
 
 /// Why a message host stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -43,9 +44,10 @@ pub async fn run<H: MessageHandler>(
             .map_err(MessageHostError::Lambda)
         }
         Host::Standalone => {
+            let shutdown = Shutdown::listen();
             let metrics = BridgeMetrics::new();
             let invoker = InProcess::new(handler, settings.concurrency);
-            let consuming = bridge::run(js, settings, &invoker, &metrics, shutdown::signal());
+            let consuming = bridge::run(js, settings, &invoker, &metrics, shutdown.requested());
             // Standalone there is no bridge process: this one also dead-letters what ran out
             // of deliveries while it was down.
             let dead_lettering = async {
@@ -54,7 +56,7 @@ pub async fn run<H: MessageHandler>(
                     &settings.stream,
                     &settings.dead_letter_prefix,
                     &metrics,
-                    shutdown::signal(),
+                    shutdown.requested(),
                 )
                 .await;
                 if let Err(error) = stored {

@@ -40,8 +40,8 @@ type PullConsumer = jetstream::consumer::Consumer<pull::Config>;
 /// Consumes until `shutdown` resolves, then finishes the batch in hand (invoke, ack) and
 /// returns: the graceful drain. Stops fetching as soon as `shutdown` resolves.
 ///
-/// A fetch that fails or stalls (the broker restarted and lost the pull request, heartbeats
-/// stopped, the consumer was deleted) is logged, counted, and the consumer re-created and
+/// A fetch that fails or stalls (the broker restarted and lost the pull request, no answer
+/// within [`ConsumerSettings::stall_after`], the consumer was deleted) is logged, counted, and the consumer re-created and
 /// re-subscribed: the consumer outlives a broker outage.
 ///
 /// # Errors
@@ -231,22 +231,20 @@ async fn fetch(
     settings: &ConsumerSettings,
 ) -> Result<Vec<Message>, FetchError> {
     let pulling = async {
-        let mut request = consumer
+        let mut batch = consumer
             .fetch()
             .max_messages(settings.batch_size)
-            .expires(settings.max_wait);
-        if let Some(heartbeat) = settings.heartbeat() {
-            request = request.heartbeat(heartbeat);
-        }
-        let mut batch = request.messages().await?;
+            .expires(settings.max_wait)
+            .messages()
+            .await?;
         let mut messages = Vec::with_capacity(settings.batch_size);
         while let Some(message) = batch.next().await {
             messages.push(message?);
         }
         Ok::<_, async_nats::Error>(messages)
     };
-    // A pull request lost with a restarting server is never answered; with no heartbeat
-    // configured, only this deadline notices.
+    // A pull request lost with a restarting server is never answered: this deadline
+    // notices.
     let limit = settings.stall_after();
     match tokio::time::timeout(limit, pulling).await {
         Ok(fetched) => Ok(fetched?),

@@ -38,16 +38,14 @@ pub struct ConsumerSettings {
 pub const DEFAULT_INVOKE_TIMEOUT: Duration = Duration::from_secs(15 * 60 + 30);
 
 impl ConsumerSettings {
-    /// The idle heartbeat asked of the server on each pull: without one, a pull request the
-    /// server lost in a restart would be waited on forever.
-    #[must_use]
-    pub fn heartbeat(&self) -> Option<Duration> {
-        (self.max_wait >= Duration::from_secs(1)).then(|| self.max_wait / 2)
-    }
-
-    /// How long a fetch may take before the consumer counts as stalled and re-subscribes.
+    /// How long a fetch may take before the consumer counts as stalled and re-subscribes:
+    /// a pull request the server lost in a restart is never answered.
+    ///
+    /// This client deadline, not an idle heartbeat on the pull, is what notices it: with a
+    /// heartbeat, async-nats 0.51 let a fetch run seconds past its expiry, which held sparse
+    /// events back by as much.
     #[must_use]
     pub fn stall_after(&self) -> Duration {
-        self.max_wait + Duration::from_secs(5)
+        self.max_wait + Duration::from_secs(3)
     }
 }
