@@ -53,8 +53,16 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
                 .map(|route| LambdaFunction::new(&client, route.function.clone()))
                 .collect()
         };
+        // Each durable is brought in line with its route once, before its loops share it.
+        if !config.routes.is_empty() {
+            let stream = js.get_stream(&config.streams.events).await?;
+            for route in &config.routes {
+                let (_, reconciled) = bridge::reconcile(&stream, &route.consumer).await?;
+                tracing::info!(route = %route.consumer.durable, ?reconciled, "route's consumer ready");
+            }
+        }
         // Each route runs `batches_in_flight` pull loops on its durable consumer: that
-        // many invokes of its function at once.
+        // many invokes of its function at once. A loop that panics is restarted alone.
         let consuming = join_all(
             config
                 .routes
@@ -64,12 +72,11 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
                     (0..route.batches_in_flight).map(move |_| (route, function))
                 })
                 .map(|(route, function)| {
-                    bridge::run(
-                        &js,
-                        &route.consumer,
-                        function,
+                    bridge::supervise(
+                        &route.consumer.durable,
                         &metrics,
-                        shutdown.requested(),
+                        || shutdown.requested(),
+                        |stop| bridge::run(&js, &route.consumer, function, &metrics, stop),
                     )
                 }),
         );
@@ -88,7 +95,7 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
             }
         };
         let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
-        for result in consumed {
+        for result in consumed.into_iter().flatten() {
             result?;
         }
         dead_lettered?;

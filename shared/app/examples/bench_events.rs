@@ -14,6 +14,7 @@ use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter};
 use lzstock_harness::{database, nats, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
+use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
 use lzstock_shim::envelope::Backoff;
 
@@ -34,6 +35,8 @@ fn settings(bus: &TestNats, durable: &str) -> ConsumerSettings {
         dead_letter_prefix: "dlq".into(),
         backoff: Backoff::default(),
         invoke_timeout: Duration::from_secs(60),
+        max_invoke_bytes: DEFAULT_MAX_INVOKE_BYTES,
+        start: StartPosition::All,
     }
 }
 

@@ -11,17 +11,22 @@
 //! {"routes": [
 //!   {"name": "signups", "function": "events", "subjects": ["users.signed_up"],
 //!    "batch_size": 10, "max_wait_ms": 1000, "max_deliver": 5, "ack_wait_ms": 30000,
-//!    "max_ack_pending": 1000, "batches_in_flight": 1, "invoke_timeout_ms": 930000}
+//!    "max_ack_pending": 1000, "batches_in_flight": 1, "invoke_timeout_ms": 930000,
+//!    "max_invoke_bytes": 5900000, "start": "all"}
 //! ]}
 //! ```
 //!
 //! Subjects are relative to `EVENTS_SUBJECT_ROOT`; every field but `name`, `function` and
-//! `subjects` falls back to the `BRIDGE_*` variable of the same meaning.
+//! `subjects` falls back to the `BRIDGE_*` variable of the same meaning. Route names are
+//! unique (each names its durable consumer), and every value is checked against the range
+//! the bridge works with: a bad one stops the bridge at start, naming the route and field.
 
 use std::time::Duration;
 
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::bridge::settings::DEFAULT_INVOKE_TIMEOUT;
+use lzstock_shim::bridge::settings::{
+    InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
+};
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
@@ -76,6 +81,8 @@ struct RouteEntry {
     max_ack_pending: Option<i64>,
     batches_in_flight: Option<usize>,
     invoke_timeout_ms: Option<u64>,
+    max_invoke_bytes: Option<usize>,
+    start: Option<String>,
 }
 
 impl BridgeConfig {
@@ -99,7 +106,29 @@ impl BridgeConfig {
     }
 }
 
+/// The `BRIDGE_*` variable that sets a route default, by its routes-file field.
+fn variable_of(field: &str) -> &'static str {
+    match field {
+        "batch_size" => "BRIDGE_BATCH_SIZE",
+        "max_wait_ms" => "BRIDGE_MAX_WAIT_MS",
+        "max_deliver" => "BRIDGE_MAX_DELIVER",
+        "ack_wait_ms" => "BRIDGE_ACK_WAIT_MS",
+        "max_ack_pending" => "BRIDGE_MAX_ACK_PENDING",
+        "invoke_timeout_ms" => "BRIDGE_INVOKE_TIMEOUT_MS",
+        "max_invoke_bytes" => "BRIDGE_MAX_INVOKE_BYTES",
+        "backoff" => "BRIDGE_BACKOFF_BASE_MS",
+        _ => "BRIDGE_ROUTES_FILE",
+    }
+}
+
 fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute>, ConfigError> {
+    let start = match optional(source, "BRIDGE_START") {
+        Some(raw) => raw.parse().map_err(|reason| ConfigError::Malformed {
+            name: "BRIDGE_START",
+            reason,
+        })?,
+        None => StartPosition::All,
+    };
     let defaults = ConsumerSettings {
         stream: streams.events.clone(),
         durable: "bridge".to_owned(),
@@ -121,8 +150,22 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
             "BRIDGE_INVOKE_TIMEOUT_MS",
             u64::try_from(DEFAULT_INVOKE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
         )?),
+        max_invoke_bytes: parsed_or(source, "BRIDGE_MAX_INVOKE_BYTES", DEFAULT_MAX_INVOKE_BYTES)?,
+        start,
     };
-    let batches_in_flight = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?.max(1);
+    defaults
+        .validate()
+        .map_err(|InvalidSetting { field, reason }| ConfigError::Malformed {
+            name: variable_of(field),
+            reason: format!("{field} {reason}"),
+        })?;
+    let batches_in_flight = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?;
+    if batches_in_flight == 0 {
+        return Err(ConfigError::Malformed {
+            name: "BRIDGE_BATCHES_IN_FLIGHT",
+            reason: "must be at least 1".into(),
+        });
+    }
     if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
         let malformed = |reason: String| ConfigError::Malformed {
             name: "BRIDGE_ROUTES_FILE",
@@ -131,11 +174,22 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
         let text = std::fs::read_to_string(&path).map_err(|e| malformed(format!("{path}: {e}")))?;
         let file: RoutesFile =
             serde_json::from_str(&text).map_err(|e| malformed(format!("{path}: {e}")))?;
-        return file
-            .routes
-            .into_iter()
-            .map(|entry| route_of(entry, &defaults, batches_in_flight, streams).map_err(malformed))
-            .collect();
+        let mut routes: Vec<BridgeRoute> = Vec::with_capacity(file.routes.len());
+        for entry in file.routes {
+            let route = route_of(entry, &defaults, batches_in_flight, streams)
+                .map_err(|e| malformed(format!("{path}: {e}")))?;
+            if routes
+                .iter()
+                .any(|r| r.consumer.durable == route.consumer.durable)
+            {
+                return Err(malformed(format!(
+                    "{path}: route {} appears more than once (a route's name is its durable consumer's)",
+                    route.consumer.durable
+                )));
+            }
+            routes.push(route);
+        }
+        return Ok(routes);
     }
     Ok(optional(source, "BRIDGE_FUNCTION")
         .map(|function| BridgeRoute {
@@ -154,49 +208,82 @@ fn route_of(
     streams: &EventStreams,
 ) -> Result<BridgeRoute, String> {
     let valid_name = !entry.name.is_empty()
+        && entry.name.len() <= 64
         && entry
             .name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
     if !valid_name {
         return Err(format!(
-            "route name {:?} must be letters, digits, '-' or '_' (it names the durable consumer)",
+            "route name {:?} must be 1 to 64 letters, digits, '-' or '_' (it names the durable consumer)",
             entry.name
         ));
+    }
+    let name = entry.name;
+    let invalid = |field: &str, reason: &str| format!("route {name}: {field} {reason}");
+    if entry.function.trim().is_empty() {
+        return Err(invalid("function", "must name a function"));
     }
     if entry.subjects.is_empty() {
-        return Err(format!("route {} has no subjects", entry.name));
+        return Err(invalid("subjects", "must hold at least one subject"));
     }
-    if entry.batch_size == Some(0) {
-        return Err(format!(
-            "route {}: batch_size must be at least 1",
-            entry.name
+    if let Some(subject) = entry.subjects.iter().find(|s| !valid_subject(s)) {
+        return Err(invalid(
+            "subjects",
+            &format!("{subject:?} is not a NATS subject (dot-separated tokens, no spaces)"),
         ));
     }
+    if entry.batches_in_flight == Some(0) {
+        return Err(invalid("batches_in_flight", "must be at least 1"));
+    }
+    let start = match entry.start.as_deref() {
+        Some(raw) => raw
+            .parse()
+            .map_err(|reason: String| invalid("start", &reason))?,
+        None => defaults.start,
+    };
+    let consumer = ConsumerSettings {
+        filter_subjects: entry
+            .subjects
+            .iter()
+            .map(|subject| streams.subject(subject))
+            .collect(),
+        batch_size: entry.batch_size.unwrap_or(defaults.batch_size),
+        max_wait: entry
+            .max_wait_ms
+            .map_or(defaults.max_wait, Duration::from_millis),
+        max_deliver: entry.max_deliver.unwrap_or(defaults.max_deliver),
+        ack_wait: entry
+            .ack_wait_ms
+            .map_or(defaults.ack_wait, Duration::from_millis),
+        max_ack_pending: entry.max_ack_pending.unwrap_or(defaults.max_ack_pending),
+        invoke_timeout: entry
+            .invoke_timeout_ms
+            .map_or(defaults.invoke_timeout, Duration::from_millis),
+        max_invoke_bytes: entry.max_invoke_bytes.unwrap_or(defaults.max_invoke_bytes),
+        start,
+        durable: name.clone(),
+        ..defaults.clone()
+    };
+    consumer
+        .validate()
+        .map_err(|InvalidSetting { field, reason }| invalid(field, &reason))?;
     Ok(BridgeRoute {
         function: entry.function,
-        batches_in_flight: entry.batches_in_flight.unwrap_or(batches_in_flight).max(1),
-        consumer: ConsumerSettings {
-            durable: entry.name,
-            filter_subjects: entry
-                .subjects
-                .iter()
-                .map(|subject| streams.subject(subject))
-                .collect(),
-            batch_size: entry.batch_size.unwrap_or(defaults.batch_size),
-            max_wait: entry
-                .max_wait_ms
-                .map_or(defaults.max_wait, Duration::from_millis),
-            max_deliver: entry.max_deliver.unwrap_or(defaults.max_deliver),
-            ack_wait: entry
-                .ack_wait_ms
-                .map_or(defaults.ack_wait, Duration::from_millis),
-            max_ack_pending: entry.max_ack_pending.unwrap_or(defaults.max_ack_pending),
-            invoke_timeout: entry
-                .invoke_timeout_ms
-                .map_or(defaults.invoke_timeout, Duration::from_millis),
-            ..defaults.clone()
-        },
+        batches_in_flight: entry.batches_in_flight.unwrap_or(batches_in_flight),
+        consumer,
+    })
+}
+
+/// A subject a route may filter on: dot-separated non-empty tokens without whitespace,
+/// `*` and a final `>` as wildcards.
+fn valid_subject(subject: &str) -> bool {
+    let tokens: Vec<&str> = subject.split('.').collect();
+    tokens.iter().enumerate().all(|(i, token)| {
+        !token.is_empty()
+            && !token.chars().any(|c| c.is_whitespace() || c.is_control())
+            && (!token.contains('>') || (*token == ">" && i == tokens.len() - 1))
+            && (!token.contains('*') || *token == "*")
     })
 }
 
@@ -255,6 +342,83 @@ mod tests {
         assert_eq!(route.consumer.max_deliver, 3);
         assert_eq!(route.consumer.batch_size, 10);
         assert_eq!(route.batches_in_flight, 1);
+    }
+
+    fn routes_file(text: &str) -> tempfile::NamedTempFile {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), text).unwrap();
+        file
+    }
+
+    #[test]
+    fn duplicate_route_names_are_refused() {
+        let file = routes_file(
+            r#"{"routes": [{"name": "a", "function": "f", "subjects": ["x"]},
+                           {"name": "a", "function": "g", "subjects": ["y"]}]}"#,
+        );
+        let error = config(&[("BRIDGE_ROUTES_FILE", file.path().to_str().unwrap())])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("route a appears more than once"), "{error}");
+    }
+
+    #[test]
+    fn out_of_range_route_values_name_the_route_and_field() {
+        for (field, value) in [
+            ("batch_size", "0"),
+            ("max_deliver", "0"),
+            ("max_deliver", "-3"),
+            ("ack_wait_ms", "0"),
+            ("max_ack_pending", "0"),
+            ("max_wait_ms", "0"),
+            ("invoke_timeout_ms", "0"),
+            ("max_invoke_bytes", "10"),
+            ("batches_in_flight", "0"),
+            ("start", "\"sometime\""),
+        ] {
+            let file = routes_file(&format!(
+                r#"{{"routes": [{{"name": "signups", "function": "f", "subjects": ["x"], "{field}": {value}}}]}}"#
+            ));
+            let error = config(&[("BRIDGE_ROUTES_FILE", file.path().to_str().unwrap())])
+                .unwrap_err()
+                .to_string();
+            assert!(
+                error.contains("route signups") && error.contains(field),
+                "{field}={value}: {error}"
+            );
+        }
+    }
+
+    #[test]
+    fn out_of_range_variables_are_refused_by_name() {
+        for (name, value) in [
+            ("BRIDGE_ACK_WAIT_MS", "0"),
+            ("BRIDGE_MAX_DELIVER", "0"),
+            ("BRIDGE_MAX_DELIVER", "-1"),
+            ("BRIDGE_BATCH_SIZE", "0"),
+            ("BRIDGE_BATCH_SIZE", "-1"),
+            ("BRIDGE_BATCHES_IN_FLIGHT", "0"),
+            ("BRIDGE_START", "later"),
+        ] {
+            let error = config(&[("BRIDGE_FUNCTION", "events"), (name, value)])
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains(name), "{name}={value}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_route_may_start_at_new_messages_or_a_time() {
+        let file = routes_file(
+            r#"{"routes": [{"name": "a", "function": "f", "subjects": ["x"], "start": "new"},
+                           {"name": "b", "function": "f", "subjects": ["y"], "start": "2026-11-23T10:00:00Z"}]}"#,
+        );
+        let config = config(&[("BRIDGE_ROUTES_FILE", file.path().to_str().unwrap())]).unwrap();
+        assert_eq!(config.routes[0].consumer.start, StartPosition::New);
+        assert!(matches!(
+            config.routes[1].consumer.start,
+            StartPosition::Since(_)
+        ));
     }
 
     #[test]

@@ -4,7 +4,9 @@ use std::time::Duration;
 
 use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::bridge::settings::DEFAULT_INVOKE_TIMEOUT;
+use lzstock_shim::bridge::settings::{
+    InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
+};
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
@@ -51,7 +53,21 @@ impl EventsConfig {
             dead_letter_prefix: streams.dead_letter_prefix.clone(),
             backoff: Backoff::default(),
             invoke_timeout: DEFAULT_INVOKE_TIMEOUT,
+            max_invoke_bytes: DEFAULT_MAX_INVOKE_BYTES,
+            start: StartPosition::All,
         };
+        consumer
+            .validate()
+            .map_err(|InvalidSetting { field, reason }| ConfigError::Malformed {
+                name: match field {
+                    "batch_size" => "EVENTS_BATCH_SIZE",
+                    "max_deliver" => "EVENTS_MAX_DELIVER",
+                    "ack_wait_ms" => "EVENTS_ACK_WAIT_MS",
+                    "concurrency" => "EVENTS_CONCURRENCY",
+                    _ => "EVENTS_CONSUMER",
+                },
+                reason: format!("{field} {reason}"),
+            })?;
         let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
             .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());
         let signup_tickers = crate::routing::parse_signup_tickers(&tickers).map_err(|reason| {

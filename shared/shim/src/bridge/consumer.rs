@@ -8,10 +8,12 @@ use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
+use super::durable::{reconcile, DurableError};
 use super::invoke::{checked, Invoke, InvokeError};
 use super::metrics::{BridgeMetrics, Count, Tally};
 use super::settings::ConsumerSettings;
 use super::settle::{settle, Settling};
+use super::sizing;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
 
 /// Why the consumer stopped with an error.
@@ -25,20 +27,17 @@ pub enum ConsumerError {
         /// The broker's reason.
         source: async_nats::jetstream::context::GetStreamError,
     },
-    /// The durable consumer cannot be created.
-    #[error("cannot create consumer {durable}: {source}")]
-    Consumer {
-        /// The consumer's name.
-        durable: String,
-        /// The broker's reason.
-        source: async_nats::jetstream::stream::ConsumerError,
-    },
+    /// The durable consumer cannot be created or brought in line with the settings.
+    #[error(transparent)]
+    Durable(#[from] DurableError),
 }
 
 type PullConsumer = jetstream::consumer::Consumer<pull::Config>;
 
-/// Consumes until `shutdown` resolves, then finishes the batch in hand (invoke, ack) and
-/// returns: the graceful drain. Stops fetching as soon as `shutdown` resolves.
+/// Consumes until `shutdown` resolves, then finishes the batch in hand (invoke, settle),
+/// flushes every settle to the server and returns: the graceful drain. Stops fetching as
+/// soon as `shutdown` resolves. The durable consumer is first brought in line with
+/// `settings` ([`reconcile`]).
 ///
 /// A fetch that fails or stalls (the broker restarted and lost the pull request, no answer
 /// within [`ConsumerSettings::stall_after`], the consumer was deleted) is logged, counted, and the consumer re-created and
@@ -60,7 +59,7 @@ pub async fn run<I: Invoke>(
             stream: settings.stream.clone(),
             source,
         })?;
-    let consumer = open(&stream, settings).await?;
+    let (consumer, _) = reconcile(&stream, settings).await?;
     tracing::info!(stream = %settings.stream, durable = %settings.durable, "consuming");
 
     // The shutdown future is driven beside the loop, which reads a flag between batches:
@@ -77,6 +76,17 @@ pub async fn run<I: Invoke>(
     }
     consuming.await;
     Ok(())
+}
+
+/// Waits until the server has every ack, nak and term this client sent: they are
+/// fire-and-forget publishes, and a process exiting right after a drain would lose the
+/// last ones still in its write buffer.
+async fn flush_settles(js: &jetstream::Context, durable: &str) {
+    match tokio::time::timeout(Duration::from_secs(10), js.client().flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, durable, "flushing the last settles failed"),
+        Err(_) => tracing::warn!(durable, "flushing the last settles timed out"),
+    }
 }
 
 async fn consume<I: Invoke>(
@@ -99,8 +109,8 @@ async fn consume<I: Invoke>(
                     _ = stopped.changed() => break,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                match open(stream, settings).await {
-                    Ok(reopened) => consumer = reopened,
+                match reconcile(stream, settings).await {
+                    Ok((reopened, _)) => consumer = reopened,
                     Err(error) => tracing::warn!(%error, "re-creating the consumer failed"),
                 }
                 fetched = fetch(&consumer, settings).await;
@@ -128,6 +138,7 @@ async fn consume<I: Invoke>(
         let handling = handle_batch(js, settings, messages, invoker, metrics);
         fetched = while_handling(handling, fetch(&consumer, settings), settings.ack_wait).await;
     }
+    flush_settles(js, &settings.durable).await;
     tracing::info!(durable = %settings.durable, "consumer drained");
 }
 
@@ -172,32 +183,6 @@ async fn while_handling(
         Some(result) => result,
         None => prefetching.await,
     }
-}
-
-/// Creates the durable consumer, or binds to it when it exists.
-async fn open(
-    stream: &jetstream::stream::Stream,
-    settings: &ConsumerSettings,
-) -> Result<PullConsumer, ConsumerError> {
-    stream
-        .get_or_create_consumer(
-            &settings.durable,
-            pull::Config {
-                durable_name: Some(settings.durable.clone()),
-                filter_subject: single_subject(&settings.filter_subjects),
-                filter_subjects: several_subjects(&settings.filter_subjects),
-                ack_policy: jetstream::consumer::AckPolicy::Explicit,
-                ack_wait: settings.ack_wait,
-                max_deliver: settings.max_deliver,
-                max_ack_pending: settings.max_ack_pending,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(|source| ConsumerError::Consumer {
-            durable: settings.durable.clone(),
-            source,
-        })
 }
 
 /// One filter subject goes in the singular field, which servers before 2.10 understand
@@ -259,24 +244,93 @@ async fn handle_batch<I: Invoke>(
     invoker: &I,
     metrics: &BridgeMetrics,
 ) {
-    let mut pending = Vec::with_capacity(messages.len());
-    let mut records = Vec::with_capacity(messages.len());
+    let mut delivered = Vec::with_capacity(messages.len());
     for message in messages {
         match record_of(&message) {
-            Some(record) => {
-                records.push(record);
-                pending.push(message);
-            }
+            Some(record) => delivered.push((record, message)),
             // Not a JetStream delivery: nothing to ack; the server redelivers real ones.
             None => tracing::warn!(subject = %message.subject, "skipping a non-JetStream message"),
         }
     }
-    let batch = MessageBatch { records };
+    let plan = sizing::plan(delivered.iter().map(|(r, _)| r), settings.max_invoke_bytes);
+    let mut slots: Vec<Option<(MessageRecord, Message)>> =
+        delivered.into_iter().map(Some).collect();
+    let oversized: Vec<(MessageRecord, Message, usize)> = plan
+        .oversized
+        .iter()
+        .filter_map(|&(index, bytes)| slots[index].take().map(|(r, m)| (r, m, bytes)))
+        .collect();
+    // Each invoke's records, and the messages they came from, in stream order.
+    let invokes: Vec<(MessageBatch, Vec<Message>)> = plan
+        .invokes
+        .iter()
+        .map(|group| {
+            let (records, messages) = group.iter().filter_map(|&i| slots[i].take()).unzip();
+            (MessageBatch { records }, messages)
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for (record, message, bytes) in &oversized {
+        tally.count(&record.subject, Count::Delivered);
+        // It would be refused on every delivery: no retry can help.
+        let reason = format!(
+            "the message encodes to {bytes} bytes, more than one invoke may carry ({} bytes)",
+            settings.max_invoke_bytes
+        );
+        let settling = Settling {
+            record,
+            message,
+            cause: None,
+        };
+        settle(
+            js,
+            settings,
+            &mut tally,
+            settling,
+            Outcome::Reject { reason },
+        )
+        .await;
+    }
+    for (index, (batch, messages)) in invokes.iter().enumerate() {
+        // The messages of later invokes wait too: report all of them in progress.
+        let waiting: Vec<&Message> = invokes[index..].iter().flat_map(|(_, m)| m).collect();
+        let (mut failures, cause) = invoke(settings, invoker, metrics, batch, &waiting).await;
+        for (record, message) in batch.records.iter().zip(messages) {
+            tally.count(&record.subject, Count::Delivered);
+            // Most batches succeed whole: no identifier to format then.
+            let outcome = if failures.is_empty() {
+                Outcome::Ack
+            } else {
+                failures
+                    .remove(&record.item_identifier())
+                    .unwrap_or(Outcome::Ack)
+            };
+            let settling = Settling {
+                record,
+                message,
+                cause: cause.as_deref(),
+            };
+            settle(js, settings, &mut tally, settling, outcome).await;
+        }
+    }
+    metrics.add(&tally);
+}
+
+/// Invokes the function with `batch` and returns each failed record's outcome, with the
+/// error that failed the whole invoke, if one did. While it runs, `waiting` is reported in
+/// progress.
+async fn invoke<I: Invoke>(
+    settings: &ConsumerSettings,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+    batch: &MessageBatch,
+    waiting: &[&Message],
+) -> (HashMap<String, Outcome>, Option<String>) {
     let started = Instant::now();
     let invoked = {
         // Past invoke_timeout the batch counts as failed (retried with backoff): a function
         // that never answers must not hold its messages in progress forever.
-        let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(&batch));
+        let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(batch));
         tokio::pin!(work);
         // While the invoke runs longer than a third of ack_wait, tell the server the messages
         // are in progress, so it does not redeliver them to someone else meanwhile.
@@ -290,7 +344,7 @@ async fn handle_batch<I: Invoke>(
                     after: settings.invoke_timeout,
                 })),
                 _ = progress.tick() => {
-                    for message in &pending {
+                    for message in waiting {
                         if let Err(error) = message.ack_with(AckKind::Progress).await {
                             tracing::warn!(%error, "in-progress ack failed");
                         }
@@ -300,8 +354,7 @@ async fn handle_batch<I: Invoke>(
         }
     };
     metrics.invoked(&settings.durable, started.elapsed());
-    let invoked = invoked.and_then(|response| checked(&batch, response));
-    let (mut failures, cause): (HashMap<String, Outcome>, Option<String>) = match invoked {
+    match invoked.and_then(|response| checked(batch, response)) {
         Ok(response) => (
             response
                 .batch_item_failures
@@ -327,26 +380,7 @@ async fn handle_batch<I: Invoke>(
                 .collect();
             (failures, Some(error.to_string()))
         }
-    };
-    let mut tally = Tally::default();
-    for (record, message) in batch.records.iter().zip(pending) {
-        tally.count(&record.subject, Count::Delivered);
-        // Most batches succeed whole: no identifier to format then.
-        let outcome = if failures.is_empty() {
-            Outcome::Ack
-        } else {
-            failures
-                .remove(&record.item_identifier())
-                .unwrap_or(Outcome::Ack)
-        };
-        let settling = Settling {
-            record,
-            message: &message,
-            cause: cause.as_deref(),
-        };
-        settle(js, settings, &mut tally, settling, outcome).await;
     }
-    metrics.add(&tally);
 }
 
 /// The record the bridge sends for a JetStream delivery; `None` for a plain NATS message.

@@ -80,12 +80,28 @@ impl Invoke for LambdaFunction {
         if let Some(kind) = output.function_error() {
             return Err(InvokeError::Function {
                 function: self.name.clone(),
-                detail: format!("{kind}: {}", String::from_utf8_lossy(body)),
+                detail: function_error(kind, body),
             });
         }
         serde_json::from_slice(body).map_err(|source| InvokeError::Response {
             function: self.name.clone(),
             source,
         })
+    }
+}
+
+/// The runtime's error document, `{"errorType", "errorMessage"}`, as one line of text when
+/// it has that shape, or else its raw text. Either may hold line breaks and any length:
+/// whoever writes it into a header cleans it first.
+fn function_error(kind: &str, body: &[u8]) -> String {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct RuntimeError {
+        error_type: String,
+        error_message: String,
+    }
+    match serde_json::from_slice::<RuntimeError>(body) {
+        Ok(error) => format!("{kind}: {}: {}", error.error_type, error.error_message),
+        Err(_) => format!("{kind}: {}", String::from_utf8_lossy(body)),
     }
 }

@@ -68,6 +68,7 @@ pub struct BridgeMetrics {
     dead_lettered: Family<SubjectLabels, Counter>,
     pending: Family<RouteLabels, Gauge>,
     stalls: Family<RouteLabels, Counter>,
+    panics: Family<RouteLabels, Counter>,
     invoke_seconds: Family<RouteLabels, Histogram>,
 }
 
@@ -95,6 +96,7 @@ impl BridgeMetrics {
         let dead_lettered = Family::<SubjectLabels, Counter>::default();
         let pending = Family::<RouteLabels, Gauge>::default();
         let stalls = Family::<RouteLabels, Counter>::default();
+        let panics = Family::<RouteLabels, Counter>::default();
         let invoke_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.001, 2.0, 16))
         });
@@ -130,6 +132,11 @@ impl BridgeMetrics {
             stalls.clone(),
         );
         registry.register(
+            "route_panics",
+            "Times a route's loop panicked and was restarted",
+            panics.clone(),
+        );
+        registry.register(
             "invoke_duration_seconds",
             "How long invoking the function with one batch took",
             invoke_seconds.clone(),
@@ -143,6 +150,7 @@ impl BridgeMetrics {
             dead_lettered,
             pending,
             stalls,
+            panics,
             invoke_seconds,
         }
     }
@@ -195,6 +203,11 @@ impl BridgeMetrics {
     /// Counts a stalled consumer of `route`.
     pub fn stalled(&self, route: &str) {
         self.stalls.get_or_create(&Self::route(route)).inc();
+    }
+
+    /// Counts a panic in a loop of `route`.
+    pub fn panicked(&self, route: &str) {
+        self.panics.get_or_create(&Self::route(route)).inc();
     }
 
     /// Records how long one invoke for `route` took.

@@ -12,16 +12,21 @@
 pub mod advisory;
 pub mod consumer;
 pub mod dead_letters;
+pub mod durable;
 pub mod invoke;
 pub mod lambda;
 pub mod metrics;
 pub mod replay;
 pub mod settings;
 mod settle;
+mod sizing;
+pub mod supervise;
 
 pub use consumer::{run, ConsumerError};
+pub use durable::{reconcile, Reconciled};
 pub use invoke::{InProcess, Invoke, InvokeError};
 pub use lambda::LambdaFunction;
 pub use metrics::BridgeMetrics;
 pub use settings::ConsumerSettings;
-pub use settle::dead_letter_headers;
+pub use settle::{dead_letter_headers, header_value, MAX_HEADER_VALUE};
+pub use supervise::supervise;

@@ -15,6 +15,7 @@ use super::consumer::record_of;
 use super::invoke::{checked, Invoke};
 use super::settings::ConsumerSettings;
 use super::settle::store_dead_letter;
+use super::sizing;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
 
 /// Where a replay starts.
@@ -134,7 +135,21 @@ pub async fn replay<I: Invoke>(
             continue;
         }
         summary.delivered += records.len() as u64;
-        deliver(js, settings, invoker, records, &mut summary).await;
+        let plan = sizing::plan(&records, settings.max_invoke_bytes);
+        let mut slots: Vec<Option<MessageRecord>> = records.into_iter().map(Some).collect();
+        for (index, bytes) in plan.oversized {
+            if let Some(record) = slots[index].take() {
+                let reason = format!(
+                    "the message encodes to {bytes} bytes, more than one invoke may carry ({} bytes)",
+                    settings.max_invoke_bytes
+                );
+                dead_letter(js, settings, &record, &reason, &mut summary).await;
+            }
+        }
+        for group in plan.invokes {
+            let records = group.iter().filter_map(|&i| slots[i].take()).collect();
+            deliver(js, settings, invoker, records, &mut summary).await;
+        }
         progress(&summary);
     }
     Ok(summary)
@@ -204,17 +219,27 @@ async fn deliver<I: Invoke>(
                 Outcome::Retry { .. } => format!("replay gave up after {deliveries} deliveries"),
                 Outcome::Reject { reason } => reason,
             };
-            match store_dead_letter(js, &settings.dead_letter_prefix, &record, &reason).await {
-                Ok(()) => summary.dead_lettered += 1,
-                Err(error) => {
-                    tracing::error!(%error, sequence = record.stream_sequence, "cannot dead-letter a replayed message; it stays in the stream");
-                }
-            }
+            dead_letter(js, settings, &record, &reason, summary).await;
         }
         records = again;
         if !records.is_empty() {
             tokio::time::sleep(wait).await;
             deliveries += 1;
+        }
+    }
+}
+
+async fn dead_letter(
+    js: &jetstream::Context,
+    settings: &ConsumerSettings,
+    record: &MessageRecord,
+    reason: &str,
+    summary: &mut ReplaySummary,
+) {
+    match store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await {
+        Ok(()) => summary.dead_lettered += 1,
+        Err(error) => {
+            tracing::error!(%error, sequence = record.stream_sequence, "cannot dead-letter a replayed message; it stays in the stream");
         }
     }
 }

@@ -3,8 +3,10 @@
 
 use std::time::Duration;
 
+use std::str::FromStr;
+
 use async_nats::jetstream::{self, AckKind, Message};
-use async_nats::HeaderMap;
+use async_nats::{HeaderMap, HeaderName, HeaderValue};
 use bytes::Bytes;
 
 use super::metrics::{Count, Tally};
@@ -26,6 +28,38 @@ pub mod dead_letter_headers {
     /// The event id: the original `Nats-Msg-Id`. A redriven message carries it too, since
     /// its own `Nats-Msg-Id` must differ from the original's to pass the duplicate window.
     pub const EVENT_ID: &str = "LZStock-Event-Id";
+}
+
+/// The longest header value the bridge writes, in bytes; longer text is cut there, and the
+/// whole of it goes to the log.
+pub const MAX_HEADER_VALUE: usize = 1024;
+
+/// `text` as a header value: control characters (CR and LF would make the NATS client
+/// panic, NUL and the rest confuse other clients) become spaces, and the result is cut to
+/// [`MAX_HEADER_VALUE`] bytes on a character boundary, ending with `…` when cut.
+#[must_use]
+pub fn header_value(text: &str) -> HeaderValue {
+    let clean = text.len() <= MAX_HEADER_VALUE && !text.chars().any(char::is_control);
+    let value = if clean {
+        text.to_owned()
+    } else {
+        let budget = MAX_HEADER_VALUE - '…'.len_utf8();
+        let mut value = String::with_capacity(MAX_HEADER_VALUE);
+        let mut cut = false;
+        for c in text.chars() {
+            if value.len() + c.len_utf8() > budget {
+                cut = true;
+                break;
+            }
+            value.push(if c.is_control() { ' ' } else { c });
+        }
+        if cut {
+            value.push('…');
+        }
+        value
+    };
+    // Only CR and LF make a value invalid, and none is left.
+    HeaderValue::from_str(&value).unwrap_or_default()
 }
 
 /// One delivered message to settle.
@@ -88,8 +122,9 @@ async fn dead_letter<'a>(
     match store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await {
         Ok(()) => {
             tally.count(&record.subject, Count::DeadLettered);
-            // Only now that the copy is stored may the original go.
-            message.ack_with(AckKind::Term).await
+            // Only now that the copy is stored may the original go; the server confirms the
+            // term, so a bridge stopping right after cannot leave it to be delivered again.
+            message.double_ack_with(AckKind::Term).await
         }
         Err(error) => {
             // Keep the original: it comes back and is dead-lettered on a later delivery.
@@ -113,36 +148,44 @@ pub(crate) async fn store_dead_letter(
     use dead_letter_headers as h;
     let mut headers = HeaderMap::new();
     for (name, values) in &record.headers {
-        if !name.eq_ignore_ascii_case("Nats-Msg-Id")
-            && !name.to_ascii_lowercase().starts_with("lzstock-")
+        if name.eq_ignore_ascii_case("Nats-Msg-Id")
+            || name.to_ascii_lowercase().starts_with("lzstock-")
         {
-            for value in values {
-                headers.append(name.as_str(), value.as_str());
-            }
+            continue;
+        }
+        // A record built from a NATS message has valid names; any other is dropped rather
+        // than handed to a constructor that panics.
+        let Ok(name) = HeaderName::from_str(name) else {
+            tracing::warn!(header = %name, "dropping a header with an invalid name");
+            continue;
+        };
+        for value in values {
+            headers.append(name.clone(), header_value(value));
         }
     }
     if let Some(id) = record
         .header(h::EVENT_ID)
         .or_else(|| record.header("Nats-Msg-Id"))
     {
-        headers.insert(h::EVENT_ID, id);
+        headers.insert(h::EVENT_ID, header_value(id));
     }
     headers.insert(
         "Nats-Msg-Id",
         format!("dlq-{}-{}", record.stream, record.stream_sequence).as_str(),
     );
-    headers.insert(h::ORIGINAL_SUBJECT, record.subject.as_str());
-    headers.insert(h::ORIGINAL_STREAM, record.stream.as_str());
+    headers.insert(h::ORIGINAL_SUBJECT, header_value(&record.subject));
+    headers.insert(h::ORIGINAL_STREAM, header_value(&record.stream));
     headers.insert(
         h::ORIGINAL_SEQUENCE,
         record.stream_sequence.to_string().as_str(),
     );
     headers.insert(h::DELIVERIES, record.deliveries.to_string().as_str());
-    headers.insert(h::REASON, reason);
+    headers.insert(h::REASON, header_value(reason));
     let subject = format!("{prefix}.{}", record.subject);
     js.publish_with_headers(subject, headers, Bytes::from(record.data.clone()))
         .await?
         .await?;
+    // The whole reason, which the header may carry only in part.
     tracing::warn!(
         messaging.destination.name = %record.subject,
         sequence = record.stream_sequence,
@@ -150,4 +193,32 @@ pub(crate) async fn store_dead_letter(
         "dead-lettered"
     );
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_value_loses_control_characters() {
+        let value = header_value("line one\r\nline two\0end\ttab");
+        assert_eq!(value.as_str(), "line one  line two end tab");
+    }
+
+    #[test]
+    fn a_long_header_value_is_cut_on_a_character_boundary() {
+        let long = "é".repeat(100_000);
+        let value = header_value(&long);
+        assert!(value.as_str().len() <= MAX_HEADER_VALUE);
+        assert!(value.as_str().ends_with('…'));
+        assert!(value.as_str().starts_with("éé"));
+    }
+
+    #[test]
+    fn a_clean_short_value_is_kept_as_it_is() {
+        assert_eq!(
+            header_value("gave up after 5 deliveries").as_str(),
+            "gave up after 5 deliveries"
+        );
+    }
 }

@@ -12,12 +12,14 @@ use futures::StreamExt;
 use lzstock_harness::{nats, TestNats};
 use lzstock_shim::batch::{BatchResponse, MessageBatch, MessageRecord, Outcome};
 use lzstock_shim::bridge::replay::{self, ReplayFrom};
+use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{
     self, advisory, dead_letter_headers as h, BridgeMetrics, ConsumerSettings, InProcess, Invoke,
     InvokeError,
 };
 use lzstock_shim::envelope::Backoff;
 
+mod durable;
 mod in_progress;
 mod recovery;
 mod settling;
@@ -39,6 +41,8 @@ fn settings(bus: &TestNats, durable: &str) -> ConsumerSettings {
             max: Duration::from_secs(2),
         },
         invoke_timeout: Duration::from_secs(30),
+        max_invoke_bytes: DEFAULT_MAX_INVOKE_BYTES,
+        start: StartPosition::All,
     }
 }
 
