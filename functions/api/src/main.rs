@@ -30,8 +30,13 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
     let nats = resources::nats(&config.nats, "lzstock-api").await?;
     // Standalone, this process relays its own outbox; on Lambda, where nothing runs between
     // invocations, the nats-bridge does.
-    let relay = (Host::detect() == Host::Standalone)
-        .then(|| Arc::new(OutboxRelay::new(pool.clone(), jetstream::new(nats.clone()))));
+    let relay = (Host::detect() == Host::Standalone).then(|| {
+        Arc::new(OutboxRelay::with_settings(
+            pool.clone(),
+            jetstream::new(nats.clone()),
+            config.outbox.relay,
+        ))
+    });
     if let Some(relay) = relay.clone() {
         tokio::spawn(async move { relay.run(shutdown::signal()).await });
     }

@@ -25,7 +25,16 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         .as_ref()
         .map(resources::database)
         .transpose()?;
-    let metrics = BridgeMetrics::new();
+    let relay = pool
+        .clone()
+        .map(|pool| OutboxRelay::with_settings(pool, js.clone(), config.outbox.relay));
+    let metrics = BridgeMetrics::with_others(|registry| {
+        if let Some(relay) = &relay {
+            relay
+                .metrics()
+                .register(registry.sub_registry_with_prefix("lzstock_outbox"));
+        }
+    });
     let probe = health::HealthProbe {
         database: pool.clone(),
         nats: Some(nats),
@@ -88,10 +97,8 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
             shutdown.requested(),
         );
         let relaying = async {
-            if let Some(pool) = pool {
-                OutboxRelay::new(pool, js.clone())
-                    .run(shutdown.requested())
-                    .await;
+            if let Some(relay) = &relay {
+                relay.run(shutdown.requested()).await;
             }
         };
         let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);

@@ -32,7 +32,7 @@ use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
 use serde::Deserialize;
 
-use crate::config::{DatabaseConfig, HttpConfig, NatsConfig};
+use crate::config::{DatabaseConfig, HttpConfig, NatsConfig, OutboxConfig};
 use crate::resources;
 
 /// Everything the bridge reads from the environment.
@@ -49,6 +49,8 @@ pub struct BridgeConfig {
     pub database: Option<DatabaseConfig>,
     /// The routes to pull and invoke; empty when the bridge invokes nothing.
     pub routes: Vec<BridgeRoute>,
+    /// How the outbox relay retries, parks and prunes (with `DATABASE_URL`).
+    pub outbox: OutboxConfig,
 }
 
 /// One durable consumer and the function its batches go to.
@@ -102,6 +104,7 @@ impl BridgeConfig {
                 .map(|_| DatabaseConfig::from_source(source))
                 .transpose()?,
             routes,
+            outbox: OutboxConfig::from_source(source)?,
         })
     }
 }

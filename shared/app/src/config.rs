@@ -5,6 +5,9 @@
 //! [`Secret`] and never printed.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
+use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
 use lzstock_shim::schedule::Schedule;
@@ -53,6 +56,48 @@ pub struct SecConfig {
 pub struct SmtpConfig {
     /// `smtp://user:pass@host:port` or `smtps://…`; may carry a password.
     pub url: Secret<String>,
+}
+
+/// `OUTBOX_MAX_ATTEMPTS` and `OUTBOX_RETENTION_HOURS`: how the outbox relay parks rows that
+/// keep failing and how long it keeps published ones.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OutboxConfig {
+    /// The relay's settings.
+    pub relay: RelaySettings,
+}
+
+impl OutboxConfig {
+    /// Reads `OUTBOX_MAX_ATTEMPTS` (default 10) and `OUTBOX_RETENTION_HOURS` (default 168).
+    ///
+    /// # Errors
+    /// When either is not a whole number of at least 1.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let defaults = RelaySettings::default();
+        let max_attempts: u32 = parsed_or(source, "OUTBOX_MAX_ATTEMPTS", defaults.max_attempts)?;
+        let hours: u64 = parsed_or(
+            source,
+            "OUTBOX_RETENTION_HOURS",
+            defaults.retention.as_secs() / 3600,
+        )?;
+        for (name, value) in [
+            ("OUTBOX_MAX_ATTEMPTS", u64::from(max_attempts)),
+            ("OUTBOX_RETENTION_HOURS", hours),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::Malformed {
+                    name,
+                    reason: "must be at least 1".into(),
+                });
+            }
+        }
+        Ok(Self {
+            relay: RelaySettings {
+                max_attempts,
+                retention: Duration::from_secs(hours.saturating_mul(3600)),
+                ..defaults
+            },
+        })
+    }
 }
 
 /// Optional `REDIS_URL` and `OTEL_EXPORTER_OTLP_ENDPOINT`.
@@ -300,6 +345,19 @@ mod tests {
         let env: [(&str, &str); 0] = [];
         let services = OptionalServices::from_source(&env).unwrap();
         assert!(services.redis_url.is_none() && services.otlp_endpoint.is_none());
+    }
+
+    #[test]
+    fn outbox_settings_are_checked() {
+        let env: [(&str, &str); 0] = [];
+        assert_eq!(
+            OutboxConfig::from_source(&env).unwrap().relay.max_attempts,
+            10
+        );
+        let err = OutboxConfig::from_source(&[("OUTBOX_MAX_ATTEMPTS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_MAX_ATTEMPTS"));
+        let err = OutboxConfig::from_source(&[("OUTBOX_RETENTION_HOURS", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("OUTBOX_RETENTION_HOURS"));
     }
 
     #[test]

@@ -28,7 +28,9 @@ pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
 pub use rpc::{connect_router, DashboardRpc};
 
-use crate::config::{AuthConfig, DatabaseConfig, HttpConfig, NatsConfig, OptionalServices};
+use crate::config::{
+    AuthConfig, DatabaseConfig, HttpConfig, NatsConfig, OptionalServices, OutboxConfig,
+};
 use crate::health::{self, HealthProbe};
 
 /// Everything the API function reads from the environment.
@@ -46,6 +48,8 @@ pub struct ApiConfig {
     pub optional: OptionalServices,
     /// Where events go.
     pub streams: EventStreams,
+    /// How the standalone outbox relay retries, parks and prunes.
+    pub outbox: OutboxConfig,
 }
 
 impl ApiConfig {
@@ -61,6 +65,7 @@ impl ApiConfig {
             auth: AuthConfig::from_source(source)?,
             optional: OptionalServices::from_source(source)?,
             streams: crate::resources::event_streams(source)?,
+            outbox: OutboxConfig::from_source(source)?,
         })
     }
 }

@@ -3,7 +3,9 @@
 //! - `lzstock-admin migrate`: apply pending migrations to `DATABASE_URL`;
 //! - `lzstock-admin provision-streams`: create or update the JetStream streams on `NATS_URL`;
 //! - `lzstock-admin dev-token [SUB]`: print an HS256 token signed with `JWT_SECRET`, valid
-//!   for 30 days (development only).
+//!   for 30 days (development only);
+//! - `lzstock-admin outbox-unpark`: return the outbox events the relay parked after repeated
+//!   failures to the relay, once their cause is fixed.
 
 use std::process::ExitCode;
 
@@ -12,7 +14,8 @@ use lzstock_app::{auth, resources};
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::telemetry;
 
-const USAGE: &str = "usage: lzstock-admin migrate | provision-streams | dev-token [SUB]";
+const USAGE: &str =
+    "usage: lzstock-admin migrate | provision-streams | dev-token [SUB] | outbox-unpark";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,6 +31,7 @@ async fn main() -> ExitCode {
         ["provision-streams"] => provision().await,
         ["dev-token"] => dev_token("dev-user"),
         ["dev-token", sub] => dev_token(sub),
+        ["outbox-unpark"] => unpark().await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -48,6 +52,14 @@ async fn migrate() -> Result<(), Box<dyn std::error::Error>> {
     lzstock_infra::postgres::migrate(&pool).await?;
     let version = lzstock_infra::postgres::server_version(&pool).await?;
     eprintln!("migrations applied (PostgreSQL {version})");
+    Ok(())
+}
+
+async fn unpark() -> Result<(), Box<dyn std::error::Error>> {
+    let config = config::or_exit("lzstock-admin", DatabaseConfig::from_source(&ProcessEnv));
+    let pool = resources::database(&config)?;
+    let count = lzstock_infra::outbox::relay::unpark(&pool).await?;
+    eprintln!("{count} parked outbox event(s) returned to the relay");
     Ok(())
 }
 

@@ -88,7 +88,15 @@ impl BridgeMetrics {
     /// A fresh set of metrics, all at zero.
     #[must_use]
     pub fn new() -> Self {
-        let mut registry = Registry::with_prefix("lzstock_bridge");
+        Self::with_others(|_| {})
+    }
+
+    /// A fresh set of metrics, with the process's other metrics (the outbox relay's, say)
+    /// registered by `others` in the same registry, so one `/metrics` serves them all.
+    #[must_use]
+    pub fn with_others(others: impl FnOnce(&mut Registry)) -> Self {
+        let mut root = Registry::default();
+        let registry = root.sub_registry_with_prefix("lzstock_bridge");
         let delivered = Family::<SubjectLabels, Counter>::default();
         let acked = Family::<SubjectLabels, Counter>::default();
         let retried = Family::<SubjectLabels, Counter>::default();
@@ -141,8 +149,9 @@ impl BridgeMetrics {
             "How long invoking the function with one batch took",
             invoke_seconds.clone(),
         );
+        others(&mut root);
         Self {
-            registry: Arc::new(registry),
+            registry: Arc::new(root),
             delivered,
             acked,
             retried,

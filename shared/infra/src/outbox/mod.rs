@@ -1,0 +1,122 @@
+//! The transactional outbox: events written in the same transaction as the change they
+//! announce, and published by a relay ([`relay`]) afterwards.
+
+pub mod relay;
+
+use chrono::{DateTime, Utc};
+use lzstock_domain::dashboard::{Dashboard, DashboardCreated};
+use serde_json::{json, Value};
+use sqlx::{Postgres, Transaction};
+
+use crate::dashboards::DASHBOARD_CREATED;
+
+pub use relay::{OutboxMetrics, OutboxRelay, RelayError, RelayPass, RelaySettings};
+
+/// One event waiting to be published.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxEvent {
+    /// The event id; `Nats-Msg-Id` when published.
+    pub id: uuid::Uuid,
+    /// The full subject, e.g. `lzstock.dashboards.created`.
+    pub subject: String,
+    /// The envelope `{id, trace_id, occurred_at, request, response}`.
+    pub payload: Value,
+    /// The W3C `traceparent` to publish with, if the event ran in a trace.
+    pub traceparent: Option<String>,
+}
+
+fn envelope(
+    id: uuid::Uuid,
+    trace_id: Option<&str>,
+    occurred_at: DateTime<Utc>,
+    request: Value,
+    response: Value,
+) -> Value {
+    json!({
+        "id": id.to_string(),
+        "trace_id": trace_id,
+        "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        "request": request,
+        "response": response,
+    })
+}
+
+/// A dashboard in canonical proto3 JSON (`lzstock.v1.Dashboard`).
+#[must_use]
+pub fn dashboard_json(dashboard: &Dashboard) -> Value {
+    json!({
+        "id": dashboard.id.to_string(),
+        "ownerId": dashboard.owner.as_str(),
+        "name": dashboard.name.as_str(),
+        "tickers": dashboard.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "indicators": dashboard.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "createdAt": dashboard.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
+}
+
+impl OutboxEvent {
+    /// `<root>.dashboards.created`: the CreateDashboard request and the created dashboard.
+    #[must_use]
+    pub fn dashboard_created(subject_root: &str, event: &DashboardCreated) -> Self {
+        let request = json!({
+            "name": event.request.name.as_str(),
+            "tickers": event.request.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "indicators": event.request.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        Self {
+            id: event.event_id,
+            subject: format!("{subject_root}.{DASHBOARD_CREATED}"),
+            payload: envelope(
+                event.event_id,
+                event.trace_id.as_deref(),
+                event.dashboard.created_at,
+                request,
+                dashboard_json(&event.dashboard),
+            ),
+            traceparent: event.trace_id.as_deref().and_then(traceparent),
+        }
+    }
+}
+
+/// A `traceparent` continuing trace `trace_id` (32 hex digits), or `None` for any other id.
+fn traceparent(trace_id: &str) -> Option<String> {
+    let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then(|| {
+        let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
+        format!("00-{}-{span}-01", trace_id.to_ascii_lowercase())
+    })
+}
+
+/// Writes `event` in the caller's transaction.
+///
+/// # Errors
+/// When the insert fails.
+pub async fn insert(
+    tx: &mut Transaction<'_, Postgres>,
+    event: &OutboxEvent,
+) -> Result<(), sqlx::Error> {
+    sqlx::query!(
+        "INSERT INTO outbox (id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)",
+        event.id,
+        event.subject,
+        event.payload,
+        event.traceparent,
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::traceparent;
+
+    #[test]
+    fn a_traceparent_continues_only_a_w3c_trace_id() {
+        let header = traceparent("4BF92F3577B34DA6A3CE929D0E0E4736").unwrap();
+        assert!(header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        assert!(header.ends_with("-01"));
+        assert_eq!(header.len(), 55);
+        assert!(traceparent("not-a-trace").is_none());
+    }
+}

@@ -1,0 +1,446 @@
+//! The outbox relay: publishes committed events to JetStream.
+//!
+//! Each pass claims the oldest pending rows for a short while (no row lock is held across a
+//! publish), sends them in commit order with the row id as `Nats-Msg-Id`, and marks each row
+//! published as soon as the stream acknowledges it. A row whose publish fails while the
+//! broker answers (a payload over `max_payload`, a subject no stream holds) is tried again
+//! after a growing delay and parked after [`RelaySettings::max_attempts`], so it cannot hold
+//! back the rows behind it. While the broker does not answer at all, no row is charged an
+//! attempt: an outage delays events, it never parks them. Published rows are pruned after
+//! [`RelaySettings::retention`].
+//!
+//! Guarantees: every committed event is published at least once; a repeat within the
+//! stream's duplicate window (a relay that died between the ack and the mark) is dropped by
+//! the stream, and handlers record the event id, so a later repeat has no second effect.
+//! Events leave in commit order, except that a row that failed is retried after rows
+//! committed later.
+
+use std::future::Future;
+use std::time::Duration;
+
+use async_nats::jetstream;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::registry::Registry;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+use crate::publisher::{EventPublisher, OutgoingEvent, PublishError};
+
+/// How many events one claim takes at most.
+pub const RELAY_BATCH: i64 = 100;
+/// Publishes awaiting their ack at once.
+pub const RELAY_IN_FLIGHT: usize = 32;
+/// How often the relay looks for events nobody woke it for (written by another process).
+pub const RELAY_POLL: Duration = Duration::from_millis(500);
+/// How often published rows past their retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
+/// Rows deleted per statement when pruning, so a large backlog never holds one long lock.
+const PRUNE_BATCH: i64 = 1000;
+/// How long the broker may take to answer the probe that tells a failing row from an outage.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How the relay retries, parks and prunes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelaySettings {
+    /// Failed attempts (with the broker answering) after which a row is parked.
+    pub max_attempts: u32,
+    /// The delay before a failed row's second attempt; it doubles after each failure.
+    pub retry_base: Duration,
+    /// The longest delay between two attempts of a row.
+    pub retry_max: Duration,
+    /// How long published rows are kept before they are deleted.
+    pub retention: Duration,
+    /// How long a claim keeps other relays off a row; a pass takes far less.
+    pub claim: Duration,
+}
+
+impl Default for RelaySettings {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            retry_base: Duration::from_secs(1),
+            retry_max: Duration::from_secs(300),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            claim: Duration::from_secs(60),
+        }
+    }
+}
+
+impl RelaySettings {
+    /// The delay after failed attempt number `attempts` (1-based).
+    #[must_use]
+    pub fn retry_after(&self, attempts: u32) -> Duration {
+        let exponent = attempts.saturating_sub(1).min(20);
+        self.retry_base
+            .saturating_mul(1 << exponent)
+            .min(self.retry_max)
+    }
+}
+
+/// The relay's counters, for a process's `/metrics`.
+#[derive(Debug, Clone, Default)]
+pub struct OutboxMetrics {
+    published: Counter,
+    failed: Counter,
+    parked: Counter,
+    pruned: Counter,
+}
+
+impl OutboxMetrics {
+    /// Registers the counters as `events_published`, `publish_failures`, `events_parked`
+    /// and `events_pruned` in `registry` (which a caller gives its prefix, e.g.
+    /// `lzstock_outbox`).
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "events_published",
+            "Outbox events the stream acknowledged",
+            self.published.clone(),
+        );
+        registry.register(
+            "publish_failures",
+            "Outbox publishes that failed while the broker answered",
+            self.failed.clone(),
+        );
+        registry.register(
+            "events_parked",
+            "Outbox events parked after too many failed attempts",
+            self.parked.clone(),
+        );
+        registry.register(
+            "events_pruned",
+            "Published outbox events deleted after their retention",
+            self.pruned.clone(),
+        );
+    }
+}
+
+/// Why a relay pass stopped early.
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    /// PostgreSQL failed.
+    #[error("outbox: {0}")]
+    Database(#[from] sqlx::Error),
+    /// The broker did not answer; no row was charged an attempt.
+    #[error("the broker is unavailable: {0}")]
+    BrokerUnavailable(String),
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayPass {
+    /// Rows published and marked.
+    pub published: usize,
+    /// Rows whose publish failed while the broker answered; they wait for their next try.
+    pub failed: usize,
+    /// Rows parked in this pass.
+    pub parked: usize,
+}
+
+/// Publishes outbox rows to JetStream.
+#[derive(Debug)]
+pub struct OutboxRelay {
+    pool: PgPool,
+    js: jetstream::Context,
+    publisher: EventPublisher,
+    wake: Notify,
+    settings: RelaySettings,
+    metrics: OutboxMetrics,
+}
+
+/// A claimed row.
+struct Claimed {
+    id: uuid::Uuid,
+    attempts: i32,
+    event: OutgoingEvent,
+}
+
+impl OutboxRelay {
+    /// A relay from `pool` to `js` with the default [`RelaySettings`].
+    #[must_use]
+    pub fn new(pool: PgPool, js: jetstream::Context) -> Self {
+        Self::with_settings(pool, js, RelaySettings::default())
+    }
+
+    /// A relay from `pool` to `js` with `settings`.
+    #[must_use]
+    pub fn with_settings(pool: PgPool, js: jetstream::Context, settings: RelaySettings) -> Self {
+        Self {
+            pool,
+            publisher: EventPublisher::new(js.clone(), RELAY_IN_FLIGHT),
+            js,
+            wake: Notify::new(),
+            settings,
+            metrics: OutboxMetrics::default(),
+        }
+    }
+
+    /// The relay's counters.
+    #[must_use]
+    pub fn metrics(&self) -> &OutboxMetrics {
+        &self.metrics
+    }
+
+    /// Asks the running relay to publish now instead of at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Publishes every due row, oldest first, until none is left.
+    ///
+    /// # Errors
+    /// See [`RelayError`]; rows not yet published stay pending.
+    pub async fn publish_pending(&self) -> Result<RelayPass, RelayError> {
+        let mut pass = RelayPass::default();
+        loop {
+            let rows = self.claim().await?;
+            let count = rows.len();
+            if count == 0 {
+                return Ok(pass);
+            }
+            self.publish(rows, &mut pass).await?;
+            if count < usize::try_from(RELAY_BATCH).unwrap_or(usize::MAX) {
+                return Ok(pass);
+            }
+        }
+    }
+
+    /// Claims the oldest due rows for [`RelaySettings::claim`], in commit order.
+    async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
+        let mut rows = sqlx::query!(
+            r#"UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
+               WHERE id IN (
+                   SELECT id FROM outbox
+                   WHERE published_at IS NULL AND parked_at IS NULL
+                     AND next_attempt_at <= now()
+                     AND (claimed_until IS NULL OR claimed_until < now())
+                   ORDER BY created_at, id
+                   LIMIT $1
+                   FOR UPDATE SKIP LOCKED)
+               RETURNING id, subject, payload, traceparent, attempts, created_at"#,
+            RELAY_BATCH,
+            self.settings.claim.as_secs_f64(),
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.sort_by_key(|row| (row.created_at, row.id));
+        Ok(rows
+            .into_iter()
+            .map(|row| Claimed {
+                id: row.id,
+                attempts: row.attempts,
+                event: OutgoingEvent {
+                    subject: row.subject,
+                    id: row.id.to_string(),
+                    traceparent: row.traceparent,
+                    body: serde_json::to_vec(&row.payload).unwrap_or_default().into(),
+                },
+            })
+            .collect())
+    }
+
+    /// Sends `rows` in order with at most [`RELAY_IN_FLIGHT`] awaiting their ack, settling
+    /// each as its ack (or failure) arrives.
+    async fn publish(&self, rows: Vec<Claimed>, pass: &mut RelayPass) -> Result<(), RelayError> {
+        let mut outage: Option<String> = None;
+        let mut waiting = FuturesUnordered::new();
+        for row in rows {
+            while waiting.len() >= RELAY_IN_FLIGHT {
+                if let Some((row, result)) = waiting.next().await {
+                    self.settle(row, result, pass, &mut outage).await?;
+                }
+            }
+            match self.publisher.send(row.event.clone()).await {
+                Ok(pending) => waiting.push(async move { (row, pending.stored().await.map(drop)) }),
+                Err(error) => self.settle(row, Err(error), pass, &mut outage).await?,
+            }
+        }
+        while let Some((row, result)) = waiting.next().await {
+            self.settle(row, result, pass, &mut outage).await?;
+        }
+        match outage {
+            Some(reason) => Err(RelayError::BrokerUnavailable(reason)),
+            None => Ok(()),
+        }
+    }
+
+    async fn settle(
+        &self,
+        row: Claimed,
+        result: Result<(), PublishError>,
+        pass: &mut RelayPass,
+        outage: &mut Option<String>,
+    ) -> Result<(), sqlx::Error> {
+        let error = match result {
+            Ok(()) => {
+                sqlx::query!(
+                    "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
+                         last_error = NULL, claimed_until = NULL
+                     WHERE id = $1",
+                    row.id,
+                )
+                .execute(&self.pool)
+                .await?;
+                self.metrics.published.inc();
+                pass.published += 1;
+                return Ok(());
+            }
+            Err(error) => error,
+        };
+        // One probe per pass tells a row the broker refuses from a broker that is away.
+        if outage.is_none() && !self.broker_answers().await {
+            *outage = Some(error.to_string());
+        }
+        if outage.is_some() {
+            // Not the row's fault: release it for the next pass, uncharged.
+            sqlx::query!(
+                "UPDATE outbox SET claimed_until = NULL WHERE id = $1",
+                row.id
+            )
+            .execute(&self.pool)
+            .await?;
+            return Ok(());
+        }
+        let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
+        let reason = error.to_string();
+        let retry_after = self.settings.retry_after(attempts);
+        let parked = sqlx::query_scalar!(
+            r#"UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
+                   next_attempt_at = now() + make_interval(secs => $3),
+                   parked_at = CASE WHEN attempts + 1 >= $4 THEN now() END
+               WHERE id = $1
+               RETURNING parked_at IS NOT NULL AS "parked!""#,
+            row.id,
+            reason,
+            retry_after.as_secs_f64(),
+            i32::try_from(self.settings.max_attempts).unwrap_or(i32::MAX),
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        self.metrics.failed.inc();
+        pass.failed += 1;
+        if parked {
+            self.metrics.parked.inc();
+            pass.parked += 1;
+            tracing::error!(
+                event = %row.id,
+                subject = %row.event.subject,
+                attempts,
+                error = %reason,
+                "outbox event parked after repeated failures; the relay moves on"
+            );
+        } else {
+            tracing::warn!(
+                event = %row.id,
+                subject = %row.event.subject,
+                attempts,
+                error = %reason,
+                ?retry_after,
+                "publishing an outbox event failed; it is retried later"
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether JetStream answers a request at all right now.
+    async fn broker_answers(&self) -> bool {
+        matches!(
+            tokio::time::timeout(PROBE_TIMEOUT, self.js.query_account()).await,
+            Ok(Ok(_))
+        )
+    }
+
+    /// Deletes published rows older than [`RelaySettings::retention`]; returns how many.
+    ///
+    /// # Errors
+    /// When PostgreSQL fails.
+    pub async fn prune(&self) -> Result<u64, sqlx::Error> {
+        let mut deleted = 0;
+        loop {
+            let done = sqlx::query!(
+                "DELETE FROM outbox WHERE id IN (
+                     SELECT id FROM outbox
+                     WHERE published_at < now() - make_interval(secs => $1)
+                     LIMIT $2)",
+                self.settings.retention.as_secs_f64(),
+                PRUNE_BATCH,
+            )
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            deleted += done;
+            self.metrics.pruned.inc_by(done);
+            if done < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
+                return Ok(deleted);
+            }
+        }
+    }
+
+    /// Publishes due events whenever woken and at least every [`RELAY_POLL`], and prunes
+    /// published rows every ten minutes, until `shutdown` resolves. Failures are logged and
+    /// retried with capped backoff.
+    pub async fn run(&self, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut backoff = RELAY_POLL;
+        let mut pruned_at: Option<tokio::time::Instant> = None;
+        loop {
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                match self.prune().await {
+                    Ok(0) => {}
+                    Ok(count) => tracing::info!(count, "pruned published outbox events"),
+                    Err(error) => tracing::warn!(%error, "pruning the outbox failed"),
+                }
+                pruned_at = Some(tokio::time::Instant::now());
+            }
+            let wait = match self.publish_pending().await {
+                Ok(pass) => {
+                    if pass.published > 0 {
+                        tracing::debug!(count = pass.published, "outbox events published");
+                    }
+                    backoff = RELAY_POLL;
+                    RELAY_POLL
+                }
+                Err(error) => {
+                    tracing::warn!(%error, retry_in = ?backoff, "outbox relay pass failed");
+                    let wait = backoff;
+                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    wait
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(wait) => {}
+            }
+        }
+    }
+}
+
+/// Returns every parked row to the relay with a fresh count of attempts, once the cause
+/// (a missing stream, a server limit) is fixed; returns how many.
+///
+/// # Errors
+/// When PostgreSQL fails.
+pub async fn unpark(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query!(
+        "UPDATE outbox SET parked_at = NULL, attempts = 0, next_attempt_at = now()
+         WHERE parked_at IS NOT NULL AND published_at IS NULL"
+    )
+    .execute(pool)
+    .await?
+    .rows_affected())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_to_a_cap() {
+        let settings = RelaySettings::default();
+        assert_eq!(settings.retry_after(1), Duration::from_secs(1));
+        assert_eq!(settings.retry_after(3), Duration::from_secs(4));
+        assert_eq!(settings.retry_after(40), Duration::from_secs(300));
+    }
+}
