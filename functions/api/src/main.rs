@@ -4,7 +4,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use lzstock_app::api::{self, ApiConfig, ApiState, TokenVerifier};
+use lzstock_app::api::{self, ApiConfig, ApiState, Authenticator};
 use lzstock_app::{health::HealthProbe, resources};
 use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
@@ -47,7 +47,7 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
         },
         dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
         companies: PgCompanyStore::new(pool),
-        tokens: TokenVerifier::hs256(config.auth.jwt_secret.expose().as_bytes()),
+        auth: Authenticator::from_config(&config.auth),
         relay,
     };
     http::serve(api::router(state), config.http.port).await?;

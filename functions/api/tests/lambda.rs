@@ -18,6 +18,16 @@ async fn function_env() -> Vec<(String, String)> {
     env
 }
 
+/// Ready, and telling an anonymous caller nothing about the servers behind it.
+fn assert_ready(body: &Value) {
+    assert_eq!(body["status"], "ok", "{body}");
+    assert_eq!(body["database"]["status"], "ok", "{body}");
+    assert_eq!(body["nats"]["status"], "ok", "{body}");
+    assert!(body["database"].get("version").is_none(), "{body}");
+    assert!(body["nats"].get("version").is_none(), "{body}");
+}
+
+/// Ready, with the server versions a token holder sees.
 fn assert_healthy(body: &Value) {
     assert_eq!(body["status"], "ok", "{body}");
     let pg = body["database"]["version"].as_str().unwrap_or_default();
@@ -41,7 +51,7 @@ async fn answers_an_api_gateway_v2_event_under_cargo_lambda_watch() {
 
     assert_eq!(response["statusCode"], 200, "{response}");
     let body: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
-    assert_healthy(&body);
+    assert_ready(&body);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -77,6 +87,32 @@ async fn creates_and_reads_a_dashboard_from_api_gateway_events_under_cargo_lambd
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn on_lambda_a_valid_token_without_authorizer_claims_is_refused() {
+    // JWT_SECRET is in the environment, and the token is signed with it: on Lambda it is
+    // never read, so a route or function URL without the authorizer opens nothing.
+    let env = function_env().await;
+    assert!(env.iter().any(|(k, _)| k == "JWT_SECRET"));
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
+    let _function = emulator.run_function(API.as_ref(), &env).unwrap();
+
+    let mut event: Value =
+        serde_json::from_str(include_str!("fixtures/apigw-v2-create-dashboard.json")).unwrap();
+    event["requestContext"]
+        .as_object_mut()
+        .unwrap()
+        .remove("authorizer");
+    let token = lzstock_app::auth::issue_token(
+        lzstock_harness::TEST_JWT_SECRET.as_bytes(),
+        "ada",
+        chrono::Duration::minutes(5),
+    )
+    .unwrap();
+    event["headers"]["authorization"] = format!("Bearer {token}").into();
+    let response = emulator.invoke(&event).await.unwrap();
+    assert_eq!(response["statusCode"], 401, "{response}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn serves_healthz_standalone_on_port() {
     let mut env = function_env().await;
     let port = process::free_port();
@@ -93,7 +129,21 @@ async fn serves_healthz_standalone_on_port() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    assert_healthy(&response.json().await.unwrap());
+    assert_ready(&response.json().await.unwrap());
+    let token = lzstock_app::auth::issue_token(
+        lzstock_harness::TEST_JWT_SECRET.as_bytes(),
+        "operator",
+        chrono::Duration::minutes(5),
+    )
+    .unwrap();
+    let detailed = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{port}/healthz"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(detailed.status(), 200);
+    assert_healthy(&detailed.json().await.unwrap());
 
     let missing = reqwest::get(format!("http://127.0.0.1:{port}/nope"))
         .await

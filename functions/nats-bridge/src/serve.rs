@@ -39,7 +39,8 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         database: pool.clone(),
         nats: Some(nats),
     };
-    let routes = health::router(probe).merge(metrics.router());
+    // The bridge's port is an operator port (beside /metrics): versions for every caller.
+    let routes = health::router(probe, health::Disclosure::Everyone).merge(metrics.router());
     let serving = http::serve_standalone(listener, routes, shutdown.requested());
     let working = async {
         if !resources::provision_streams(&js, &config.streams, shutdown.requested()).await? {

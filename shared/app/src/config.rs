@@ -37,11 +37,28 @@ pub struct HttpConfig {
     pub port: u16,
 }
 
-/// `JWT_SECRET`, the HS256 key that verifies bearer tokens standalone.
+/// How the API authenticates callers.
 #[derive(Debug, Clone)]
-pub struct AuthConfig {
-    /// At least 32 bytes.
-    pub jwt_secret: Secret<String>,
+pub enum AuthConfig {
+    /// On Lambda (`AWS_LAMBDA_RUNTIME_API` set): only the claims API Gateway's JWT
+    /// authorizer verified count; `JWT_SECRET` is not read, so no second path exists.
+    Authorizer,
+    /// Standalone: the API verifies bearer tokens itself.
+    Tokens(TokenConfig),
+}
+
+/// `JWT_SECRET`, `JWT_JWKS_URL`, `JWT_ISSUER` and `JWT_AUDIENCE`: how the standalone API
+/// verifies bearer tokens. At least one of the secret and the key set is set.
+#[derive(Debug, Clone)]
+pub struct TokenConfig {
+    /// The HS256 key, at least 32 bytes.
+    pub jwt_secret: Option<Secret<String>>,
+    /// Where an identity provider publishes its signing keys (RS256/ES256).
+    pub jwks_url: Option<String>,
+    /// The issuer every token must name, when set.
+    pub issuer: Option<String>,
+    /// The audience every token must include, when set.
+    pub audience: Option<String>,
 }
 
 /// `SEC_USER_AGENT`, the declared identity SEC's fair-access policy requires.
@@ -205,26 +222,52 @@ impl HttpConfig {
 }
 
 impl AuthConfig {
-    /// Reads `JWT_SECRET`.
+    /// Reads the authentication settings: none on Lambda, the token settings standalone.
     ///
     /// # Errors
-    /// When it is missing or shorter than 32 bytes (HS256 wants a key as long as its hash).
+    /// Standalone, when neither `JWT_SECRET` nor `JWT_JWKS_URL` is set, or one is malformed.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        let secret = required(
-            source,
-            "JWT_SECRET",
-            "set it to a random string of at least 32 bytes (HS256 key)",
-        )?;
-        if secret.len() < 32 {
-            return Err(ConfigError::Malformed {
+        if optional(source, lzstock_shim::host::RUNTIME_API_VAR).is_some() {
+            return Ok(Self::Authorizer);
+        }
+        let jwt_secret = optional(source, "JWT_SECRET")
+            .map(|_| jwt_secret(source))
+            .transpose()?;
+        let jwks_url = optional(source, "JWT_JWKS_URL")
+            .map(|url| check_scheme("JWT_JWKS_URL", &url, &["http", "https"]).map(|()| url))
+            .transpose()?;
+        if jwt_secret.is_none() && jwks_url.is_none() {
+            return Err(ConfigError::Missing {
                 name: "JWT_SECRET",
-                reason: format!("must be at least 32 bytes, got {}", secret.len()),
+                hint: "set JWT_SECRET (an HS256 key of at least 32 bytes) or JWT_JWKS_URL (an identity provider's key set)",
             });
         }
-        Ok(Self {
-            jwt_secret: Secret::new(secret),
-        })
+        Ok(Self::Tokens(TokenConfig {
+            jwt_secret,
+            jwks_url,
+            issuer: optional(source, "JWT_ISSUER"),
+            audience: optional(source, "JWT_AUDIENCE"),
+        }))
     }
+}
+
+/// Reads `JWT_SECRET`, the HS256 key.
+///
+/// # Errors
+/// When it is missing or shorter than 32 bytes (HS256 wants a key as long as its hash).
+pub fn jwt_secret(source: &dyn Source) -> Result<Secret<String>, ConfigError> {
+    let secret = required(
+        source,
+        "JWT_SECRET",
+        "set it to a random string of at least 32 bytes (HS256 key)",
+    )?;
+    if secret.len() < 32 {
+        return Err(ConfigError::Malformed {
+            name: "JWT_SECRET",
+            reason: format!("must be at least 32 bytes, got {}", secret.len()),
+        });
+    }
+    Ok(Secret::new(secret))
 }
 
 impl SecConfig {
@@ -324,6 +367,37 @@ mod tests {
     fn a_short_jwt_secret_is_refused() {
         let env = [("JWT_SECRET", "short")];
         assert!(AuthConfig::from_source(&env).is_err());
+    }
+
+    #[test]
+    fn standalone_needs_a_secret_or_a_key_set() {
+        let none: [(&str, &str); 0] = [];
+        let err = AuthConfig::from_source(&none).unwrap_err().to_string();
+        assert!(
+            err.contains("JWT_SECRET") && err.contains("JWT_JWKS_URL"),
+            "{err}"
+        );
+        let jwks = [("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")];
+        assert!(matches!(
+            AuthConfig::from_source(&jwks),
+            Ok(AuthConfig::Tokens(TokenConfig {
+                jwks_url: Some(_),
+                ..
+            }))
+        ));
+        assert!(AuthConfig::from_source(&[("JWT_JWKS_URL", "file:///etc/keys")]).is_err());
+    }
+
+    #[test]
+    fn on_lambda_only_the_authorizer_counts() {
+        let env = [
+            ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+            ("JWT_SECRET", "lzstock-test-secret-0123456789abcdef"),
+        ];
+        assert!(matches!(
+            AuthConfig::from_source(&env),
+            Ok(AuthConfig::Authorizer)
+        ));
     }
 
     #[test]

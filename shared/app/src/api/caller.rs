@@ -6,51 +6,96 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
-use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use lzstock_domain::dashboard::OwnerId;
 use lzstock_shim::claims::VerifiedClaims;
 
 use super::error::{ApiError, ErrorCode};
-use crate::auth::Claims;
+use crate::auth::{JwksCache, JwksSettings, TokenError, TokenVerifier};
+use crate::config::AuthConfig;
 
-/// Verifies bearer tokens when no platform verified them first.
-#[derive(Clone)]
-pub struct TokenVerifier {
-    key: Arc<DecodingKey>,
-    validation: Arc<Validation>,
+/// How the API tells who is calling.
+#[derive(Debug, Clone)]
+pub enum Authenticator {
+    /// On Lambda: only the claims API Gateway's JWT authorizer verified count. A request
+    /// without them (a route or function URL without the authorizer) is refused, whatever
+    /// token it carries.
+    Authorizer,
+    /// Standalone: bearer tokens are verified here.
+    Tokens(Arc<TokenVerifier>),
 }
 
-impl std::fmt::Debug for TokenVerifier {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("TokenVerifier(HS256)")
-    }
-}
-
-impl TokenVerifier {
-    /// A verifier of HS256 tokens signed with `secret`; `exp` is required and checked.
+impl Authenticator {
+    /// The authenticator `config` describes.
     #[must_use]
-    pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.leeway = 5;
-        Self {
-            key: Arc::new(DecodingKey::from_secret(secret)),
-            validation: Arc::new(validation),
+    pub fn from_config(config: &AuthConfig) -> Self {
+        match config {
+            AuthConfig::Authorizer => Self::Authorizer,
+            AuthConfig::Tokens(tokens) => {
+                let mut verifier = TokenVerifier::default();
+                if let Some(secret) = &tokens.jwt_secret {
+                    verifier = verifier.with_hs256(secret.expose().as_bytes());
+                }
+                if let Some(url) = &tokens.jwks_url {
+                    verifier = verifier.with_jwks(JwksCache::new(url, JwksSettings::default()));
+                }
+                if let Some(issuer) = &tokens.issuer {
+                    verifier = verifier.with_issuer(issuer);
+                }
+                if let Some(audience) = &tokens.audience {
+                    verifier = verifier.with_audience(audience);
+                }
+                Self::Tokens(Arc::new(verifier))
+            }
         }
     }
 
-    fn verify(&self, token: &str) -> Result<Claims, ApiError> {
-        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
-            .map(|data| data.claims)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind;
-                let reason = match e.kind() {
-                    ErrorKind::ExpiredSignature => "the token has expired",
-                    ErrorKind::InvalidSignature => "the token's signature is invalid",
-                    _ => "the token is malformed",
-                };
-                ApiError::new(ErrorCode::Unauthenticated, reason)
-            })
+    /// Verifies bearer tokens with `verifier` (standalone).
+    #[must_use]
+    pub fn tokens(verifier: TokenVerifier) -> Self {
+        Self::Tokens(Arc::new(verifier))
+    }
+
+    /// The owner of a request.
+    ///
+    /// # Errors
+    /// `unauthenticated` without valid credentials; `unavailable` when the identity
+    /// provider's keys cannot be fetched.
+    pub async fn owner(
+        &self,
+        headers: &HeaderMap,
+        extensions: &Extensions,
+    ) -> Result<OwnerId, ApiError> {
+        match self {
+            Self::Authorizer => {
+                let claims = extensions.get::<VerifiedClaims>().ok_or_else(|| {
+                    ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "no verified claims: the request did not pass the API's JWT authorizer",
+                    )
+                })?;
+                let sub = claims.subject().ok_or_else(|| {
+                    ApiError::new(ErrorCode::Unauthenticated, "the token has no subject")
+                })?;
+                owner(sub)
+            }
+            Self::Tokens(verifier) => {
+                let token = bearer(headers)?;
+                let verified = verifier.verify(token).await.map_err(ApiError::from)?;
+                owner(&verified.sub)
+            }
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(error: TokenError) -> Self {
+        match error {
+            TokenError::KeysUnavailable => Self::new(
+                ErrorCode::Unavailable,
+                "cannot verify the token now: the identity provider's keys are unavailable",
+            ),
+            other => Self::new(ErrorCode::Unauthenticated, other.to_string()),
+        }
     }
 }
 
@@ -59,42 +104,42 @@ impl TokenVerifier {
 pub struct Caller(pub OwnerId);
 
 /// State types that can authenticate a caller.
-pub trait HasTokenVerifier {
-    /// The verifier for bearer tokens.
-    fn token_verifier(&self) -> &TokenVerifier;
+pub trait HasAuthenticator {
+    /// How callers are authenticated.
+    fn authenticator(&self) -> &Authenticator;
 }
 
 impl<S> FromRequestParts<S> for Caller
 where
-    S: HasTokenVerifier + Send + Sync,
+    S: HasAuthenticator + Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        authenticate(&parts.headers, &parts.extensions, state.token_verifier()).map(Caller)
+        authenticate(&parts.headers, &parts.extensions, state.authenticator())
+            .await
+            .map(Caller)
     }
 }
 
-/// The owner of a request: the `sub` of the claims an API Gateway authorizer verified
-/// (on Lambda), or else of the `Authorization: Bearer` token, verified here.
+/// The owner of a request, as `authenticator` tells it.
 ///
 /// # Errors
-/// `unauthenticated` when there is no valid token.
-pub fn authenticate(
+/// See [`Authenticator::owner`].
+pub async fn authenticate(
     headers: &HeaderMap,
     extensions: &Extensions,
-    verifier: &TokenVerifier,
+    authenticator: &Authenticator,
 ) -> Result<OwnerId, ApiError> {
-    if let Some(claims) = extensions.get::<VerifiedClaims>() {
-        let sub = claims
-            .subject()
-            .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "the token has no subject"))?;
-        return owner(sub);
-    }
+    authenticator.owner(headers, extensions).await
+}
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
     let header = headers
         .get(AUTHORIZATION)
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "missing bearer token"))?;
-    let token = header
+    header
         .to_str()
         .ok()
         .and_then(|value| value.strip_prefix("Bearer "))
@@ -105,9 +150,7 @@ pub fn authenticate(
                 ErrorCode::Unauthenticated,
                 "the Authorization header must be \"Bearer <token>\"",
             )
-        })?;
-    let claims = verifier.verify(token)?;
-    owner(&claims.sub)
+        })
 }
 
 fn owner(sub: &str) -> Result<OwnerId, ApiError> {

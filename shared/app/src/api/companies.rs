@@ -188,7 +188,8 @@ impl pb::CompanyService for CompanyRpc {
         ctx: RequestContext,
         request: ServiceRequest<'_, pb::GetCompanyRequest>,
     ) -> ServiceResult<pb::GetCompanyResponse> {
-        authenticate(ctx.headers(), ctx.extensions(), &self.state.tokens)
+        authenticate(ctx.headers(), ctx.extensions(), &self.state.auth)
+            .await
             .map_err(ConnectError::from)?;
         let ticker = ticker(request.ticker)?;
         let profile = GetCompany::new(self.state.companies.clone())

@@ -26,6 +26,8 @@ pub enum ErrorCode {
     ResourceExhausted,
     /// The media type is not accepted (415).
     Unimplemented,
+    /// A dependency the request needs is unavailable; retry later (503).
+    Unavailable,
     /// A bug or an outage; details are in the log under the error id (500).
     Internal,
 }
@@ -41,6 +43,7 @@ impl ErrorCode {
             Self::AlreadyExists => StatusCode::CONFLICT,
             Self::ResourceExhausted => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unimplemented => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

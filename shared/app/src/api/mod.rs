@@ -21,7 +21,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use caller::{Caller, HasTokenVerifier, TokenVerifier};
+pub use caller::{Authenticator, Caller, HasAuthenticator};
 pub use companies::{CompanyRpc, CompanyView};
 pub use dashboards::{CreateDashboardBody, DashboardPage, DashboardView};
 pub use error::{ApiError, ErrorCode};
@@ -79,8 +79,8 @@ pub struct ApiState {
     pub dashboards: PgDashboardStore,
     /// Companies and their facts.
     pub companies: PgCompanyStore,
-    /// Verifies bearer tokens when no authorizer did.
-    pub tokens: TokenVerifier,
+    /// Tells who is calling.
+    pub auth: Authenticator,
     /// The outbox relay running in this process, woken after each write so events leave
     /// at once instead of at its next poll.
     pub relay: Option<Arc<OutboxRelay>>,
@@ -94,9 +94,9 @@ impl ApiState {
     }
 }
 
-impl HasTokenVerifier for ApiState {
-    fn token_verifier(&self) -> &TokenVerifier {
-        &self.tokens
+impl HasAuthenticator for ApiState {
+    fn authenticator(&self) -> &Authenticator {
+        &self.auth
     }
 }
 
@@ -125,15 +125,18 @@ pub fn router(state: ApiState) -> Router {
                 .with_max_request_body_size(MAX_BODY_BYTES)
                 .with_max_message_size(MAX_BODY_BYTES),
         );
-    health::router(state.health)
-        .merge(v1)
-        .merge(openapi::router(document))
-        .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
-        .route_service("/lzstock.v1.CompanyService/{*method}", connect)
-        .fallback(not_found)
-        .layer(middleware::from_fn(
-            lzstock_shim::claims::from_lambda_context,
-        ))
+    health::router(
+        state.health.clone(),
+        health::Disclosure::Authenticated(state.auth.clone()),
+    )
+    .merge(v1)
+    .merge(openapi::router(document))
+    .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
+    .route_service("/lzstock.v1.CompanyService/{*method}", connect)
+    .fallback(not_found)
+    .layer(middleware::from_fn(
+        lzstock_shim::claims::from_lambda_context,
+    ))
 }
 
 async fn not_found() -> ApiError {

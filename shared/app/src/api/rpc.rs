@@ -27,6 +27,7 @@ impl From<ApiError> for ConnectError {
             ErrorCode::AlreadyExists => connectrpc::ErrorCode::AlreadyExists,
             ErrorCode::ResourceExhausted => connectrpc::ErrorCode::ResourceExhausted,
             ErrorCode::Unimplemented => connectrpc::ErrorCode::Unimplemented,
+            ErrorCode::Unavailable => connectrpc::ErrorCode::Unavailable,
             ErrorCode::Internal => connectrpc::ErrorCode::Internal,
         };
         Self::new(code, error.message)
@@ -44,8 +45,10 @@ pub struct DashboardRpc {
 }
 
 impl DashboardRpc {
-    fn caller(&self, ctx: &RequestContext) -> Result<OwnerId, ConnectError> {
-        authenticate(ctx.headers(), ctx.extensions(), &self.state.tokens).map_err(Into::into)
+    async fn caller(&self, ctx: &RequestContext) -> Result<OwnerId, ConnectError> {
+        authenticate(ctx.headers(), ctx.extensions(), &self.state.auth)
+            .await
+            .map_err(Into::into)
     }
 }
 
@@ -93,7 +96,7 @@ impl DashboardService for DashboardRpc {
         ctx: RequestContext,
         request: ServiceRequest<'_, pb::CreateDashboardRequest>,
     ) -> ServiceResult<pb::CreateDashboardResponse> {
-        let owner = self.caller(&ctx)?;
+        let owner = self.caller(&ctx).await?;
         let body = request.to_owned_message();
         // One parsing path for both transports: the REST body's.
         let new = NewDashboard::try_from(CreateDashboardBody {
@@ -117,7 +120,7 @@ impl DashboardService for DashboardRpc {
         ctx: RequestContext,
         request: ServiceRequest<'_, pb::GetDashboardRequest>,
     ) -> ServiceResult<pb::GetDashboardResponse> {
-        let owner = self.caller(&ctx)?;
+        let owner = self.caller(&ctx).await?;
         let id = dashboard_id(request.id)?;
         let dashboard = GetDashboard::new(self.state.dashboards.clone())
             .execute(&owner, id)
@@ -134,7 +137,7 @@ impl DashboardService for DashboardRpc {
         ctx: RequestContext,
         request: ServiceRequest<'_, pb::ListDashboardsRequest>,
     ) -> ServiceResult<pb::ListDashboardsResponse> {
-        let owner = self.caller(&ctx)?;
+        let owner = self.caller(&ctx).await?;
         // proto3 has no "unset" for scalars: 0 means the default.
         let nonzero = |n: u32| (n != 0).then_some(n);
         let page =
@@ -157,7 +160,7 @@ impl DashboardService for DashboardRpc {
         ctx: RequestContext,
         request: ServiceRequest<'_, pb::DeleteDashboardRequest>,
     ) -> ServiceResult<pb::DeleteDashboardResponse> {
-        let owner = self.caller(&ctx)?;
+        let owner = self.caller(&ctx).await?;
         let id = dashboard_id(request.id)?;
         DeleteDashboard::new(self.state.dashboards.clone())
             .execute(&owner, id)

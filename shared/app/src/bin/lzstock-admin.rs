@@ -9,7 +9,7 @@
 
 use std::process::ExitCode;
 
-use lzstock_app::config::{AuthConfig, DatabaseConfig, NatsConfig};
+use lzstock_app::config::{self as app_config, DatabaseConfig, NatsConfig};
 use lzstock_app::{auth, resources};
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::telemetry;
@@ -84,12 +84,8 @@ async fn provision() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn dev_token(sub: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let auth = config::or_exit("lzstock-admin", AuthConfig::from_source(&ProcessEnv));
-    let token = auth::issue_token(
-        auth.jwt_secret.expose().as_bytes(),
-        sub,
-        chrono::Duration::days(30),
-    )?;
+    let secret = config::or_exit("lzstock-admin", app_config::jwt_secret(&ProcessEnv));
+    let token = auth::issue_token(secret.expose().as_bytes(), sub, chrono::Duration::days(30))?;
     println!("{token}");
     Ok(())
 }

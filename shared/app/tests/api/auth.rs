@@ -79,6 +79,18 @@ async fn health_stays_open_and_unknown_routes_are_404() {
     let health = api.call(Method::GET, "/healthz", None, None).await;
     assert_eq!(health.status, StatusCode::OK);
     assert_eq!(health.body["database"]["status"], "ok");
+    assert!(
+        health.body["database"].get("version").is_none(),
+        "{}",
+        health.body
+    );
+    // A token holder sees the server versions.
+    let detailed = api.call(Method::GET, "/healthz", Some("ops"), None).await;
+    assert!(
+        detailed.body["database"]["version"].is_string(),
+        "{}",
+        detailed.body
+    );
     let unknown = api.call(Method::GET, "/v2/nothing", None, None).await;
     assert_eq!(unknown.status, StatusCode::NOT_FOUND);
     assert_eq!(unknown.body["code"], "not_found");

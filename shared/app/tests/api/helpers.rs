@@ -2,8 +2,8 @@ use axum::body::Body;
 use axum::http::{header, Method, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use lzstock_app::api::{self, ApiState, TokenVerifier};
-use lzstock_app::auth::issue_token;
+use lzstock_app::api::{self, ApiState, Authenticator};
+use lzstock_app::auth::{issue_token, TokenVerifier};
 use lzstock_app::health::HealthProbe;
 use lzstock_harness::{database, TestDatabase, TEST_JWT_SECRET};
 use lzstock_infra::dashboards::PgDashboardStore;
@@ -38,7 +38,7 @@ pub fn state_on(pool: sqlx::PgPool) -> ApiState {
         },
         dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
         companies: lzstock_infra::companies::PgCompanyStore::new(pool),
-        tokens: TokenVerifier::hs256(TEST_JWT_SECRET.as_bytes()),
+        auth: Authenticator::tokens(TokenVerifier::hs256(TEST_JWT_SECRET.as_bytes())),
         relay: None,
     }
 }
@@ -48,6 +48,19 @@ impl TestApi {
         let db = database().await;
         Self {
             router: api::router(state_on(db.pool.clone())),
+            db,
+        }
+    }
+
+    /// An API that authenticates callers with `auth`.
+    pub async fn with_auth(auth: Authenticator) -> Self {
+        let db = database().await;
+        let state = ApiState {
+            auth,
+            ..state_on(db.pool.clone())
+        };
+        Self {
+            router: api::router(state),
             db,
         }
     }

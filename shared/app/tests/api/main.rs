@@ -8,3 +8,4 @@ mod dashboards;
 mod helpers;
 mod lambda_events;
 mod openapi;
+mod tokens;
