@@ -155,7 +155,7 @@ impl From<CompanyView> for pb::Company {
     path = "/v1/companies/{ticker}",
     operation_id = "getCompany",
     tag = "companies",
-    params(("ticker" = String, Path, description = "The ticker, e.g. AAPL")),
+    params(("ticker" = String, Path, pattern = "^[A-Z0-9][A-Z0-9.\\-]{0,9}$", example = "AAPL", description = "The ticker, e.g. AAPL")),
     responses(
         (status = 200, description = "The company", body = CompanyView),
         (status = 400, description = "Not a ticker", body = ApiError),

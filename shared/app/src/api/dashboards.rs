@@ -5,6 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{
     parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardName, DeleteDashboard,
@@ -17,17 +18,47 @@ use super::error::ApiError;
 use super::json::ApiJson;
 use super::ApiState;
 
-/// `POST /v1/dashboards`.
+/// `POST /v1/dashboards`. The schema states every rule the parsers enforce, so a client
+/// generated from the document knows them (the contract test holds the two together).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDashboardBody {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, no control characters, not only whitespace; stored trimmed.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$"
+    )]
     pub name: String,
     /// 1 to 50 distinct tickers.
+    #[schema(value_type = BTreeSet<TickerSymbol>, min_items = 1, max_items = 50)]
     pub tickers: Vec<String>,
-    /// Indicator names from the closed set; may be empty.
+    /// Distinct indicator names from the closed set; may be empty.
     #[serde(default)]
+    #[schema(value_type = BTreeSet<IndicatorName>)]
     pub indicators: Vec<String>,
+}
+
+/// A ticker as the document describes it (the domain's `Ticker` parses it).
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(value_type = String, pattern = "^[A-Z0-9][A-Z0-9.\\-]{0,9}$")]
+pub struct TickerSymbol(pub String);
+
+/// An indicator's name, as the document lists them (the domain's `Indicator` parses it; a
+/// test keeps the two lists equal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IndicatorName {
+    /// Revenue growth against the same period a year earlier.
+    RevenueGrowthYoy,
+    /// Net income over revenue.
+    NetMargin,
+    /// Diluted earnings per share.
+    EpsDiluted,
+    /// Total liabilities over shareholders' equity.
+    DebtToEquity,
+    /// Current assets over current liabilities.
+    CurrentRatio,
 }
 
 impl TryFrom<CreateDashboardBody> for NewDashboard {
@@ -111,8 +142,10 @@ impl From<Page<Dashboard>> for DashboardPage {
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// From 1 (default 1).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_u64)]
     pub page: Option<u32>,
     /// 1 to 100 (default 20).
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
     pub size: Option<u32>,
 }
 
@@ -159,7 +192,7 @@ pub(super) async fn create(
     path = "/v1/dashboards/{id}",
     operation_id = "getDashboard",
     tag = "dashboards",
-    params(("id" = String, Path, description = "The dashboard's id")),
+    params(("id" = String, Path, description = "The dashboard's id (any other text names no dashboard: 404)")),
     responses(
         (status = 200, description = "The dashboard", body = DashboardView),
         (status = 401, description = "No valid bearer token", body = ApiError),
@@ -218,7 +251,7 @@ pub(super) async fn list(
     path = "/v1/dashboards/{id}",
     operation_id = "deleteDashboard",
     tag = "dashboards",
-    params(("id" = String, Path, description = "The dashboard's id")),
+    params(("id" = String, Path, description = "The dashboard's id (any other text names no dashboard: 404)")),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "No valid bearer token", body = ApiError),
@@ -236,4 +269,33 @@ pub(super) async fn delete(
         .execute(&owner, id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[cfg(test)]
+mod tests {
+    use lzstock_domain::dashboard::Indicator;
+
+    use super::IndicatorName;
+
+    #[test]
+    fn the_documented_indicators_are_the_domains() {
+        let documented: Vec<String> = [
+            IndicatorName::RevenueGrowthYoy,
+            IndicatorName::NetMargin,
+            IndicatorName::EpsDiluted,
+            IndicatorName::DebtToEquity,
+            IndicatorName::CurrentRatio,
+        ]
+        .iter()
+        .map(|name| {
+            serde_json::to_value(name)
+                .unwrap()
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+        let domain: Vec<&str> = Indicator::ALL.iter().map(|i| i.as_str()).collect();
+        assert_eq!(documented, domain);
+    }
 }

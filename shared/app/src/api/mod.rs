@@ -23,7 +23,9 @@ use utoipa_axum::routes;
 
 pub use caller::{Authenticator, Caller, HasAuthenticator};
 pub use companies::{CompanyRpc, CompanyView};
-pub use dashboards::{CreateDashboardBody, DashboardPage, DashboardView};
+pub use dashboards::{
+    CreateDashboardBody, DashboardPage, DashboardView, IndicatorName, TickerSymbol,
+};
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
 pub use rpc::{connect_router, DashboardRpc};

@@ -80,7 +80,8 @@ impl fmt::Display for OwnerId {
     }
 }
 
-/// A dashboard's name: 1 to 100 characters once surrounding whitespace is trimmed.
+/// A dashboard's name: 1 to 100 characters without control characters, not only
+/// whitespace; kept without its surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DashboardName(String);
 
@@ -88,13 +89,15 @@ impl DashboardName {
     /// The longest name, in characters.
     pub const MAX_CHARS: usize = 100;
 
-    /// Parses a name, trimming surrounding whitespace.
+    /// Parses a name and trims its surrounding whitespace. The length counts the name as
+    /// sent, so the rule is the one the API document states (1 to 100 characters, no
+    /// control character, at least one that is not whitespace).
     ///
     /// # Errors
-    /// When the trimmed name is empty, longer than 100 characters, or has control characters.
+    /// When the name is empty, longer than 100 characters, only whitespace, or has
+    /// control characters.
     pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        let name = raw.trim();
-        let chars = name.chars().count();
+        let chars = raw.chars().count();
         if chars == 0 {
             return Err(InvalidInput::new("name", "must not be empty"));
         }
@@ -107,11 +110,15 @@ impl DashboardName {
                 ),
             ));
         }
-        if name.chars().any(char::is_control) {
+        if raw.chars().any(char::is_control) {
             return Err(InvalidInput::new(
                 "name",
                 "must not contain control characters",
             ));
+        }
+        let name = raw.trim();
+        if name.is_empty() {
+            return Err(InvalidInput::new("name", "must not be only whitespace"));
         }
         Ok(Self(name.to_owned()))
     }
@@ -261,6 +268,9 @@ mod tests {
         assert!(DashboardName::parse(&"é".repeat(100)).is_ok());
         let err = DashboardName::parse(&"a".repeat(101)).unwrap_err();
         assert_eq!(err.field, "name");
+        // The length counts the name as sent, as the API document says.
+        assert!(DashboardName::parse(&format!(" {} ", "a".repeat(99))).is_err());
+        assert!(DashboardName::parse("\u{3000}\u{a0}").is_err());
         assert!(DashboardName::parse("tab\there").is_err());
     }
 
