@@ -93,7 +93,8 @@ async fn postgres_down_for_seconds_loses_and_doubles_nothing() {
     })
     .await;
     assert!(applied.is_ok(), "all 20 sign-ups applied after the outage");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    bus.wait_settled("events-faults", bus.last_sequence().await)
+        .await;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards")
         .fetch_one(&pool)
         .await
@@ -130,7 +131,8 @@ async fn a_nats_restart_mid_stream_loses_nothing() {
     })
     .await
     .expect("all 20 sign-ups applied across the restart");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    bus.wait_settled("events-restart", bus.last_sequence().await)
+        .await;
     let total: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards")
         .fetch_one(&db.pool)
         .await

@@ -165,8 +165,10 @@ async fn a_sign_up_published_to_jetstream_twice_has_one_effect() {
     })
     .await
     .expect("the consumer applies the event");
-    // Give a second copy, had the stream kept one, time to arrive and be applied.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A second copy, had the stream kept one, is settled once the consumer is through the
+    // last sequence.
+    bus.wait_settled("events-signup", bus.last_sequence().await)
+        .await;
     let count: i64 =
         sqlx::query_scalar("SELECT count(*) FROM dashboards WHERE owner_id = 'user-js'")
             .fetch_one(&db.pool)

@@ -100,6 +100,8 @@ async fn a_redriven_dead_letter_is_applied_once_after_the_cause_is_fixed() {
         stdout.is_empty(),
         "the dead-letter stream is empty: {stdout}"
     );
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Once the consumer has settled everything the stream holds, nothing more can come.
+    bus.wait_settled("events-redrive", bus.last_sequence().await)
+        .await;
     assert_eq!(count().await, 1, "applied exactly once");
 }

@@ -1,10 +1,12 @@
 //! The routing matrix: the one table that says which subject goes to which handler, and
 //! whether that handler is a controller (an event carrying a user's intent: DTO mapping,
 //! validation and error translation, as for the API) or a usecase (an internal side
-//! effect). Anything not in the table is rejected as unroutable.
+//! effect), and the handler that runs it. Anything not in the table is rejected as
+//! unroutable.
 
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use lzstock_domain::dashboard::{
     CreateDashboard, DashboardName, NewDashboard, OwnerId, ProcessedEvent, TickerList,
 };
@@ -15,7 +17,7 @@ use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
 use serde_json::Value;
 use sqlx::PgPool;
 
-/// The layer a trigger enters the core at (ARCHITECTURE.md §1).
+/// The layer a trigger enters the core at (see `docs/architecture.md`, "Triggers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// Through a controller: the trigger carries a user's intent.
@@ -24,13 +26,28 @@ pub enum Target {
     Usecase,
 }
 
-/// One row of the matrix.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// A route's handler: decodes the message and runs the route's controller or usecase.
+pub type Handle = for<'a> fn(&'a Arc<EventDeps>, &'a MessageRecord) -> BoxFuture<'a, Outcome>;
+
+/// One row of the matrix: a subject, the layer it enters at, and the handler that runs it.
+/// A row cannot exist without its handler, so a route with none does not compile.
+#[derive(Clone, Copy)]
 pub struct Route {
     /// The subject below the root, e.g. `users.signed_up`.
     pub subject: &'static str,
     /// Where it enters.
     pub target: Target,
+    /// What runs it.
+    pub handle: Handle,
+}
+
+impl std::fmt::Debug for Route {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Route")
+            .field("subject", &self.subject)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The event routes.
@@ -38,10 +55,32 @@ pub const ROUTES: [Route; 2] = [
     Route {
         subject: "users.signed_up",
         target: Target::Controller,
+        handle: |deps, record| {
+            Box::pin(async move {
+                typed(
+                    |envelope| user_signed_up(Arc::clone(deps), record.subject.clone(), envelope),
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            })
+        },
     },
     Route {
         subject: "dashboards.created",
         target: Target::Usecase,
+        handle: |deps, record| {
+            Box::pin(async move {
+                typed(
+                    |envelope| {
+                        dashboard_created(Arc::clone(deps), record.subject.clone(), envelope)
+                    },
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            })
+        },
     },
 ];
 
@@ -85,32 +124,10 @@ impl EventRouter {
 
 impl MessageHandler for EventRouter {
     async fn handle(&self, record: &MessageRecord) -> Outcome {
-        let Some(route) = self.route(&record.subject) else {
-            return Outcome::Reject {
+        match self.route(&record.subject) {
+            Some(route) => (route.handle)(&self.deps, record).await,
+            None => Outcome::Reject {
                 reason: format!("no route for subject {}", record.subject),
-            };
-        };
-        let deps = &self.deps;
-        let subject = record.subject.clone();
-        match route.subject {
-            "users.signed_up" => {
-                typed(
-                    |envelope| user_signed_up(Arc::clone(deps), subject.clone(), envelope),
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            }
-            "dashboards.created" => {
-                typed(
-                    |envelope| dashboard_created(Arc::clone(deps), subject.clone(), envelope),
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            }
-            other => Outcome::Reject {
-                reason: format!("route {other} has no handler"),
             },
         }
     }

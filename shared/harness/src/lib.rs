@@ -153,6 +153,54 @@ impl TestNats {
             .clone()
     }
 
+    /// Waits until durable consumer `durable` has settled every message up to stream
+    /// sequence `through`: its ack floor reached it and nothing is pending or in hand. The
+    /// positive signal after which a test may assert that something did *not* happen (no
+    /// further delivery can come for an acknowledged message).
+    ///
+    /// # Panics
+    /// When that does not happen within 60 s.
+    pub async fn wait_settled(&self, durable: &str, through: u64) {
+        let stream = self
+            .jetstream
+            .get_stream(&self.streams.events)
+            .await
+            .expect("the events stream exists");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            // Absent until whoever owns it has started.
+            let info = stream.consumer_info(durable).await.ok();
+            if info.as_ref().is_some_and(|info| {
+                info.ack_floor.stream_sequence >= through
+                    && info.num_ack_pending == 0
+                    && info.num_pending == 0
+            }) {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "consumer {durable} did not settle through {through}: {info:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The last sequence this test's events stream has stored.
+    ///
+    /// # Panics
+    /// When the stream does not exist.
+    pub async fn last_sequence(&self) -> u64 {
+        self.jetstream
+            .get_stream(&self.streams.events)
+            .await
+            .expect("the events stream exists")
+            .info()
+            .await
+            .expect("stream info")
+            .state
+            .last_sequence
+    }
+
     /// How many messages this test's dead-letter stream holds.
     ///
     /// # Panics

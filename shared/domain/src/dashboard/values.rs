@@ -50,6 +50,7 @@ impl fmt::Display for DashboardId {
 
 /// The user who owns a dashboard: the `sub` of their JWT.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct OwnerId(String);
 
 impl OwnerId {
@@ -83,6 +84,7 @@ impl fmt::Display for OwnerId {
 /// A dashboard's name: 1 to 100 characters without control characters, not only
 /// whitespace; kept without its surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct DashboardName(String);
 
 impl DashboardName {
@@ -194,6 +196,7 @@ impl fmt::Display for Indicator {
 
 /// The companies of a dashboard: 1 to 50 distinct tickers, in the order given.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<Ticker>")]
 pub struct TickerList(Vec<Ticker>);
 
 impl TickerList {
@@ -231,6 +234,45 @@ impl TickerList {
     #[must_use]
     pub fn as_slice(&self) -> &[Ticker] {
         &self.0
+    }
+}
+
+impl TryFrom<String> for OwnerId {
+    type Error = InvalidInput;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<OwnerId> for String {
+    fn from(owner: OwnerId) -> Self {
+        owner.0
+    }
+}
+
+impl TryFrom<String> for DashboardName {
+    type Error = InvalidInput;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<DashboardName> for String {
+    fn from(name: DashboardName) -> Self {
+        name.0
+    }
+}
+
+impl TryFrom<Vec<String>> for TickerList {
+    type Error = InvalidInput;
+    fn try_from(raw: Vec<String>) -> Result<Self, Self::Error> {
+        Self::parse(&raw)
+    }
+}
+
+impl From<TickerList> for Vec<Ticker> {
+    fn from(list: TickerList) -> Self {
+        list.0
     }
 }
 
@@ -310,6 +352,25 @@ mod tests {
         for indicator in Indicator::ALL {
             assert_eq!(indicator.as_str().parse::<Indicator>(), Ok(indicator));
         }
+    }
+
+    #[test]
+    fn deserialising_goes_through_the_parsers() {
+        assert!(serde_json::from_str::<OwnerId>("\"\"").is_err());
+        assert!(serde_json::from_str::<OwnerId>("\" padded\"").is_err());
+        assert_eq!(
+            serde_json::from_str::<DashboardName>("\"  Tech  \"")
+                .unwrap()
+                .as_str(),
+            "Tech"
+        );
+        assert!(
+            serde_json::from_str::<DashboardName>(&format!("\"{}\"", "a".repeat(101))).is_err()
+        );
+        assert!(serde_json::from_str::<TickerList>("[]").is_err());
+        assert!(serde_json::from_str::<TickerList>(r#"["AAPL", "AAPL"]"#).is_err());
+        let list: TickerList = serde_json::from_str(r#"["AAPL", "MSFT"]"#).unwrap();
+        assert_eq!(serde_json::to_string(&list).unwrap(), r#"["AAPL","MSFT"]"#);
     }
 
     #[test]

@@ -59,8 +59,10 @@ async fn a_handler_slower_than_ack_wait_is_kept_in_progress_not_redelivered() {
         until_stopped(),
     );
     let checking = async {
-        publish(&bus, "slow", "slow-1").await;
-        tokio::time::sleep(Duration::from_secs(6)).await;
+        let sequence = publish(&bus, "slow", "slow-1").await;
+        // Once acknowledged, no redelivery can come: a handler started for one would have
+        // been counted before the ack.
+        bus.wait_settled("slow", sequence).await;
         let info = bus.consumer_info("slow").await;
         stop.send(true).expect("consumers running");
         info
@@ -90,10 +92,10 @@ async fn a_batch_fetched_while_a_slow_one_runs_is_kept_in_progress_too() {
         &metrics,
         async {
             publish(&bus, "slow", "slow-1").await;
-            publish(&bus, "slow", "slow-2").await;
+            let last = publish(&bus, "slow", "slow-2").await;
             // The second waits ~3 s, fetched, behind the first: three times the ack wait.
             eventually(|| calls.load(Ordering::SeqCst) == 2).await;
-            tokio::time::sleep(Duration::from_millis(3500)).await;
+            bus.wait_settled("prefetching", last).await;
             bus.consumer_info("prefetching").await
         },
     )

@@ -22,9 +22,9 @@ async fn a_retryable_failure_is_redelivered_after_the_backoff_and_then_succeeds(
         }
     };
     let ((), metrics) = consuming(&bus, "retrying", &InProcess::new(&handler, 1), async {
-        publish(&bus, "flaky", "flaky-1").await;
+        let sequence = publish(&bus, "flaky", "flaky-1").await;
         eventually(|| deliveries.lock().expect("lock").len() == 3).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        bus.wait_settled("retrying", sequence).await;
     })
     .await;
     let deliveries = deliveries.lock().expect("lock").clone();
@@ -137,7 +137,7 @@ async fn a_failed_invoke_naks_the_whole_batch_with_backoff_and_it_is_handled_lat
             published.push(publish(&bus, "batch", &format!("batch-{i}")).await);
         }
         eventually(|| function.handled.lock().expect("lock").len() >= 3).await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        bus.wait_settled("crashing", published[2]).await;
     })
     .await;
     let mut handled = function.handled.lock().expect("lock").clone();
@@ -163,10 +163,10 @@ async fn a_panicking_handler_is_retried_and_the_consumer_keeps_going() {
         }
     };
     consuming(&bus, "panicking", &InProcess::new(&handler, 1), async {
-        publish(&bus, "fragile", "boom").await;
-        publish(&bus, "fragile", "calm").await;
+        let first = publish(&bus, "fragile", "boom").await;
+        let last = publish(&bus, "fragile", "calm").await;
         eventually(|| handled.lock().expect("lock").len() == 3).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        bus.wait_settled("panicking", first.max(last)).await;
     })
     .await;
     let mut handled = handled.lock().expect("lock").clone();
@@ -203,9 +203,9 @@ async fn an_invoke_with_no_answer_times_out_and_the_batch_is_retried() {
     settings.invoke_timeout = Duration::from_millis(500);
     let metrics = BridgeMetrics::new();
     while_consuming(&bus, &settings, &function, &metrics, async {
-        publish(&bus, "stuck", "stuck-1").await;
+        let sequence = publish(&bus, "stuck", "stuck-1").await;
         eventually(|| function.calls.load(Ordering::SeqCst) >= 2).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        bus.wait_settled("hanging", sequence).await;
     })
     .await;
     let info = bus.consumer_info("hanging").await;
@@ -260,7 +260,7 @@ async fn an_answer_naming_an_unknown_record_fails_the_whole_batch() {
     consuming(&bus, "garbled", &function, async {
         published.push(publish(&bus, "garbled", "garbled-1").await);
         eventually(|| !function.handled.lock().expect("lock").is_empty()).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        bus.wait_settled("garbled", published[0]).await;
     })
     .await;
     // Not acked on the garbled answer: delivered again and handled.
