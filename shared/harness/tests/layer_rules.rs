@@ -1,4 +1,5 @@
-//! The layer rules of ARCHITECTURE.md §3, checked over `cargo metadata`:
+//! The layer rules of `docs/architecture.md` ("Crates and their rules"), checked over
+//! `cargo metadata`:
 //! - `lzstock-domain` pulls in no transport or I/O crate, even transitively;
 //! - `lzstock-shim` depends on no LZStock crate;
 //! - no function crate depends on another function crate.
