@@ -140,6 +140,22 @@ pub async fn redrive(
     let handle = js.get_stream(stream).await.map_err(js_error)?;
     let mut count = 0;
     for (letter, message) in scan(js, stream, filter).await? {
+        let payload = if message.headers.get(h::BODY_OMITTED).is_some() {
+            // The copy left the body in the original stream, which still holds it unless it
+            // aged out; then the letter stays, to be dealt with by hand.
+            match original_body(js, &message).await {
+                Some(body) => body,
+                None => {
+                    tracing::error!(
+                        sequence = letter.sequence,
+                        "the dead letter's body was left in its original stream, which no longer holds it; not redriven"
+                    );
+                    continue;
+                }
+            }
+        } else {
+            message.payload.clone()
+        };
         let mut headers = HeaderMap::new();
         for (name, values) in message.headers.iter() {
             let name = name.to_string();
@@ -157,15 +173,11 @@ pub async fn redrive(
             format!("redrive-{stream}-{}", letter.sequence).as_str(),
         );
         headers.insert(h::EVENT_ID, letter.event_id.as_str());
-        js.publish_with_headers(
-            letter.original_subject.clone(),
-            headers,
-            message.payload.clone(),
-        )
-        .await
-        .map_err(js_error)?
-        .await
-        .map_err(js_error)?;
+        js.publish_with_headers(letter.original_subject.clone(), headers, payload)
+            .await
+            .map_err(js_error)?
+            .await
+            .map_err(js_error)?;
         handle
             .delete_message(letter.sequence)
             .await
@@ -174,4 +186,18 @@ pub async fn redrive(
         count += 1;
     }
     Ok(count)
+}
+
+/// The body of the message a dead letter was copied from, read from its original stream.
+async fn original_body(js: &jetstream::Context, letter: &StreamMessage) -> Option<bytes::Bytes> {
+    let stream = header(letter, h::ORIGINAL_STREAM);
+    let sequence: u64 = header(letter, h::ORIGINAL_SEQUENCE).parse().ok()?;
+    let original = js
+        .get_stream(&stream)
+        .await
+        .ok()?
+        .get_raw_message(sequence)
+        .await
+        .ok()?;
+    Some(original.payload)
 }

@@ -28,6 +28,9 @@ pub mod dead_letter_headers {
     /// The event id: the original `Nats-Msg-Id`. A redriven message carries it too, since
     /// its own `Nats-Msg-Id` must differ from the original's to pass the duplicate window.
     pub const EVENT_ID: &str = "LZStock-Event-Id";
+    /// Set when the body was left out because the copy would exceed the server's
+    /// `max_payload`; the original stays in its stream, and redrive reads the body there.
+    pub const BODY_OMITTED: &str = "LZStock-Body-Omitted";
 }
 
 /// The longest header value the bridge writes, in bytes; longer text is cut there, and the
@@ -181,8 +184,37 @@ pub(crate) async fn store_dead_letter(
     );
     headers.insert(h::DELIVERIES, record.deliveries.to_string().as_str());
     headers.insert(h::REASON, header_value(reason));
+    // A message near the server's max_payload no longer fits with these headers added, and
+    // a copy that can never be stored would keep the original coming back forever.
+    let header_bytes: usize = headers
+        .iter()
+        .map(|(name, values)| {
+            let name = name.to_string().len();
+            values
+                .iter()
+                .map(|value| name + value.as_str().len() + 4)
+                .sum::<usize>()
+        })
+        .sum::<usize>()
+        + 64;
+    let max_payload = js.client().server_info().max_payload;
+    let body = if max_payload > 0 && record.data.len() + header_bytes > max_payload {
+        headers.insert(
+            h::BODY_OMITTED,
+            format!(
+                "{} bytes, over max_payload with these headers; the body is {} #{}",
+                record.data.len(),
+                record.stream,
+                record.stream_sequence
+            )
+            .as_str(),
+        );
+        Bytes::new()
+    } else {
+        Bytes::from(record.data.clone())
+    };
     let subject = format!("{prefix}.{}", record.subject);
-    js.publish_with_headers(subject, headers, Bytes::from(record.data.clone()))
+    js.publish_with_headers(subject, headers, body)
         .await?
         .await?;
     // The whole reason, which the header may carry only in part.

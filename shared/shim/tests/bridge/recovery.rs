@@ -204,3 +204,53 @@ async fn shutdown_during_a_batch_finishes_and_acks_it_before_returning() {
         "{info:?}"
     );
 }
+
+/// A function whose first invoke panics inside the bridge's loop (as a bug in an `Invoke`
+/// would), and which answers normally after that.
+struct PanicsOnce {
+    calls: AtomicUsize,
+}
+
+impl Invoke for PanicsOnce {
+    async fn invoke(&self, batch: &MessageBatch) -> Result<BatchResponse, InvokeError> {
+        assert!(
+            self.calls.fetch_add(1, Ordering::SeqCst) > 0,
+            "a bug in the first invoke"
+        );
+        let _ = batch;
+        Ok(BatchResponse::default())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_route_loop_that_panics_is_restarted_and_its_message_handled_after_ack_wait() {
+    let bus = nats().await;
+    let mut settings = settings(&bus, "panicky");
+    settings.ack_wait = Duration::from_secs(1);
+    let function = PanicsOnce {
+        calls: AtomicUsize::new(0),
+    };
+    let metrics = BridgeMetrics::new();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let shutdown = || {
+        let mut stopped = stopped.clone();
+        async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        }
+    };
+    let supervised = bridge::supervise("panicky", &metrics, shutdown, |stop| {
+        bridge::run(&bus.jetstream, &settings, &function, &metrics, stop)
+    });
+    let checking = async {
+        let sequence = publish(&bus, "fragile", "fragile-1").await;
+        bus.wait_settled("panicky", sequence).await;
+        stop.send(true).expect("running");
+    };
+    let (done, ()) = tokio::join!(supervised, checking);
+    done.expect("stopped by shutdown, not by a panic")
+        .expect("consumer ran");
+    assert_eq!(function.calls.load(Ordering::SeqCst), 2, "redelivered once");
+    assert!(metrics
+        .render()
+        .contains("lzstock_bridge_route_panics_total{route=\"panicky\"} 1"));
+}

@@ -304,3 +304,85 @@ async fn a_function_that_keeps_crashing_is_dead_lettered_with_the_cause() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_message_too_large_to_copy_whole_is_dead_lettered_without_its_body_and_redriven_whole() {
+    let bus = nats().await;
+    let max_payload = bus.client.server_info().max_payload;
+    // Fits the stream, but not with the dead-letter headers (and a long reason) added.
+    let body = vec![b'q'; max_payload - 600];
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "huge-1");
+    let sequence = bus
+        .jetstream
+        .publish_with_headers(bus.streams.subject("huge"), headers, body.clone().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored")
+        .sequence;
+    let handler = |_: MessageRecord| async {
+        Outcome::Reject {
+            reason: "r".repeat(2000),
+        }
+    };
+    let mut settings = settings(&bus, "huge");
+    settings.dead_letter_prefix = bus.streams.dead_letter_prefix.clone();
+    let metrics = BridgeMetrics::new();
+    while_consuming(
+        &bus,
+        &settings,
+        &InProcess::new(&handler, 1),
+        &metrics,
+        async {
+            bus.wait_settled("huge", sequence).await;
+        },
+    )
+    .await;
+    assert_eq!(
+        bus.dead_letter_count().await,
+        1,
+        "dead-lettered, not naked forever"
+    );
+    let letters = bridge::dead_letters::list(
+        &bus.jetstream,
+        &bus.streams.dead_letters,
+        &Default::default(),
+    )
+    .await
+    .expect("list");
+    let letter = bus
+        .jetstream
+        .get_stream(&bus.streams.dead_letters)
+        .await
+        .expect("dlq")
+        .get_raw_message(letters[0].sequence)
+        .await
+        .expect("letter");
+    assert!(letter.payload.is_empty());
+    assert!(letter.headers.get(h::BODY_OMITTED).is_some());
+
+    // Redrive reads the body back from the original stream.
+    let redriven = bridge::dead_letters::redrive(
+        &bus.jetstream,
+        &bus.streams.dead_letters,
+        &Default::default(),
+        |_| {},
+    )
+    .await
+    .expect("redrive");
+    assert_eq!(redriven, 1);
+    let republished = bus
+        .jetstream
+        .get_stream(&bus.streams.events)
+        .await
+        .expect("events")
+        .get_raw_message(bus.last_sequence().await)
+        .await
+        .expect("republished");
+    assert_eq!(republished.payload.len(), body.len());
+    assert_eq!(
+        republished.headers.get(h::EVENT_ID).map(|v| v.as_str()),
+        Some("huge-1")
+    );
+}
