@@ -2,37 +2,13 @@
 //! over Connect, gRPC-Web and gRPC (HTTP/2 without TLS), with the schema from `proto/`.
 
 use std::process::Output;
-use std::time::Duration;
 
-use lzstock_harness::{base_env, database, nats, process};
+use lzstock_harness::process;
 use serde_json::Value;
 
-const API: &str = env!("CARGO_BIN_EXE_api");
+mod common;
 
-struct Server {
-    _child: tokio::process::Child,
-    url: String,
-}
-
-async fn start() -> Server {
-    let (db, bus) = tokio::join!(database(), nats());
-    let port = process::free_port();
-    let child = tokio::process::Command::new(API)
-        .envs(base_env())
-        .env("DATABASE_URL", &db.url)
-        .envs(bus.env())
-        .env("PORT", port.to_string())
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the api starts");
-    tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20)))
-        .expect("the api listens");
-    Server {
-        _child: child,
-        url: format!("http://127.0.0.1:{port}"),
-    }
-}
+use common::start;
 
 async fn buf_curl(protocol: &str, url: &str, method: &str, user: &str, body: &str) -> Output {
     let buf = process::find_program("buf", "BUF_BIN")

@@ -4,11 +4,9 @@
 //! accepted, schema-invalid ones rejected, auth, resources after create and delete).
 //! Any finding fails the test.
 
-use std::time::Duration;
+mod common;
 
-use lzstock_harness::{base_env, database, nats, process};
-
-const API: &str = env!("CARGO_BIN_EXE_api");
+use lzstock_harness::process;
 
 /// Test cases per operation and phase: bounded, so the run takes well under a minute.
 const MAX_EXAMPLES: &str = "100";
@@ -17,21 +15,8 @@ const SEED: &str = "20261123";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn schemathesis_finds_nothing_in_the_documented_api() {
-    let (db, bus) = tokio::join!(database(), nats());
-    seed_a_company(&db.pool).await;
-    let port = process::free_port();
-    let _api = tokio::process::Command::new(API)
-        .envs(base_env())
-        .env("DATABASE_URL", &db.url)
-        .envs(bus.env())
-        .env("PORT", port.to_string())
-        .env("RUST_LOG", "error")
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .kill_on_drop(true)
-        .spawn()
-        .expect("the api starts");
-    tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20)))
-        .expect("the api listens");
+    let api = common::start().await;
+    seed_a_company(&api.db.pool).await;
     let schemathesis = process::find_program("st", "SCHEMATHESIS_BIN")
         .expect("schemathesis (installed into .venv by the test command)");
     let token = lzstock_app::auth::issue_token(
@@ -43,7 +28,7 @@ async fn schemathesis_finds_nothing_in_the_documented_api() {
     let reports = tempfile::tempdir().expect("report dir");
     let output = tokio::process::Command::new(schemathesis)
         .arg("run")
-        .arg(format!("http://127.0.0.1:{port}/openapi.json"))
+        .arg(format!("{}/openapi.json", api.url))
         .args(["--checks", "all"])
         .args(["--header", &format!("Authorization: Bearer {token}")])
         .args(["--seed", SEED, "--max-examples", MAX_EXAMPLES])

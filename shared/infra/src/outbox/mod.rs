@@ -1,6 +1,7 @@
 //! The transactional outbox: events written in the same transaction as the change they
 //! announce, and published by a relay ([`relay`]) afterwards.
 
+mod metrics;
 pub mod relay;
 
 use chrono::{DateTime, Utc};
@@ -10,7 +11,8 @@ use sqlx::{Postgres, Transaction};
 
 use crate::dashboards::DASHBOARD_CREATED;
 
-pub use relay::{OutboxMetrics, OutboxRelay, RelayError, RelayPass, RelaySettings};
+pub use metrics::OutboxMetrics;
+pub use relay::{OutboxRelay, RelayError, RelayPass, RelaySettings};
 
 /// One event waiting to be published.
 #[derive(Debug, Clone, PartialEq)]

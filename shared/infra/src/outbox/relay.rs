@@ -21,11 +21,10 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::registry::Registry;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 
+use super::metrics::OutboxMetrics;
 use crate::publisher::{EventPublisher, OutgoingEvent, PublishError};
 
 /// How many events one claim takes at most.
@@ -76,43 +75,6 @@ impl RelaySettings {
         self.retry_base
             .saturating_mul(1 << exponent)
             .min(self.retry_max)
-    }
-}
-
-/// The relay's counters, for a process's `/metrics`.
-#[derive(Debug, Clone, Default)]
-pub struct OutboxMetrics {
-    published: Counter,
-    failed: Counter,
-    parked: Counter,
-    pruned: Counter,
-}
-
-impl OutboxMetrics {
-    /// Registers the counters as `events_published`, `publish_failures`, `events_parked`
-    /// and `events_pruned` in `registry` (which a caller gives its prefix, e.g.
-    /// `lzstock_outbox`).
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "events_published",
-            "Outbox events the stream acknowledged",
-            self.published.clone(),
-        );
-        registry.register(
-            "publish_failures",
-            "Outbox publishes that failed while the broker answered",
-            self.failed.clone(),
-        );
-        registry.register(
-            "events_parked",
-            "Outbox events parked after too many failed attempts",
-            self.parked.clone(),
-        );
-        registry.register(
-            "events_pruned",
-            "Published outbox events deleted after their retention",
-            self.pruned.clone(),
-        );
     }
 }
 
@@ -282,7 +244,7 @@ impl OutboxRelay {
                 )
                 .execute(&self.pool)
                 .await?;
-                self.metrics.published.inc();
+                self.metrics.published();
                 pass.published += 1;
                 return Ok(());
             }
@@ -318,10 +280,10 @@ impl OutboxRelay {
         )
         .fetch_one(&self.pool)
         .await?;
-        self.metrics.failed.inc();
+        self.metrics.failed();
         pass.failed += 1;
         if parked {
-            self.metrics.parked.inc();
+            self.metrics.parked();
             pass.parked += 1;
             tracing::error!(
                 event = %row.id,
@@ -370,7 +332,7 @@ impl OutboxRelay {
             .await?
             .rows_affected();
             deleted += done;
-            self.metrics.pruned.inc_by(done);
+            self.metrics.pruned(done);
             if done < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
                 return Ok(deleted);
             }

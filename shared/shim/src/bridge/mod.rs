@@ -12,6 +12,7 @@
 pub mod advisory;
 pub mod consumer;
 pub mod dead_letters;
+mod dispatch;
 pub mod durable;
 pub mod invoke;
 pub mod lambda;

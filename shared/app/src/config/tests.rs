@@ -1,0 +1,86 @@
+use super::*;
+
+#[test]
+fn a_database_url_with_another_scheme_is_refused_without_echoing_it() {
+    let env = [("DATABASE_URL", "mysql://root:hunter2@db/x")];
+    let err = DatabaseConfig::from_source(&env).unwrap_err().to_string();
+    assert!(err.contains("DATABASE_URL"));
+    assert!(!err.contains("hunter2"));
+}
+
+#[test]
+fn a_short_jwt_secret_is_refused() {
+    let env = [("JWT_SECRET", "short")];
+    assert!(AuthConfig::from_source(&env).is_err());
+}
+
+#[test]
+fn standalone_needs_a_secret_or_a_key_set() {
+    let none: [(&str, &str); 0] = [];
+    let err = AuthConfig::from_source(&none).unwrap_err().to_string();
+    assert!(
+        err.contains("JWT_SECRET") && err.contains("JWT_JWKS_URL"),
+        "{err}"
+    );
+    let jwks = [("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")];
+    assert!(matches!(
+        AuthConfig::from_source(&jwks),
+        Ok(AuthConfig::Tokens(TokenConfig {
+            jwks_url: Some(_),
+            ..
+        }))
+    ));
+    assert!(AuthConfig::from_source(&[("JWT_JWKS_URL", "file:///etc/keys")]).is_err());
+}
+
+#[test]
+fn on_lambda_only_the_authorizer_counts() {
+    let env = [
+        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
+        ("JWT_SECRET", "lzstock-test-secret-0123456789abcdef"),
+    ];
+    assert!(matches!(
+        AuthConfig::from_source(&env),
+        Ok(AuthConfig::Authorizer)
+    ));
+}
+
+#[test]
+fn the_sec_user_agent_needs_a_contact_address() {
+    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock")]).is_err());
+    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock ops@lzstock.dev")]).is_ok());
+}
+
+#[test]
+fn nats_accepts_several_servers() {
+    let env = [("NATS_URL", "nats://a:4222, nats://b:4222")];
+    assert!(NatsConfig::from_source(&env).is_ok());
+    let env = [("NATS_URL", "http://a:4222")];
+    assert!(NatsConfig::from_source(&env).is_err());
+}
+
+#[test]
+fn optional_services_may_be_absent() {
+    let env: [(&str, &str); 0] = [];
+    let services = OptionalServices::from_source(&env).unwrap();
+    assert!(services.redis_url.is_none() && services.otlp_endpoint.is_none());
+}
+
+#[test]
+fn outbox_settings_are_checked() {
+    let env: [(&str, &str); 0] = [];
+    assert_eq!(
+        OutboxConfig::from_source(&env).unwrap().relay.max_attempts,
+        10
+    );
+    let err = OutboxConfig::from_source(&[("OUTBOX_MAX_ATTEMPTS", "0")]).unwrap_err();
+    assert!(err.to_string().contains("OUTBOX_MAX_ATTEMPTS"));
+    let err = OutboxConfig::from_source(&[("OUTBOX_RETENTION_HOURS", "-1")]).unwrap_err();
+    assert!(err.to_string().contains("OUTBOX_RETENTION_HOURS"));
+}
+
+#[test]
+fn a_bad_schedule_names_the_variable() {
+    let err = scraper_schedule(&[("SCRAPER_SCHEDULE", "nightly")]).unwrap_err();
+    assert!(err.to_string().contains("SCRAPER_SCHEDULE"));
+}

@@ -1,0 +1,164 @@
+//! Handing a fetched batch to the function and settling each record from its answer: the
+//! batch is cut into invokes that fit the Invoke API's payload limit, the messages are kept
+//! in progress while an invoke runs, and a failed invoke retries every record it carried.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use async_nats::jetstream::{self, AckKind, Message};
+
+use super::consumer::{progress_every, record_of};
+use super::invoke::{checked, Invoke, InvokeError};
+use super::metrics::{BridgeMetrics, Count, Tally};
+use super::settings::ConsumerSettings;
+use super::settle::{settle, Settling};
+use super::sizing;
+use crate::batch::{MessageBatch, MessageRecord, Outcome};
+
+/// Invokes the function with the records of `messages`, as many invokes as their size
+/// needs, and settles every record.
+pub(crate) async fn handle_batch<I: Invoke>(
+    js: &jetstream::Context,
+    settings: &ConsumerSettings,
+    messages: Vec<Message>,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+) {
+    let mut delivered = Vec::with_capacity(messages.len());
+    for message in messages {
+        match record_of(&message) {
+            Some(record) => delivered.push((record, message)),
+            // Not a JetStream delivery: nothing to ack; the server redelivers real ones.
+            None => tracing::warn!(subject = %message.subject, "skipping a non-JetStream message"),
+        }
+    }
+    let plan = sizing::plan(delivered.iter().map(|(r, _)| r), settings.max_invoke_bytes);
+    let mut slots: Vec<Option<(MessageRecord, Message)>> =
+        delivered.into_iter().map(Some).collect();
+    let oversized: Vec<(MessageRecord, Message, usize)> = plan
+        .oversized
+        .iter()
+        .filter_map(|&(index, bytes)| slots[index].take().map(|(r, m)| (r, m, bytes)))
+        .collect();
+    // Each invoke's records, and the messages they came from, in stream order.
+    let invokes: Vec<(MessageBatch, Vec<Message>)> = plan
+        .invokes
+        .iter()
+        .map(|group| {
+            let (records, messages) = group.iter().filter_map(|&i| slots[i].take()).unzip();
+            (MessageBatch { records }, messages)
+        })
+        .collect();
+    let mut tally = Tally::default();
+    for (record, message, bytes) in &oversized {
+        tally.count(&record.subject, Count::Delivered);
+        // It would be refused on every delivery: no retry can help.
+        let reason = format!(
+            "the message encodes to {bytes} bytes, more than one invoke may carry ({} bytes)",
+            settings.max_invoke_bytes
+        );
+        let settling = Settling {
+            record,
+            message,
+            cause: None,
+        };
+        settle(
+            js,
+            settings,
+            &mut tally,
+            settling,
+            Outcome::Reject { reason },
+        )
+        .await;
+    }
+    for (index, (batch, messages)) in invokes.iter().enumerate() {
+        // The messages of later invokes wait too: report all of them in progress.
+        let waiting: Vec<&Message> = invokes[index..].iter().flat_map(|(_, m)| m).collect();
+        let (mut failures, cause) = invoke(settings, invoker, metrics, batch, &waiting).await;
+        for (record, message) in batch.records.iter().zip(messages) {
+            tally.count(&record.subject, Count::Delivered);
+            // Most batches succeed whole: no identifier to format then.
+            let outcome = if failures.is_empty() {
+                Outcome::Ack
+            } else {
+                failures
+                    .remove(&record.item_identifier())
+                    .unwrap_or(Outcome::Ack)
+            };
+            let settling = Settling {
+                record,
+                message,
+                cause: cause.as_deref(),
+            };
+            settle(js, settings, &mut tally, settling, outcome).await;
+        }
+    }
+    metrics.add(&tally);
+}
+
+/// Invokes the function with `batch` and returns each failed record's outcome, with the
+/// error that failed the whole invoke, if one did. While it runs, `waiting` is reported in
+/// progress.
+async fn invoke<I: Invoke>(
+    settings: &ConsumerSettings,
+    invoker: &I,
+    metrics: &BridgeMetrics,
+    batch: &MessageBatch,
+    waiting: &[&Message],
+) -> (HashMap<String, Outcome>, Option<String>) {
+    let started = Instant::now();
+    let invoked = {
+        // Past invoke_timeout the batch counts as failed (retried with backoff): a function
+        // that never answers must not hold its messages in progress forever.
+        let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(batch));
+        tokio::pin!(work);
+        // While the invoke runs longer than a third of ack_wait, tell the server the messages
+        // are in progress, so it does not redeliver them to someone else meanwhile.
+        let mut progress = tokio::time::interval_at(
+            tokio::time::Instant::now() + progress_every(settings.ack_wait),
+            progress_every(settings.ack_wait),
+        );
+        loop {
+            tokio::select! {
+                invoked = &mut work => break invoked.unwrap_or(Err(InvokeError::TimedOut {
+                    after: settings.invoke_timeout,
+                })),
+                _ = progress.tick() => {
+                    for message in waiting {
+                        if let Err(error) = message.ack_with(AckKind::Progress).await {
+                            tracing::warn!(%error, "in-progress ack failed");
+                        }
+                    }
+                }
+            }
+        }
+    };
+    metrics.invoked(&settings.durable, started.elapsed());
+    match invoked.and_then(|response| checked(batch, response)) {
+        Ok(response) => (
+            response
+                .batch_item_failures
+                .iter()
+                .map(|f| (f.item_identifier.clone(), f.outcome()))
+                .collect(),
+            None,
+        ),
+        Err(error) => {
+            // The function crashed, timed out or could not be reached: every record comes
+            // back after the backoff, and dead-letters, with this error as the cause, once
+            // it runs out of deliveries.
+            tracing::warn!(%error, records = batch.records.len(), "invoke failed; retrying the batch");
+            let failures = batch
+                .records
+                .iter()
+                .map(|record| {
+                    let delay = settings
+                        .backoff
+                        .delay(record.deliveries, record.stream_sequence);
+                    (record.item_identifier(), Outcome::Retry { delay })
+                })
+                .collect();
+            (failures, Some(error.to_string()))
+        }
+    }
+}
