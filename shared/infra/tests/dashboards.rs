@@ -170,6 +170,12 @@ async fn an_event_committed_while_nats_is_down_is_published_when_it_returns() {
         .await
         .unwrap();
     assert_eq!(pending, 1);
+    // An outage is not the row's fault: no attempt is charged, so it can never be parked.
+    let (attempts, status): (i32, String) = sqlx::query_as("SELECT attempts, status FROM outbox")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!((attempts, status.as_str()), (0, "pending"));
 
     tokio::task::block_in_place(|| server.resume()).unwrap();
     let published = tokio::time::timeout(Duration::from_secs(30), async {

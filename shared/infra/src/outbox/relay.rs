@@ -213,6 +213,11 @@ impl OutboxRelay {
                     self.settle(row, result, pass, &mut outage).await?;
                 }
             }
+            if outage.is_some() {
+                // The broker is away: the rest of the claim waits for the next pass.
+                self.release(row.id).await?;
+                continue;
+            }
             match self.publisher.send(row.event.clone()).await {
                 Ok(pending) => waiting.push(async move { (row, pending.stored().await.map(drop)) }),
                 Err(error) => self.settle(row, Err(error), pass, &mut outage).await?,
@@ -256,13 +261,7 @@ impl OutboxRelay {
         }
         if outage.is_some() {
             // Not the row's fault: release it for the next pass, uncharged.
-            sqlx::query!(
-                "UPDATE outbox SET claimed_until = NULL WHERE id = $1",
-                row.id
-            )
-            .execute(&self.pool)
-            .await?;
-            return Ok(());
+            return self.release(row.id).await;
         }
         let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
         let reason = error.to_string();
@@ -302,6 +301,14 @@ impl OutboxRelay {
                 "publishing an outbox event failed; it is retried later"
             );
         }
+        Ok(())
+    }
+
+    /// Gives a claimed row back to the next pass, its attempts uncounted.
+    async fn release(&self, id: uuid::Uuid) -> Result<(), sqlx::Error> {
+        sqlx::query!("UPDATE outbox SET claimed_until = NULL WHERE id = $1", id)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 
