@@ -36,6 +36,8 @@ async fn schemathesis_finds_nothing_in_the_documented_api() {
         .args(["--workers", "2", "--request-timeout", "10"])
         .arg("--report-dir")
         .arg(reports.path())
+        // Its caches go there too, not into the work tree.
+        .current_dir(reports.path())
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .output()
         .await
