@@ -14,6 +14,7 @@ pub mod lambda;
 pub mod nats;
 pub mod postgres;
 pub mod process;
+pub mod sec_standin;
 
 use std::sync::OnceLock;
 

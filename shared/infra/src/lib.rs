@@ -9,4 +9,5 @@ pub mod outbox;
 pub mod postgres;
 pub mod processed;
 pub mod publisher;
+pub mod sec;
 pub mod streams;

@@ -1,0 +1,159 @@
+//! The SEC client and the fleet's request budget against a stand-in SEC over real HTTP and a
+//! real PostgreSQL: SEC's own blocking rule is the judge of politeness.
+
+use std::time::Duration;
+
+use futures::StreamExt;
+use lzstock_harness::sec_standin::{SecStandIn, StandInRules, LAST_MODIFIED};
+use lzstock_harness::{database, TestDatabase};
+use lzstock_infra::sec::{Fetched, RequestBudget, SecError, SecHttp, SecPolicy};
+
+const AGENT: &str = "LZStock tests ops@lzstock.test";
+
+fn quick_policy() -> SecPolicy {
+    SecPolicy {
+        block_pause: Duration::from_millis(1500),
+        retry_base: Duration::from_millis(20),
+        retry_max: Duration::from_millis(100),
+        timeout: Duration::from_secs(5),
+        ..SecPolicy::default()
+    }
+}
+
+/// A client as one scraper process would build it: its own pool on the shared database.
+fn client(db: &TestDatabase, per_second: f64, policy: SecPolicy) -> SecHttp {
+    let pool = lzstock_infra::postgres::pool(&db.url, 4).expect("pool");
+    SecHttp::new(AGENT, RequestBudget::new(pool, "sec", per_second), policy).expect("client")
+}
+
+fn documents(sec: &SecStandIn, count: usize) -> Vec<String> {
+    (0..count)
+        .map(|n| {
+            let path = format!("/submissions/CIK{n:010}.json");
+            sec.put(&path, format!(r#"{{"cik": "{n}"}}"#));
+            format!("{}{path}", sec.url())
+        })
+        .collect()
+}
+
+/// Fetches every url with `workers` at once, as a worker pool would.
+async fn fetch_all(
+    client: &SecHttp,
+    urls: &[String],
+    workers: usize,
+) -> Vec<Result<Fetched, SecError>> {
+    futures::stream::iter(urls.iter().map(|url| client.get(url, None)))
+        .buffer_unordered(workers)
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_processes_sharing_the_budget_are_never_blocked_together() {
+    let db = database().await;
+    let sec = SecStandIn::start(StandInRules::default()).await;
+    let urls = documents(&sec, 24);
+    // Two "processes", eight workers each, at the default 10 requests a second each would
+    // be 20/s together; the shared budget keeps them at 10 together.
+    let first = client(&db, 10.0, quick_policy());
+    let second = client(&db, 10.0, quick_policy());
+    let (a, b) = tokio::join!(
+        fetch_all(&first, &urls[..12], 8),
+        fetch_all(&second, &urls[12..], 8)
+    );
+    for result in a.iter().chain(&b) {
+        assert!(matches!(result, Ok(Fetched::Document { .. })), "{result:?}");
+    }
+    let log = sec.log();
+    assert_eq!((log.blocks, log.requests.len()), (0, 24), "{log:?}");
+    assert_eq!(
+        first.counters().throttled() + second.counters().throttled(),
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_block_pauses_the_fleet_and_nothing_is_sent_inside_it() {
+    let db = database().await;
+    // A stand-in far stricter than the client's budget: it blocks on the fourth request.
+    let sec = SecStandIn::start(StandInRules {
+        limit: 3,
+        block_for: Duration::from_secs(1),
+        fail_every: None,
+    })
+    .await;
+    let urls = documents(&sec, 5);
+    let client = client(&db, 50.0, quick_policy());
+    let results = fetch_all(&client, &urls, 1).await;
+    for result in &results {
+        assert!(matches!(result, Ok(Fetched::Document { .. })), "{result:?}");
+    }
+    let log = sec.log();
+    assert_eq!(log.blocks, 1, "{log:?}");
+    assert_eq!(log.during_block, 0, "nothing sent while blocked: {log:?}");
+    assert_eq!(client.counters().throttled(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn server_errors_are_retried_until_every_document_arrives() {
+    let db = database().await;
+    let sec = SecStandIn::start(StandInRules {
+        fail_every: Some(3),
+        ..StandInRules::default()
+    })
+    .await;
+    let urls = documents(&sec, 9);
+    let client = client(&db, 10.0, quick_policy());
+    let results = fetch_all(&client, &urls, 4).await;
+    for result in &results {
+        assert!(matches!(result, Ok(Fetched::Document { .. })), "{result:?}");
+    }
+    let log = sec.log();
+    assert!(log.failed > 0 && log.blocks == 0, "{log:?}");
+    assert_eq!(
+        client.counters().requests(),
+        u64::try_from(log.requests.len()).unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn absent_documents_unchanged_documents_and_a_bad_user_agent_each_say_so() {
+    let db = database().await;
+    let sec = SecStandIn::start(StandInRules::default()).await;
+    let urls = documents(&sec, 1);
+    let client = client(&db, 10.0, quick_policy());
+
+    let missing = client
+        .get(
+            &format!("{}/api/xbrl/companyfacts/CIK0000000404.json", sec.url()),
+            None,
+        )
+        .await;
+    assert!(matches!(missing, Err(SecError::NotFound(_))), "{missing:?}");
+
+    let Ok(Fetched::Document {
+        body,
+        last_modified,
+    }) = client.get(&urls[0], None).await
+    else {
+        panic!("the document")
+    };
+    assert_eq!(&body[..], br#"{"cik": "0"}"#, "gzip decoded");
+    assert_eq!(last_modified.as_deref(), Some(LAST_MODIFIED));
+    let again = client.get(&urls[0], Some(LAST_MODIFIED)).await;
+    assert!(matches!(again, Ok(Fetched::NotModified)), "{again:?}");
+
+    let pool = lzstock_infra::postgres::pool(&db.url, 1).expect("pool");
+    let anonymous = SecHttp::new(
+        "LZStock",
+        RequestBudget::new(pool, "sec", 10.0),
+        quick_policy(),
+    )
+    .expect("client");
+    let refused = anonymous.get(&urls[0], None).await;
+    let Err(error) = refused else {
+        panic!("{refused:?}")
+    };
+    assert!(matches!(error, SecError::UndeclaredAgent(_)), "{error:?}");
+    assert!(error.stops_the_run());
+}
