@@ -1,0 +1,294 @@
+//! SEC's documents, parsed: the ticker map, a company's recent filings, and its facts.
+//!
+//! Everything from SEC is input: a record that does not parse is skipped and counted,
+//! never a reason to fail the whole document.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::NaiveDate;
+use lzstock_domain::company::Fact;
+use lzstock_domain::{Cik, Ticker};
+use serde::Deserialize;
+
+/// The forms whose facts LZStock keeps: annual and quarterly reports, domestic and foreign,
+/// and their amendments.
+pub const FACT_FORMS: [&str; 8] = [
+    "10-K", "10-K/A", "10-Q", "10-Q/A", "20-F", "20-F/A", "40-F", "40-F/A",
+];
+
+/// A document that is not the JSON it should be.
+#[derive(Debug, thiserror::Error)]
+#[error("{document} does not parse: {reason}")]
+pub struct MalformedDocument {
+    /// Which document.
+    pub document: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+fn malformed(document: &'static str) -> impl Fn(serde_json::Error) -> MalformedDocument {
+    move |e| MalformedDocument {
+        document,
+        reason: e.to_string(),
+    }
+}
+
+/// One line of `company_tickers.json`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedCompany {
+    /// The ticker.
+    pub ticker: Ticker,
+    /// The CIK.
+    pub cik: Cik,
+    /// The registered name.
+    pub name: String,
+}
+
+/// Parses `company_tickers.json`: `{"0": {"cik_str", "ticker", "title"}, …}`. Entries with
+/// a ticker or CIK LZStock cannot represent are skipped; the count of skipped is returned.
+///
+/// # Errors
+/// When the document is not that shape at all.
+pub fn parse_tickers(body: &[u8]) -> Result<(Vec<ListedCompany>, usize), MalformedDocument> {
+    #[derive(Deserialize)]
+    struct Entry {
+        cik_str: serde_json::Value,
+        ticker: String,
+        title: String,
+    }
+    let entries: HashMap<String, Entry> =
+        serde_json::from_slice(body).map_err(malformed("company_tickers.json"))?;
+    let mut skipped = 0;
+    let mut listed: Vec<ListedCompany> = entries
+        .into_values()
+        .filter_map(|entry| {
+            let cik = match &entry.cik_str {
+                serde_json::Value::Number(n) => n.to_string(),
+                serde_json::Value::String(s) => s.clone(),
+                _ => String::new(),
+            };
+            match (Ticker::parse(&entry.ticker), Cik::parse(&cik)) {
+                (Ok(ticker), Ok(cik)) => Some(ListedCompany {
+                    ticker,
+                    cik,
+                    name: entry.title,
+                }),
+                _ => {
+                    skipped += 1;
+                    None
+                }
+            }
+        })
+        .collect();
+    listed.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+    Ok((listed, skipped))
+}
+
+/// The newest report among a company's recent filings (`submissions/CIK##########.json`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestReport {
+    /// Its accession number, e.g. `0000320193-25-000079`.
+    pub accession: String,
+    /// When it was filed.
+    pub filed: NaiveDate,
+    /// Its form.
+    pub form: String,
+}
+
+/// The newest filing of a [`FACT_FORMS`] form in a submissions document, or `None` when it
+/// lists none.
+///
+/// # Errors
+/// When the document is not a submissions document.
+pub fn parse_latest_report(body: &[u8]) -> Result<Option<LatestReport>, MalformedDocument> {
+    #[derive(Deserialize)]
+    struct Submissions {
+        filings: Filings,
+    }
+    #[derive(Deserialize)]
+    struct Filings {
+        recent: Recent,
+    }
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Recent {
+        accession_number: Vec<String>,
+        filing_date: Vec<String>,
+        form: Vec<String>,
+    }
+    let submissions: Submissions =
+        serde_json::from_slice(body).map_err(malformed("submissions"))?;
+    let recent = submissions.filings.recent;
+    Ok(recent
+        .accession_number
+        .iter()
+        .zip(&recent.filing_date)
+        .zip(&recent.form)
+        .filter(|(_, form)| FACT_FORMS.contains(&form.as_str()))
+        .filter_map(|((accession, filed), form)| {
+            Some(LatestReport {
+                accession: accession.clone(),
+                filed: NaiveDate::parse_from_str(filed, "%Y-%m-%d").ok()?,
+                form: form.clone(),
+            })
+        })
+        .max_by(|a, b| (a.filed, &a.accession).cmp(&(b.filed, &b.accession))))
+}
+
+/// A fact with the filing that reported it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportedFact {
+    /// The value and its period.
+    pub fact: Fact,
+    /// The filing's accession number.
+    pub accession: String,
+}
+
+/// A company's facts from `companyfacts/CIK##########.json`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CompanyFacts {
+    /// Every fact of a [`FACT_FORMS`] filing, as reported (a period appears once per
+    /// filing that reported it).
+    pub facts: Vec<ReportedFact>,
+    /// Entries skipped: another form, or a field missing or malformed.
+    pub skipped: usize,
+}
+
+/// Parses a companyfacts document: `{"facts": {taxonomy: {concept: {"units": {unit:
+/// [{start?, end, val, accn, fy, fp, form, filed}]}}}}}`.
+///
+/// # Errors
+/// When the document is not a companyfacts document.
+pub fn parse_company_facts(body: &[u8]) -> Result<CompanyFacts, MalformedDocument> {
+    #[derive(Deserialize)]
+    struct Document {
+        #[serde(default)]
+        facts: BTreeMap<String, BTreeMap<String, Concept>>,
+    }
+    #[derive(Deserialize)]
+    struct Concept {
+        #[serde(default)]
+        units: BTreeMap<String, Vec<serde_json::Value>>,
+    }
+    #[derive(Deserialize)]
+    struct Entry {
+        start: Option<String>,
+        end: String,
+        val: f64,
+        accn: String,
+        fy: Option<i32>,
+        fp: Option<String>,
+        form: String,
+        filed: String,
+    }
+    let document: Document = serde_json::from_slice(body).map_err(malformed("companyfacts"))?;
+    let mut parsed = CompanyFacts::default();
+    let date = |text: &str| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
+    for (taxonomy, concepts) in document.facts {
+        for (name, concept) in concepts {
+            for (unit, entries) in concept.units {
+                for raw in entries {
+                    let Ok(entry) = serde_json::from_value::<Entry>(raw) else {
+                        parsed.skipped += 1;
+                        continue;
+                    };
+                    let fact = (|| {
+                        if !FACT_FORMS.contains(&entry.form.as_str()) || !entry.val.is_finite() {
+                            return None;
+                        }
+                        let start = match &entry.start {
+                            Some(start) => Some(date(start)?),
+                            None => None,
+                        };
+                        Some(ReportedFact {
+                            fact: Fact {
+                                concept: format!("{taxonomy}:{name}"),
+                                unit: unit.clone(),
+                                period_start: start,
+                                period_end: date(&entry.end)?,
+                                fiscal_year: entry.fy?,
+                                fiscal_period: entry.fp.clone()?,
+                                form: entry.form.clone(),
+                                filed: date(&entry.filed)?,
+                                value: entry.val,
+                            },
+                            accession: entry.accn.clone(),
+                        })
+                    })();
+                    match fact {
+                        Some(fact) => parsed.facts.push(fact),
+                        None => parsed.skipped += 1,
+                    }
+                }
+            }
+        }
+    }
+    Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ticker_map_parses_and_skips_what_cannot_be_a_ticker() {
+        let body = br#"{
+            "0": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."},
+            "1": {"cik_str": 1067983, "ticker": "BRK-B", "title": "BERKSHIRE HATHAWAY INC"},
+            "2": {"cik_str": 1, "ticker": "not a ticker", "title": "Odd"}
+        }"#;
+        let (listed, skipped) = parse_tickers(body).expect("parses");
+        assert_eq!(skipped, 1);
+        assert_eq!(listed[0].ticker.as_str(), "AAPL");
+        assert_eq!(listed[0].cik.to_string(), "0000320193");
+        assert_eq!(listed[1].ticker.as_str(), "BRK-B");
+        assert!(parse_tickers(b"[]").is_err());
+    }
+
+    #[test]
+    fn the_latest_report_is_the_newest_fact_bearing_filing() {
+        let body = br#"{"cik": "320193", "filings": {"recent": {
+            "accessionNumber": ["0000320193-26-000010", "0000320193-26-000009", "0000320193-25-000079"],
+            "filingDate": ["2026-02-10", "2026-01-30", "2025-10-31"],
+            "form": ["8-K", "10-Q", "10-K"]
+        }, "files": []}}"#;
+        let latest = parse_latest_report(body)
+            .expect("parses")
+            .expect("a report");
+        assert_eq!(latest.accession, "0000320193-26-000009");
+        assert_eq!(latest.form, "10-Q");
+        let none =
+            br#"{"filings": {"recent": {"accessionNumber": [], "filingDate": [], "form": []}}}"#;
+        assert_eq!(parse_latest_report(none).expect("parses"), None);
+    }
+
+    #[test]
+    fn company_facts_keep_every_filing_of_a_period_and_skip_the_rest() {
+        let body = br#"{"cik": 320193, "entityName": "Apple Inc.", "facts": {
+            "dei": {"EntityCommonStockSharesOutstanding": {"units": {"shares": [
+                {"end": "2025-10-17", "val": 14776353000, "accn": "0000320193-25-000079", "fy": 2025, "fp": "FY", "form": "10-K", "filed": "2025-10-31"}
+            ]}}},
+            "us-gaap": {"Revenues": {"label": "Revenues", "units": {"USD": [
+                {"start": "2023-10-01", "end": "2024-09-28", "val": 391035000000, "accn": "0000320193-24-000123", "fy": 2024, "fp": "FY", "form": "10-K", "filed": "2024-11-01"},
+                {"start": "2023-10-01", "end": "2024-09-28", "val": 391035000000, "accn": "0000320193-25-000079", "fy": 2025, "fp": "FY", "form": "10-K", "filed": "2025-10-31"},
+                {"start": "2023-10-01", "end": "2024-09-28", "val": 1, "accn": "0000320193-24-000200", "fy": 2024, "fp": "FY", "form": "8-K", "filed": "2024-11-05"},
+                {"start": "bad", "end": "2024-09-28", "val": 1, "accn": "x", "fy": 2024, "fp": "FY", "form": "10-K", "filed": "2024-11-05"},
+                {"end": "2024-09-28", "val": "oops"}
+            ]}}}
+        }}"#;
+        let parsed = parse_company_facts(body).expect("parses");
+        assert_eq!(parsed.facts.len(), 3, "{:?}", parsed.facts);
+        assert_eq!(parsed.skipped, 3);
+        let revenue: Vec<_> = parsed
+            .facts
+            .iter()
+            .filter(|f| f.fact.concept == "us-gaap:Revenues")
+            .collect();
+        assert_eq!(revenue.len(), 2, "one per filing that reported the period");
+        assert_eq!(
+            revenue[1].fact.fiscal_year, 2025,
+            "fy belongs to the filing"
+        );
+        assert!(parse_company_facts(b"not json").is_err());
+    }
+}
