@@ -61,11 +61,21 @@ pub struct TokenConfig {
     pub audience: Option<String>,
 }
 
-/// `SEC_USER_AGENT`, the declared identity SEC's fair-access policy requires.
+/// How the scraper reaches SEC: `SEC_USER_AGENT` (the declared identity SEC's fair-access
+/// policy requires), `SEC_BASE_URL`, `SEC_TICKERS_URL`, `SEC_REQUESTS_PER_SECOND`,
+/// `SEC_BLOCK_PAUSE_SECS` and `SCRAPER_CONCURRENCY`.
 #[derive(Debug, Clone)]
 pub struct SecConfig {
     /// e.g. `LZStock admin@example.com`.
     pub user_agent: String,
+    /// Where SEC's documents are.
+    pub endpoints: lzstock_infra::sec::EdgarEndpoints,
+    /// Requests a second for the whole fleet (default 10, SEC's limit).
+    pub requests_per_second: f64,
+    /// How long the fleet pauses after SEC blocks it, in seconds (default 600).
+    pub block_pause_secs: u64,
+    /// Companies synced at once by one process (default 8).
+    pub concurrency: usize,
 }
 
 /// `SMTP_URL` of the mail relay.
@@ -274,7 +284,8 @@ impl SecConfig {
     /// Reads `SEC_USER_AGENT`.
     ///
     /// # Errors
-    /// When it is missing or has no contact e-mail address, which SEC requires.
+    /// When `SEC_USER_AGENT` is missing or not "Company Name contact@domain", or another
+    /// variable is malformed or out of range.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let user_agent = required(
             source,
@@ -285,13 +296,55 @@ impl SecConfig {
             word.split_once('@')
                 .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
         });
-        if !has_contact {
+        let has_name = user_agent
+            .split_whitespace()
+            .any(|word| !word.contains('@'));
+        if !has_contact || !has_name {
             return Err(ConfigError::Malformed {
                 name: "SEC_USER_AGENT",
-                reason: format!("must include a contact e-mail address (got {user_agent:?})"),
+                reason: format!("must be \"Company Name contact@domain\" (got {user_agent:?})"),
             });
         }
-        Ok(Self { user_agent })
+        let defaults = lzstock_infra::sec::EdgarEndpoints::default();
+        let url = |name: &'static str, default: String| -> Result<String, ConfigError> {
+            let url = optional(source, name).unwrap_or(default);
+            check_scheme(name, &url, &["http", "https"])?;
+            Ok(url.trim_end_matches('/').to_owned())
+        };
+        let endpoints = lzstock_infra::sec::EdgarEndpoints {
+            data_base: url("SEC_BASE_URL", defaults.data_base)?,
+            tickers_url: url("SEC_TICKERS_URL", defaults.tickers_url)?,
+        };
+        let requests_per_second: f64 = parsed_or(source, "SEC_REQUESTS_PER_SECOND", 10.0)?;
+        if !(requests_per_second > 0.0 && requests_per_second <= 1000.0) {
+            return Err(ConfigError::Malformed {
+                name: "SEC_REQUESTS_PER_SECOND",
+                reason: format!(
+                    "must be above 0 and at most 1000 (SEC allows 10), got {requests_per_second}"
+                ),
+            });
+        }
+        let block_pause_secs: u64 = parsed_or(source, "SEC_BLOCK_PAUSE_SECS", 600)?;
+        if block_pause_secs == 0 {
+            return Err(ConfigError::Malformed {
+                name: "SEC_BLOCK_PAUSE_SECS",
+                reason: "must be at least 1".into(),
+            });
+        }
+        let concurrency: usize = parsed_or(source, "SCRAPER_CONCURRENCY", 8)?;
+        if !(1..=64).contains(&concurrency) {
+            return Err(ConfigError::Malformed {
+                name: "SCRAPER_CONCURRENCY",
+                reason: format!("must be 1 to 64, got {concurrency}"),
+            });
+        }
+        Ok(Self {
+            user_agent,
+            endpoints,
+            requests_per_second,
+            block_pause_secs,
+            concurrency,
+        })
     }
 }
 

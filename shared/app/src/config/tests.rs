@@ -46,6 +46,27 @@ fn on_lambda_only_the_authorizer_counts() {
 }
 
 #[test]
+fn sec_settings_are_checked_by_name() {
+    let base = ("SEC_USER_AGENT", "LZStock ops@lzstock.dev");
+    let config = SecConfig::from_source(&[base]).unwrap();
+    assert_eq!(config.endpoints.data_base, "https://data.sec.gov");
+    assert_eq!((config.requests_per_second, config.concurrency), (10.0, 8));
+    for (name, value) in [
+        ("SEC_REQUESTS_PER_SECOND", "0"),
+        ("SEC_REQUESTS_PER_SECOND", "NaN"),
+        ("SEC_BLOCK_PAUSE_SECS", "0"),
+        ("SCRAPER_CONCURRENCY", "0"),
+        ("SEC_BASE_URL", "ftp://sec"),
+    ] {
+        let error = SecConfig::from_source(&[base, (name, value)])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(name), "{name}={value}: {error}");
+    }
+    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "ops@lzstock.dev")]).is_err());
+}
+
+#[test]
 fn the_sec_user_agent_needs_a_contact_address() {
     assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock")]).is_err());
     assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock ops@lzstock.dev")]).is_ok());

@@ -4,6 +4,8 @@
 pub mod budget;
 pub mod client;
 pub mod documents;
+pub mod edgar;
 
 pub use budget::RequestBudget;
 pub use client::{Fetched, SecError, SecHttp, SecPolicy};
+pub use edgar::{Edgar, EdgarEndpoints, EdgarError, TickerMap};
