@@ -3,6 +3,7 @@
 //! composition root in `lzstock-app` wires them up.
 
 pub mod companies;
+pub mod company_sync;
 pub mod dashboards;
 pub mod nats;
 pub mod outbox;

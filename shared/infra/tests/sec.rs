@@ -157,3 +157,137 @@ async fn absent_documents_unchanged_documents_and_a_bad_user_agent_each_say_so()
     assert!(matches!(error, SecError::UndeclaredAgent(_)), "{error:?}");
     assert!(error.stops_the_run());
 }
+
+mod company_sync {
+    use chrono::NaiveDate;
+    use lzstock_domain::company::{Fact, Filing, ListedCompany, ReportedFact};
+    use lzstock_domain::{Cik, Ticker};
+    use lzstock_harness::database;
+    use lzstock_infra::company_sync::PgCompanySync;
+
+    fn listed(ticker: &str, cik: &str, name: &str) -> ListedCompany {
+        ListedCompany {
+            ticker: Ticker::parse(ticker).expect("test data"),
+            cik: Cik::parse(cik).expect("test data"),
+            name: name.into(),
+        }
+    }
+
+    fn date(text: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test data")
+    }
+
+    fn fact(concept: &str, fy: i32, fp: &str, value: f64, accession: &str) -> ReportedFact {
+        ReportedFact {
+            fact: Fact {
+                concept: concept.into(),
+                unit: "USD".into(),
+                period_start: Some(date("2024-01-01")),
+                period_end: date("2024-12-31"),
+                fiscal_year: fy,
+                fiscal_period: fp.into(),
+                form: "10-K".into(),
+                filed: date("2025-02-01"),
+                value,
+            },
+            accession: accession.into(),
+        }
+    }
+
+    async fn events(pool: &sqlx::PgPool) -> i64 {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM outbox WHERE subject = 'lzstock.companies.facts_updated'",
+        )
+        .fetch_one(pool)
+        .await
+        .expect("test data")
+    }
+
+    #[tokio::test]
+    async fn share_classes_of_one_filer_are_two_companies_and_a_second_upsert_writes_nothing() {
+        let db = database().await;
+        let store = PgCompanySync::new(db.pool.clone(), "lzstock");
+        let map = [
+            listed("GOOG", "1652044", "Alphabet Inc."),
+            listed("GOOGL", "1652044", "Alphabet Inc."),
+        ];
+        assert_eq!(store.upsert_companies(&map).await.unwrap(), 2);
+        assert_eq!(store.upsert_companies(&map).await.unwrap(), 0);
+    }
+
+    #[tokio::test]
+    async fn storing_the_same_facts_twice_writes_and_publishes_once() {
+        let db = database().await;
+        let store = PgCompanySync::new(db.pool.clone(), "lzstock");
+        store
+            .upsert_companies(&[listed("AAPL", "320193", "Apple Inc.")])
+            .await
+            .unwrap();
+        let ticker = Ticker::parse("AAPL").unwrap();
+        let filing = Filing {
+            accession: "0000320193-25-000079".into(),
+            filed: date("2025-02-01"),
+            form: "10-K".into(),
+        };
+        let facts = vec![
+            fact(
+                "us-gaap:Revenues",
+                2024,
+                "FY",
+                100.0,
+                "0000320193-25-000079",
+            ),
+            // Listed twice in the document: stored once.
+            fact(
+                "us-gaap:Revenues",
+                2024,
+                "FY",
+                100.0,
+                "0000320193-25-000079",
+            ),
+            fact(
+                "us-gaap:NetIncomeLoss",
+                2024,
+                "FY",
+                20.0,
+                "0000320193-25-000079",
+            ),
+            // Not a fiscal period the table knows: refused, the rest stored.
+            fact("us-gaap:Assets", 2024, "X9", 1.0, "0000320193-25-000079"),
+        ];
+        let first = store.store_facts(&ticker, &filing, &facts).await.unwrap();
+        assert_eq!(
+            first.changed_concepts,
+            ["us-gaap:NetIncomeLoss", "us-gaap:Revenues"]
+        );
+        assert_eq!(first.rejected, 1);
+        assert_eq!(events(&db.pool).await, 1);
+        assert_eq!(
+            store.last_accession(&ticker).await.unwrap().as_deref(),
+            Some("0000320193-25-000079")
+        );
+
+        let again = store.store_facts(&ticker, &filing, &facts).await.unwrap();
+        assert!(again.changed_concepts.is_empty());
+        assert_eq!(
+            events(&db.pool).await,
+            1,
+            "nothing changed, nothing published"
+        );
+
+        // A restatement: the same fact of the same filing with another value.
+        let restated = vec![fact(
+            "us-gaap:Revenues",
+            2024,
+            "FY",
+            101.0,
+            "0000320193-25-000079",
+        )];
+        let changed = store
+            .store_facts(&ticker, &filing, &restated)
+            .await
+            .unwrap();
+        assert_eq!(changed.changed_concepts, ["us-gaap:Revenues"]);
+        assert_eq!(events(&db.pool).await, 2);
+    }
+}

@@ -1,6 +1,7 @@
 //! Companies: identity (ticker, CIK), reported XBRL facts, and the indicators derived
 //! from them.
 
+mod filings;
 mod ids;
 mod indicators;
 mod profile;
@@ -8,6 +9,7 @@ mod profile;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
+pub use filings::{Filing, ListedCompany, ReportedFact};
 pub use ids::{Cik, Ticker, ValueError};
 pub use indicators::{compute_indicators, IndicatorValue};
 pub use profile::{CompanyProfile, CompanyStore, GetCompany, GetCompanyError};

@@ -80,6 +80,42 @@ impl OutboxEvent {
     }
 }
 
+/// `<root>.companies.facts_updated` subject, below the root.
+pub const FACTS_UPDATED: &str = "companies.facts_updated";
+
+impl OutboxEvent {
+    /// `<root>.companies.facts_updated`: `{"ticker"}` and `{"ticker", "cik",
+    /// "changedConcepts", "latestFiled"}`.
+    #[must_use]
+    pub fn facts_updated(
+        subject_root: &str,
+        ticker: &str,
+        cik: &str,
+        changed_concepts: &[String],
+        latest_filed: chrono::NaiveDate,
+    ) -> Self {
+        let id = uuid::Uuid::now_v7();
+        let occurred_at = Utc::now();
+        Self {
+            id,
+            subject: format!("{subject_root}.{FACTS_UPDATED}"),
+            payload: envelope(
+                id,
+                None,
+                occurred_at,
+                json!({ "ticker": ticker }),
+                json!({
+                    "ticker": ticker,
+                    "cik": cik,
+                    "changedConcepts": changed_concepts,
+                    "latestFiled": latest_filed.to_string(),
+                }),
+            ),
+            traceparent: None,
+        }
+    }
+}
+
 /// A `traceparent` continuing trace `trace_id` (32 hex digits), or `None` for any other id.
 fn traceparent(trace_id: &str) -> Option<String> {
     let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());

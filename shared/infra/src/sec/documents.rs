@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use lzstock_domain::company::Fact;
+use lzstock_domain::company::{Fact, Filing, ListedCompany, ReportedFact};
 use lzstock_domain::{Cik, Ticker};
 use serde::Deserialize;
 
@@ -31,17 +31,6 @@ fn malformed(document: &'static str) -> impl Fn(serde_json::Error) -> MalformedD
         document,
         reason: e.to_string(),
     }
-}
-
-/// One line of `company_tickers.json`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ListedCompany {
-    /// The ticker.
-    pub ticker: Ticker,
-    /// The CIK.
-    pub cik: Cik,
-    /// The registered name.
-    pub name: String,
 }
 
 /// Parses `company_tickers.json`: `{"0": {"cik_str", "ticker", "title"}, …}`. Entries with
@@ -84,23 +73,12 @@ pub fn parse_tickers(body: &[u8]) -> Result<(Vec<ListedCompany>, usize), Malform
     Ok((listed, skipped))
 }
 
-/// The newest report among a company's recent filings (`submissions/CIK##########.json`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LatestReport {
-    /// Its accession number, e.g. `0000320193-25-000079`.
-    pub accession: String,
-    /// When it was filed.
-    pub filed: NaiveDate,
-    /// Its form.
-    pub form: String,
-}
-
 /// The newest filing of a [`FACT_FORMS`] form in a submissions document, or `None` when it
 /// lists none.
 ///
 /// # Errors
 /// When the document is not a submissions document.
-pub fn parse_latest_report(body: &[u8]) -> Result<Option<LatestReport>, MalformedDocument> {
+pub fn parse_latest_report(body: &[u8]) -> Result<Option<Filing>, MalformedDocument> {
     #[derive(Deserialize)]
     struct Submissions {
         filings: Filings,
@@ -126,22 +104,13 @@ pub fn parse_latest_report(body: &[u8]) -> Result<Option<LatestReport>, Malforme
         .zip(&recent.form)
         .filter(|(_, form)| FACT_FORMS.contains(&form.as_str()))
         .filter_map(|((accession, filed), form)| {
-            Some(LatestReport {
+            Some(Filing {
                 accession: accession.clone(),
                 filed: NaiveDate::parse_from_str(filed, "%Y-%m-%d").ok()?,
                 form: form.clone(),
             })
         })
         .max_by(|a, b| (a.filed, &a.accession).cmp(&(b.filed, &b.accession))))
-}
-
-/// A fact with the filing that reported it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportedFact {
-    /// The value and its period.
-    pub fact: Fact,
-    /// The filing's accession number.
-    pub accession: String,
 }
 
 /// A company's facts from `companyfacts/CIK##########.json`.

@@ -1,12 +1,12 @@
 //! SEC EDGAR's three documents LZStock reads, at configurable addresses (tests point them at
 //! a stand-in).
 
+use lzstock_domain::company::{Filing, ListedCompany};
 use lzstock_domain::Cik;
 
 use super::client::{Fetched, SecError, SecHttp};
 use super::documents::{
-    parse_company_facts, parse_latest_report, parse_tickers, CompanyFacts, LatestReport,
-    ListedCompany, MalformedDocument,
+    parse_company_facts, parse_latest_report, parse_tickers, CompanyFacts, MalformedDocument,
 };
 
 /// Where SEC serves its documents.
@@ -111,7 +111,7 @@ impl Edgar {
     ///
     /// # Errors
     /// See [`EdgarError`]; an unknown CIK is [`SecError::NotFound`].
-    pub async fn latest_report(&self, cik: Cik) -> Result<Option<LatestReport>, EdgarError> {
+    pub async fn latest_report(&self, cik: Cik) -> Result<Option<Filing>, EdgarError> {
         let url = format!("{}/submissions/CIK{cik}.json", self.endpoints.data_base);
         Ok(parse_latest_report(&self.document(&url).await?)?)
     }
