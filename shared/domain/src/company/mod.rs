@@ -5,6 +5,7 @@ mod filings;
 mod ids;
 mod indicators;
 mod profile;
+mod scrape;
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,10 @@ pub use filings::{Filing, ListedCompany, ReportedFact};
 pub use ids::{Cik, Ticker, ValueError};
 pub use indicators::{compute_indicators, IndicatorValue};
 pub use profile::{CompanyProfile, CompanyStore, GetCompany, GetCompanyError};
+pub use scrape::{
+    Failure, FilingSource, Scope, ScrapeCompanies, ScrapeError, ScrapeReport, SourceError,
+    SyncStore,
+};
 
 /// A company LZStock tracks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
