@@ -1,33 +1,66 @@
 //! The scraper function: keeps company fundamentals in sync with SEC EDGAR.
 //!
-//! `scraper` runs on the schedule (EventBridge on Lambda, `SCRAPER_SCHEDULE` standalone);
-//! `scraper run [--tickers A,B]` runs once now and prints the report.
+//! `scraper` runs on the schedule (EventBridge on Lambda, `SCRAPER_SCHEDULE` standalone)
+//! over every company on a dashboard; `scraper run [--tickers A,B | --universe U]
+//! [--deadline 10m]` runs once now and prints the report as JSON.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 use lzstock_app::resources;
 use lzstock_app::scraper::{self, ScraperConfig};
-use lzstock_domain::Ticker;
+use lzstock_domain::company::Scope;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
 use lzstock_shim::telemetry;
 
-const USAGE: &str = "usage: scraper [run [--tickers AAPL,MSFT]]";
+const USAGE: &str =
+    "usage: scraper [run [--tickers AAPL,MSFT | --universe dashboards|all] [--deadline 10m]]";
 
 enum Command {
     Scheduled,
-    Once(Vec<Ticker>),
+    Once {
+        scope: Scope,
+        deadline: Option<Duration>,
+    },
+}
+
+/// `90s`, `10m`, `1h`.
+fn duration(text: &str) -> Result<Duration, String> {
+    let (number, unit) = text.split_at(text.len().saturating_sub(1));
+    let value: u64 = number
+        .parse()
+        .map_err(|_| format!("--deadline: {text:?} is not like 90s, 10m or 1h"))?;
+    match unit {
+        "s" => Ok(Duration::from_secs(value)),
+        "m" => Ok(Duration::from_secs(value * 60)),
+        "h" => Ok(Duration::from_secs(value * 3600)),
+        _ => Err(format!("--deadline: {text:?} is not like 90s, 10m or 1h")),
+    }
 }
 
 fn parse_args(args: &[String]) -> Result<Command, String> {
-    match args {
-        [] => Ok(Command::Scheduled),
-        [run] if run == "run" => Ok(Command::Once(Vec::new())),
-        [run, flag, list] if run == "run" && flag == "--tickers" => scraper::parse_tickers(list)
-            .map(Command::Once)
-            .map_err(|e| e.to_string()),
-        _ => Err(USAGE.to_owned()),
+    let Some((first, rest)) = args.split_first() else {
+        return Ok(Command::Scheduled);
+    };
+    if first != "run" {
+        return Err(USAGE.to_owned());
     }
+    let mut scope = Scope::Dashboards;
+    let mut deadline = None;
+    let mut options = rest.iter();
+    while let Some(flag) = options.next() {
+        let value = options
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match flag.as_str() {
+            "--tickers" => scope = Scope::Tickers(scraper::ticker_list(value)),
+            "--universe" => scope = scraper::universe(value)?,
+            "--deadline" => deadline = Some(duration(value)?),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}")),
+        }
+    }
+    Ok(Command::Once { scope, deadline })
 }
 
 #[tokio::main]
@@ -53,14 +86,32 @@ async fn main() -> ExitCode {
 
 async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
+    let root = config.streams.subject_root.clone();
     match command {
-        Command::Once(tickers) => {
-            let report = scraper::run(&pool, ScheduledRun::manual(), &tickers).await?;
+        Command::Once { scope, deadline } => {
+            let deadline = deadline.map(|d| Instant::now() + d);
+            let report = scraper::run(
+                &config,
+                &pool,
+                &root,
+                ScheduledRun::manual(),
+                &scope,
+                deadline,
+            )
+            .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Scheduled => {
-            let pool = &pool;
-            schedule::run(config.schedule, |run| scraper::run(pool, run, &[])).await?;
+            let (config, pool, root) = (&config, &pool, &root);
+            schedule::run(config.schedule.clone(), |run| async move {
+                // Stop starting companies a minute before the host's deadline.
+                let deadline = run.deadline.and_then(|at| {
+                    let left = (at - chrono::Utc::now()).to_std().ok()?;
+                    Some(Instant::now() + left.saturating_sub(Duration::from_secs(60)))
+                });
+                scraper::run(config, pool, root, run, &Scope::Dashboards, deadline).await
+            })
+            .await?;
         }
     }
     Ok(())

@@ -1,85 +1,169 @@
-//! The scraper binary under every trigger: an EventBridge scheduled event through
-//! `cargo lambda watch`, the one-shot `scraper run`, and the standalone cron schedule.
+//! The scraper binary under every trigger, syncing from a stand-in SEC over real HTTP: an
+//! EventBridge scheduled event through `cargo lambda watch`, the one-shot `scraper run`, and
+//! the standalone cron schedule.
 
 use std::process::Stdio;
 use std::time::Duration;
 
 use lzstock_harness::lambda::LambdaEmulator;
+use lzstock_harness::sec_standin::{SecStandIn, StandInRules};
 use lzstock_harness::{base_env, database, nats, TestDatabase};
-use serde_json::Value;
+use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 const SCRAPER: &str = env!("CARGO_BIN_EXE_scraper");
 
-async fn tracked_companies() -> (TestDatabase, Vec<(String, String)>) {
+/// A stand-in SEC listing AAPL and MSFT, each with one 10-K and its revenue.
+async fn sec() -> SecStandIn {
+    let sec = SecStandIn::start(StandInRules::default()).await;
+    sec.put(
+        "/files/company_tickers.json",
+        json!({
+            "0": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."},
+            "1": {"cik_str": 789019, "ticker": "MSFT", "title": "MICROSOFT CORP"},
+        })
+        .to_string(),
+    );
+    for (cik, revenue) in [(320_193_u64, 391_035.0), (789_019, 245_122.0)] {
+        let accession = format!("{cik:010}-25-000001");
+        sec.put(
+            &format!("/submissions/CIK{cik:010}.json"),
+            json!({"cik": cik.to_string(), "filings": {"recent": {
+                "accessionNumber": [accession], "filingDate": ["2025-10-31"], "form": ["10-K"]
+            }}})
+            .to_string(),
+        );
+        sec.put(
+            &format!("/api/xbrl/companyfacts/CIK{cik:010}.json"),
+            json!({"cik": cik, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [
+                {"start": "2024-10-01", "end": "2025-09-30", "val": revenue, "accn": accession,
+                 "fy": 2025, "fp": "FY", "form": "10-K", "filed": "2025-10-31"}
+            ]}}}}})
+            .to_string(),
+        );
+    }
+    sec
+}
+
+/// A database with a dashboard on AAPL and MSFT (the scheduled universe), and the
+/// variables that point the scraper at it and at `sec`.
+async fn setup(sec: &SecStandIn) -> (TestDatabase, Vec<(String, String)>) {
     let (db, bus) = tokio::join!(database(), nats());
     sqlx::query(
-        "INSERT INTO companies (ticker, cik, name) VALUES
-            ('MSFT', '0000789019', 'Microsoft Corp'),
-            ('AAPL', '0000320193', 'Apple Inc.')",
+        "INSERT INTO dashboards (id, owner_id, name, tickers)
+         VALUES (gen_random_uuid(), 'ada', 'Tech', ARRAY['AAPL', 'MSFT'])",
     )
     .execute(&db.pool)
     .await
-    .expect("companies insert");
+    .expect("dashboard");
     let mut env = base_env();
     env.push(("DATABASE_URL".into(), db.url.clone()));
     env.extend(bus.env());
+    env.push(("SEC_BASE_URL".into(), sec.url()));
+    env.push((
+        "SEC_TICKERS_URL".into(),
+        format!("{}/files/company_tickers.json", sec.url()),
+    ));
     (db, env)
+}
+
+async fn run_once(env: &[(String, String)], args: &[&str]) -> Value {
+    let output = tokio::process::Command::new(SCRAPER)
+        .arg("run")
+        .args(args)
+        .envs(env.iter().cloned())
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .await
+        .expect("the scraper runs");
+    assert!(output.status.success(), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("a JSON report")
+}
+
+fn facts_fetched(sec: &SecStandIn) -> usize {
+    sec.log()
+        .requests
+        .iter()
+        .filter(|path| path.starts_with("/api/xbrl/companyfacts/"))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
-    let (_db, env) = tracked_companies().await;
-    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
-    let _function = emulator.run_function(SCRAPER.as_ref(), &env).unwrap();
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = emulator
+        .run_function(SCRAPER.as_ref(), &env)
+        .expect("function");
 
     let event: Value =
-        serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).unwrap();
-    let report = emulator.invoke(&event).await.unwrap();
+        serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).expect("event");
+    let report = emulator.invoke(&event).await.expect("report");
 
     assert_eq!(report["run"]["id"], event["id"], "{report}");
     assert_eq!(report["run"]["trigger"], "event_bridge");
-    assert_eq!(report["run"]["scheduled_at"], "2026-11-23T03:00:00Z");
     assert!(
         report["run"]["deadline"].is_string(),
         "Lambda sets a deadline: {report}"
     );
-    assert_eq!(report["universe"], serde_json::json!(["AAPL", "MSFT"]));
+    assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn runs_once_for_the_tickers_given() {
-    let (_db, env) = tracked_companies().await;
-    let output = tokio::process::Command::new(SCRAPER)
-        .args(["run", "--tickers", "NVDA,BRK.B"])
-        .envs(env)
-        .env_remove("AWS_LAMBDA_RUNTIME_API")
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    let report: Value = serde_json::from_slice(&output.stdout).unwrap();
+async fn a_run_syncs_the_good_tickers_reports_the_bad_and_a_second_run_fetches_no_facts() {
+    let sec = sec().await;
+    let (db, env) = setup(&sec).await;
+    let report = run_once(&env, &["--tickers", "AAPL,not a ticker,ZZZZ"]).await;
     assert_eq!(report["run"]["trigger"], "manual");
-    assert_eq!(report["universe"], serde_json::json!(["NVDA", "BRK.B"]));
+    assert_eq!(report["requested"], 3);
+    assert_eq!(report["synced"], json!(["AAPL"]), "{report}");
+    let failed: Vec<&str> = report["failed"]
+        .as_array()
+        .expect("failed")
+        .iter()
+        .filter_map(|f| f["ticker"].as_str())
+        .collect();
+    assert_eq!(failed, ["not a ticker", "ZZZZ"], "{report}");
+    assert_eq!(report["throttled"], 0);
+    let events: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.companies.facts_updated'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("events");
+    assert_eq!(events, 1);
+
+    let again = run_once(&env, &["--tickers", "AAPL"]).await;
+    assert_eq!(again["skipped"], json!(["AAPL"]), "{again}");
+    assert_eq!(
+        facts_fetched(&sec),
+        1,
+        "no companyfacts fetched the second time"
+    );
+    let still: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM outbox WHERE subject LIKE '%.companies.facts_updated'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("events");
+    assert_eq!(still, 1, "nothing published the second time");
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn refuses_a_malformed_ticker_with_a_clear_error() {
-    let (_db, env) = tracked_companies().await;
-    let output = tokio::process::Command::new(SCRAPER)
-        .args(["run", "--tickers", "AAPL,not a ticker"])
-        .envs(env)
-        .output()
-        .await
-        .unwrap();
-    assert_eq!(output.status.code(), Some(2));
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert!(stderr.contains("\"not a ticker\""), "{stderr}");
+async fn a_run_past_its_deadline_leaves_the_rest_to_the_next() {
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
+    let late = run_once(&env, &["--universe", "dashboards", "--deadline", "0s"]).await;
+    assert_eq!(late["remaining"], json!(["AAPL", "MSFT"]), "{late}");
+    let next = run_once(&env, &["--universe", "dashboards"]).await;
+    assert_eq!(next["synced"], json!(["AAPL", "MSFT"]), "{next}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn runs_on_its_cron_schedule_standalone() {
-    let (_db, env) = tracked_companies().await;
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
     let mut scraper = tokio::process::Command::new(SCRAPER)
         .envs(env)
         .env("SCRAPER_SCHEDULE", "* * * * * *")
@@ -87,10 +171,10 @@ async fn runs_on_its_cron_schedule_standalone() {
         .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(scraper.stderr.take().unwrap()).lines();
-    let finished = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
+        .expect("scraper");
+    let mut lines = BufReader::new(scraper.stderr.take().expect("stderr")).lines();
+    let finished = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.expect("a line") {
             let Ok(entry) = serde_json::from_str::<Value>(&line) else {
                 continue;
             };
@@ -101,8 +185,9 @@ async fn runs_on_its_cron_schedule_standalone() {
         panic!("the scraper exited without a run");
     })
     .await
-    .expect("a run within 20 s on an every-second schedule");
-    let report: Value = serde_json::from_str(finished["report"].as_str().unwrap()).unwrap();
+    .expect("a run within 30 s on an every-second schedule");
+    let report: Value =
+        serde_json::from_str(finished["report"].as_str().expect("report")).expect("JSON");
     assert_eq!(report["run"]["trigger"], "cron");
-    assert_eq!(report["universe"], serde_json::json!(["AAPL", "MSFT"]));
+    assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
 }

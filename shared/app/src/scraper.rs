@@ -1,6 +1,9 @@
 //! The scraper function: its configuration and its scheduled job.
 
-use lzstock_domain::{Ticker, ValueError};
+use lzstock_domain::company::{Scope, ScrapeCompanies, ScrapeError, ScrapeReport};
+use lzstock_domain::dashboard::StoreError;
+use lzstock_infra::company_sync::PgCompanySync;
+use lzstock_infra::sec::{Edgar, RequestBudget, SecHttp, SecPolicy};
 use lzstock_shim::config::{ConfigError, Source};
 use lzstock_shim::schedule::{Schedule, ScheduledRun};
 use serde::Serialize;
@@ -19,6 +22,8 @@ pub struct ScraperConfig {
     pub sec: SecConfig,
     /// `SCRAPER_SCHEDULE`, used standalone.
     pub schedule: Schedule,
+    /// Stream names (events go through the outbox under this root).
+    pub streams: lzstock_infra::streams::EventStreams,
 }
 
 impl ScraperConfig {
@@ -32,55 +37,105 @@ impl ScraperConfig {
             nats: NatsConfig::from_source(source)?,
             sec: SecConfig::from_source(source)?,
             schedule: config::scraper_schedule(source)?,
+            streams: crate::resources::event_streams(source)?,
         })
     }
 }
 
-/// Parses `--tickers AAPL,MSFT`.
-///
-/// # Errors
-/// The first ticker that does not parse.
-pub fn parse_tickers(list: &str) -> Result<Vec<Ticker>, ValueError> {
+/// Parses `--tickers AAPL,MSFT` into the tickers as given; each is parsed by the run, which
+/// reports a malformed one instead of refusing the whole list.
+#[must_use]
+pub fn ticker_list(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .map(Ticker::parse)
+        .map(str::to_owned)
         .collect()
+}
+
+/// Parses `--universe dashboards|all`.
+///
+/// # Errors
+/// When it is neither.
+pub fn universe(text: &str) -> Result<Scope, String> {
+    match text {
+        "dashboards" => Ok(Scope::Dashboards),
+        "all" => Ok(Scope::All),
+        other => Err(format!(
+            "--universe must be dashboards or all, got {other:?}"
+        )),
+    }
 }
 
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
+    /// The run's id.
+    pub run_id: String,
     /// The run that produced this report.
     pub run: ScheduledRun,
-    /// The companies the run covers: the requested tickers, or every tracked company.
-    pub universe: Vec<String>,
+    /// Companies asked for, and what became of each.
+    #[serde(flatten)]
+    pub companies: ScrapeReport,
+    /// Requests sent to SEC.
+    pub requests: u64,
+    /// Times SEC blocked the fleet during the run.
+    pub throttled: u64,
+    /// Why the run stopped early, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
 }
 
 /// Why a run failed as a whole (one company failing never fails the run).
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    /// The tracked universe could not be read.
-    #[error("cannot read the tracked companies: {0}")]
-    Database(#[from] sqlx::Error),
+    /// Storage failed.
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    /// The budget could not be read, or the client could not be built.
+    #[error("{0}")]
+    Setup(String),
 }
 
-/// One run of the scraper over `tickers`, or over every tracked company when empty.
+/// One run of the scraper over `scope`, within `deadline` (the host's, or the operator's).
 ///
 /// # Errors
-/// See [`RunError`].
+/// See [`RunError`]; a run stopped by SEC's refusal returns its report with `stopped`.
 pub async fn run(
+    config: &ScraperConfig,
     pool: &PgPool,
+    subject_root: &str,
     run: ScheduledRun,
-    tickers: &[Ticker],
+    scope: &Scope,
+    deadline: Option<std::time::Instant>,
 ) -> Result<RunReport, RunError> {
-    let universe = if tickers.is_empty() {
-        sqlx::query_scalar("SELECT ticker FROM companies ORDER BY ticker")
-            .fetch_all(pool)
-            .await?
-    } else {
-        tickers.iter().map(ToString::to_string).collect()
+    let budget = RequestBudget::new(pool.clone(), "sec", config.sec.requests_per_second);
+    let policy = SecPolicy {
+        block_pause: std::time::Duration::from_secs(config.sec.block_pause_secs),
+        ..SecPolicy::default()
     };
-    tracing::info!(run.id = %run.id, companies = universe.len(), "scraper run");
-    Ok(RunReport { run, universe })
+    let http = SecHttp::new(&config.sec.user_agent, budget, policy)
+        .map_err(|e| RunError::Setup(format!("SEC_USER_AGENT: {e}")))?;
+    let edgar = Edgar::new(http, config.sec.endpoints.clone());
+    let store = PgCompanySync::new(pool.clone(), subject_root);
+    let refresh = store
+        .listing_due()
+        .await
+        .map_err(|e| RunError::Store(StoreError::Unavailable(Box::new(e))))?;
+    let usecase = ScrapeCompanies::new(edgar, store, config.sec.concurrency);
+    tracing::info!(run.id = %run.id, ?scope, refresh, "scraper run");
+    let (companies, stopped) = match usecase.execute(scope, refresh, deadline).await {
+        Ok(report) => (report, None),
+        Err(ScrapeError::Stopped { reason, report }) => (report, Some(reason)),
+        Err(ScrapeError::Unexpected(error)) => return Err(error.into()),
+    };
+    let counters = usecase.source().http().counters();
+    Ok(RunReport {
+        run_id: run.id.clone(),
+        run,
+        companies,
+        requests: counters.requests(),
+        throttled: counters.throttled(),
+        stopped,
+    })
 }

@@ -4,8 +4,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lzstock_domain::company::{Filing, ListedCompany, ReportedFact};
-use lzstock_domain::Ticker;
+use lzstock_domain::company::{Company, Filing, ListedCompany, ReportedFact, SyncStore};
+use lzstock_domain::dashboard::StoreError;
+use lzstock_domain::{Cik, Ticker};
 use sqlx::PgPool;
 
 use crate::outbox::{self, OutboxEvent};
@@ -62,7 +63,21 @@ impl PgCompanySync {
         }
     }
 
-    /// Inserts or updates the listed companies; returns how many rows changed.
+    /// Whether SEC's ticker map is due a refresh: never fetched, or over a day ago.
+    ///
+    /// # Errors
+    /// When PostgreSQL fails.
+    pub async fn listing_due(&self) -> Result<bool, sqlx::Error> {
+        let fresh: Option<bool> = sqlx::query_scalar!(
+            r#"SELECT fetched_at > now() - interval '1 day' AS "fresh!" FROM sec_listing"#
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(!fresh.unwrap_or(false))
+    }
+
+    /// Inserts or updates the listed companies and notes when the map was fetched;
+    /// returns how many rows changed.
     ///
     /// # Errors
     /// When PostgreSQL fails.
@@ -80,6 +95,12 @@ impl PgCompanySync {
                 }
             })
             .collect();
+        sqlx::query!(
+            "INSERT INTO sec_listing (id, fetched_at) VALUES (TRUE, now())
+             ON CONFLICT (id) DO UPDATE SET fetched_at = now()"
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(sqlx::query!(
             "INSERT INTO companies (ticker, cik, name)
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
@@ -251,5 +272,85 @@ impl PgCompanySync {
         .execute(&self.pool)
         .await?;
         Ok(())
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+fn company_of(ticker: &str, cik: &str, name: String) -> Result<Company, StoreError> {
+    Ok(Company {
+        ticker: Ticker::parse(ticker).map_err(unavailable)?,
+        cik: Cik::parse(cik).map_err(unavailable)?,
+        name,
+    })
+}
+
+impl SyncStore for PgCompanySync {
+    async fn upsert_companies(&self, companies: &[ListedCompany]) -> Result<(), StoreError> {
+        if companies.is_empty() {
+            return Ok(());
+        }
+        PgCompanySync::upsert_companies(self, companies)
+            .await
+            .map(drop)
+            .map_err(unavailable)
+    }
+
+    async fn companies(&self, tickers: &[Ticker]) -> Result<Vec<Company>, StoreError> {
+        let tickers: Vec<String> = tickers.iter().map(ToString::to_string).collect();
+        sqlx::query!(
+            "SELECT ticker, cik, name FROM companies WHERE ticker = ANY($1) ORDER BY ticker",
+            &tickers,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|row| company_of(&row.ticker, &row.cik, row.name))
+        .collect()
+    }
+
+    async fn universe(&self, dashboards_only: bool) -> Result<Vec<Company>, StoreError> {
+        sqlx::query!(
+            "SELECT ticker, cik, name FROM companies c
+             WHERE NOT $1 OR EXISTS (SELECT 1 FROM dashboards d WHERE c.ticker = ANY(d.tickers))
+             ORDER BY ticker",
+            dashboards_only,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|row| company_of(&row.ticker, &row.cik, row.name))
+        .collect()
+    }
+
+    async fn last_accession(&self, ticker: &Ticker) -> Result<Option<String>, StoreError> {
+        PgCompanySync::last_accession(self, ticker)
+            .await
+            .map_err(unavailable)
+    }
+
+    async fn store_facts(
+        &self,
+        ticker: &Ticker,
+        filing: &Filing,
+        facts: &[ReportedFact],
+    ) -> Result<Vec<String>, StoreError> {
+        let stored = PgCompanySync::store_facts(self, ticker, filing, facts)
+            .await
+            .map_err(unavailable)?;
+        if stored.rejected > 0 {
+            tracing::warn!(%ticker, rejected = stored.rejected, "facts the table's rules refused");
+        }
+        Ok(stored.changed_concepts)
+    }
+
+    async fn record_failure(&self, ticker: &Ticker, reason: &str) -> Result<(), StoreError> {
+        PgCompanySync::record_failure(self, ticker, reason)
+            .await
+            .map_err(unavailable)
     }
 }

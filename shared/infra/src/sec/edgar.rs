@@ -1,7 +1,7 @@
 //! SEC EDGAR's three documents LZStock reads, at configurable addresses (tests point them at
 //! a stand-in).
 
-use lzstock_domain::company::{Filing, ListedCompany};
+use lzstock_domain::company::{Filing, FilingSource, ListedCompany, ReportedFact, SourceError};
 use lzstock_domain::Cik;
 
 use super::client::{Fetched, SecError, SecHttp};
@@ -137,5 +137,32 @@ impl Edgar {
                 url: url.to_owned(),
             }),
         }
+    }
+}
+
+impl From<EdgarError> for SourceError {
+    fn from(error: EdgarError) -> Self {
+        match error {
+            EdgarError::Request(SecError::NotFound(what)) => Self::NotFound(what),
+            error if error.stops_the_run() => Self::Stop(error.to_string()),
+            error => Self::Failed(error.to_string()),
+        }
+    }
+}
+
+impl FilingSource for Edgar {
+    async fn listed_companies(&self) -> Result<Vec<ListedCompany>, SourceError> {
+        match self.tickers(None).await? {
+            TickerMap::Listed { companies, .. } => Ok(companies),
+            TickerMap::Unchanged => Ok(Vec::new()),
+        }
+    }
+
+    async fn latest_filing(&self, cik: Cik) -> Result<Option<Filing>, SourceError> {
+        Ok(self.latest_report(cik).await?)
+    }
+
+    async fn reported_facts(&self, cik: Cik) -> Result<Vec<ReportedFact>, SourceError> {
+        Ok(self.company_facts(cik).await?.facts)
     }
 }

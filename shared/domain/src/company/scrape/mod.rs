@@ -119,8 +119,10 @@ pub struct ScrapeReport {
     pub requested: usize,
     /// Companies whose facts changed.
     pub synced: Vec<String>,
-    /// Companies with nothing new.
+    /// Companies whose facts were fetched and held nothing new.
     pub unchanged: Vec<String>,
+    /// Companies with no filing newer than the one stored: their facts were not fetched.
+    pub skipped: Vec<String>,
     /// Companies that failed, with the reason.
     pub failed: Vec<Failure>,
     /// Companies not started before the deadline.
@@ -146,6 +148,7 @@ pub enum ScrapeError {
 enum Outcome {
     Synced,
     Unchanged,
+    Skipped,
     Failed(String),
     Remaining,
 }
@@ -166,6 +169,11 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
             store,
             concurrency: concurrency.max(1),
         }
+    }
+
+    /// The source, for its counters.
+    pub fn source(&self) -> &S {
+        &self.source
     }
 
     /// Runs over `scope`. With `refresh_listing`, SEC's listing is fetched and recorded
@@ -222,30 +230,13 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
         };
         let stop = AtomicBool::new(false);
         let stop_reason = std::sync::Mutex::new(None::<String>);
-        let mut outcomes: Vec<(Ticker, Outcome)> =
-            futures::stream::iter(companies.iter().map(|company| {
-                let (stop, stop_reason) = (&stop, &stop_reason);
-                async move {
-                    if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d)
-                    {
-                        return Ok((company.ticker.clone(), Outcome::Remaining));
-                    }
-                    match self.sync(company).await {
-                        Ok(outcome) => Ok((company.ticker.clone(), outcome)),
-                        Err(SyncFailure::Stop(reason)) => {
-                            stop.store(true, Ordering::SeqCst);
-                            if let Ok(mut slot) = stop_reason.lock() {
-                                slot.get_or_insert(reason);
-                            }
-                            Ok((company.ticker.clone(), Outcome::Remaining))
-                        }
-                        Err(SyncFailure::Company(reason)) => {
-                            Ok((company.ticker.clone(), Outcome::Failed(reason)))
-                        }
-                        Err(SyncFailure::Store(error)) => Err(error),
-                    }
-                }
-            }))
+        // Futures built up front, not in a `map` closure: a closure over borrowed companies
+        // makes the run's `Send` bound unprovable for callers (rust-lang/rust#64552).
+        let mut work = Vec::with_capacity(companies.len());
+        for company in &companies {
+            work.push(self.attempt(company, &stop, &stop_reason, deadline));
+        }
+        let mut outcomes: Vec<(Ticker, Outcome)> = futures::stream::iter(work)
             .buffer_unordered(self.concurrency)
             .collect::<Vec<Result<_, StoreError>>>()
             .await
@@ -257,6 +248,7 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
             match outcome {
                 Outcome::Synced => report.synced.push(ticker),
                 Outcome::Unchanged => report.unchanged.push(ticker),
+                Outcome::Skipped => report.skipped.push(ticker),
                 Outcome::Failed(reason) => report.failed.push(Failure { ticker, reason }),
                 Outcome::Remaining => report.remaining.push(ticker),
             }
@@ -266,6 +258,32 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
             Some(reason) => Err(ScrapeError::Stopped { reason, report }),
             None => Ok(report),
         }
+    }
+
+    /// Syncs `company` unless the run stopped or its deadline passed.
+    async fn attempt(
+        &self,
+        company: &Company,
+        stop: &AtomicBool,
+        stop_reason: &std::sync::Mutex<Option<String>>,
+        deadline: Option<Instant>,
+    ) -> Result<(Ticker, Outcome), StoreError> {
+        if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok((company.ticker.clone(), Outcome::Remaining));
+        }
+        let outcome = match self.sync(company).await {
+            Ok(outcome) => outcome,
+            Err(SyncFailure::Stop(reason)) => {
+                stop.store(true, Ordering::SeqCst);
+                if let Ok(mut slot) = stop_reason.lock() {
+                    slot.get_or_insert(reason);
+                }
+                Outcome::Remaining
+            }
+            Err(SyncFailure::Company(reason)) => Outcome::Failed(reason),
+            Err(SyncFailure::Store(error)) => return Err(error),
+        };
+        Ok((company.ticker.clone(), outcome))
     }
 
     async fn sync(&self, company: &Company) -> Result<Outcome, SyncFailure> {
@@ -281,11 +299,11 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
                 .await
                 .map_err(failed)?
             else {
-                return Ok(Outcome::Unchanged);
+                return Ok(Outcome::Skipped);
             };
             let stored = self.store.last_accession(&company.ticker).await?;
             if stored.as_deref() == Some(filing.accession.as_str()) {
-                return Ok(Outcome::Unchanged);
+                return Ok(Outcome::Skipped);
             }
             let facts = self
                 .source

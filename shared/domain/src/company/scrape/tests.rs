@@ -184,7 +184,7 @@ async fn a_second_run_over_unchanged_filings_fetches_no_facts() {
         .execute(&Scope::All, false, None)
         .await
         .expect("second");
-    assert_eq!(second.unchanged, ["AAA"]);
+    assert_eq!(second.skipped, ["AAA"]);
     assert_eq!(usecase.source.facts_fetched.load(Ordering::SeqCst), 1);
 }
 
