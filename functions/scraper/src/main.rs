@@ -1,7 +1,8 @@
 //! The scraper function: keeps company fundamentals in sync with SEC EDGAR.
 //!
 //! `scraper` runs on the schedule (EventBridge on Lambda, `SCRAPER_SCHEDULE` standalone)
-//! over every company on a dashboard; `scraper run [--tickers A,B | --universe U]
+//! over every company on a dashboard, or what the rule's input names (`{"tickers": […]}`,
+//! `{"universe": "dashboards" | "all"}`); `scraper run [--tickers A,B | --universe U]
 //! [--deadline 10m]` runs once now and prints the report as JSON.
 
 use std::process::ExitCode;
@@ -109,7 +110,9 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
                     let left = (at - chrono::Utc::now()).to_std().ok()?;
                     Some(Instant::now() + left.saturating_sub(Duration::from_secs(60)))
                 });
-                scraper::run(config, pool, root, run, &Scope::Dashboards, deadline).await
+                let scope =
+                    scraper::scope_of_input(&run.input).map_err(scraper::RunError::Input)?;
+                scraper::run(config, pool, root, run, &scope, deadline).await
             })
             .await?;
         }

@@ -111,6 +111,23 @@ async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_rules_constant_input_names_what_to_sync() {
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = emulator
+        .run_function(SCRAPER.as_ref(), &env)
+        .expect("function");
+    // A target with a constant input receives that document instead of the event.
+    let report = emulator
+        .invoke(&json!({"tickers": ["MSFT"]}))
+        .await
+        .expect("report");
+    assert_eq!(report["requested"], 1, "{report}");
+    assert_eq!(report["synced"], json!(["MSFT"]), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_run_syncs_the_good_tickers_reports_the_bad_and_a_second_run_fetches_no_facts() {
     let sec = sec().await;
     let (db, env) = setup(&sec).await;

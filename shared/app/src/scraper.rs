@@ -67,6 +67,32 @@ pub fn universe(text: &str) -> Result<Scope, String> {
     }
 }
 
+/// The scope a scheduled run's input asks for: `{"tickers": ["AAPL", …]}`,
+/// `{"universe": "dashboards" | "all"}`, or nothing (the dashboards' companies).
+///
+/// # Errors
+/// When the input is anything else, naming what is wrong.
+pub fn scope_of_input(input: &serde_json::Value) -> Result<Scope, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Input {
+        tickers: Option<Vec<String>>,
+        universe: Option<String>,
+    }
+    if input.is_null() {
+        return Ok(Scope::Dashboards);
+    }
+    let parsed: Input = serde_json::from_value(input.clone()).map_err(|e| {
+        format!("the schedule's input is not {{\"tickers\"}} or {{\"universe\"}}: {e}")
+    })?;
+    match (parsed.tickers, parsed.universe) {
+        (Some(tickers), None) => Ok(Scope::Tickers(tickers)),
+        (None, Some(universe)) => self::universe(&universe),
+        (None, None) => Ok(Scope::Dashboards),
+        (Some(_), Some(_)) => Err("the schedule's input names both tickers and a universe".into()),
+    }
+}
+
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -95,6 +121,9 @@ pub enum RunError {
     /// The budget could not be read, or the client could not be built.
     #[error("{0}")]
     Setup(String),
+    /// The trigger's input is not one the scraper understands.
+    #[error("{0}")]
+    Input(String),
 }
 
 /// One run of the scraper over `scope`, within `deadline` (the host's, or the operator's).
@@ -138,4 +167,27 @@ pub async fn run(
         throttled: counters.throttled(),
         stopped,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_schedules_input_names_tickers_a_universe_or_nothing() {
+        assert_eq!(
+            scope_of_input(&serde_json::Value::Null),
+            Ok(Scope::Dashboards)
+        );
+        assert_eq!(
+            scope_of_input(&json!({"tickers": ["AAPL"]})),
+            Ok(Scope::Tickers(vec!["AAPL".into()]))
+        );
+        assert_eq!(scope_of_input(&json!({"universe": "all"})), Ok(Scope::All));
+        assert!(scope_of_input(&json!({"universe": "everything"})).is_err());
+        assert!(scope_of_input(&json!({"tickers": ["A"], "universe": "all"})).is_err());
+        assert!(scope_of_input(&json!({"ticker": "AAPL"})).is_err());
+    }
 }

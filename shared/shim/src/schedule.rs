@@ -22,6 +22,10 @@ pub struct ScheduledRun {
     pub trigger: Trigger,
     /// When the run must be finished by, if the host imposes a deadline (Lambda does).
     pub deadline: Option<DateTime<Utc>>,
+    /// What the trigger asked for: a rule's constant input, or a scheduled event's
+    /// `detail`; `null` when nothing was given. The job decides what it means.
+    #[serde(skip)]
+    pub input: serde_json::Value,
 }
 
 /// What started a [`ScheduledRun`].
@@ -46,6 +50,7 @@ impl ScheduledRun {
             scheduled_at: now,
             trigger: Trigger::Manual,
             deadline: None,
+            input: serde_json::Value::Null,
         }
     }
 }
@@ -110,7 +115,7 @@ where
         Host::Lambda => {
             let job = &job;
             lambda_runtime::run(service_fn(
-                move |event: LambdaEvent<EventBridgeEvent<serde_json::Value>>| async move {
+                move |event: LambdaEvent<serde_json::Value>| async move {
                     let run = run_from_event(&event);
                     tracing::info!(run.id = %run.id, "scheduled event received");
                     job(run).await.map_err(lambda_runtime::Error::from)
@@ -123,19 +128,33 @@ where
     }
 }
 
-fn run_from_event(event: &LambdaEvent<EventBridgeEvent<serde_json::Value>>) -> ScheduledRun {
+/// The run an invocation stands for. A rule without input delivers the scheduled event
+/// itself (`id`, `time`, `detail`); a rule (or EventBridge Scheduler target) with a constant
+/// input delivers that document instead, which becomes the run's input.
+fn run_from_event(event: &LambdaEvent<serde_json::Value>) -> ScheduledRun {
     let deadline = DateTime::<Utc>::from_timestamp_millis(
         i64::try_from(event.context.deadline).unwrap_or(i64::MAX),
     );
+    let scheduled =
+        event.payload.get("detail-type").is_some() && event.payload.get("source").is_some();
+    let (id, time, input) = if scheduled {
+        match serde_json::from_value::<EventBridgeEvent<serde_json::Value>>(event.payload.clone()) {
+            Ok(scheduled) => (scheduled.id, scheduled.time, scheduled.detail),
+            Err(_) => (None, None, serde_json::Value::Null),
+        }
+    } else {
+        (None, None, event.payload.clone())
+    };
+    let input = match input {
+        serde_json::Value::Object(map) if map.is_empty() => serde_json::Value::Null,
+        other => other,
+    };
     ScheduledRun {
-        id: event
-            .payload
-            .id
-            .clone()
-            .unwrap_or_else(|| event.context.request_id.clone()),
-        scheduled_at: event.payload.time.unwrap_or_else(Utc::now),
+        id: id.unwrap_or_else(|| event.context.request_id.clone()),
+        scheduled_at: time.unwrap_or_else(Utc::now),
         trigger: Trigger::EventBridge,
         deadline,
+        input,
     }
 }
 
@@ -171,6 +190,7 @@ where
             scheduled_at: next,
             trigger: Trigger::Cron,
             deadline: None,
+            input: serde_json::Value::Null,
         };
         let id = run.id.clone();
         match job(run).await {
