@@ -7,7 +7,6 @@
 //! 413 `RequestEntityTooLargeException`, and a function error answered 200 with
 //! `X-Amz-Function-Error`.
 
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
@@ -17,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::Router;
 use lzstock_shim::batch::MessageBatch;
+
+use crate::local_http::LocalServer;
 
 /// Lambda's limit on a synchronous invoke's request: 6 MB.
 pub const LAMBDA_PAYLOAD_LIMIT: usize = 6 * 1024 * 1024;
@@ -54,23 +55,17 @@ struct Shared {
 }
 
 /// A running stand-in Invoke API on a free loopback port; it stops when dropped.
+#[derive(Debug)]
 pub struct InvokeEndpoint {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
 }
 
-impl std::fmt::Debug for InvokeEndpoint {
+impl std::fmt::Debug for Shared {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("InvokeEndpoint")
-            .field("addr", &self.addr)
+        f.debug_struct("Shared")
+            .field("limit", &self.limit)
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for InvokeEndpoint {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
@@ -94,17 +89,9 @@ impl InvokeEndpoint {
             // The endpoint judges sizes itself, as Lambda does.
             .layer(DefaultBodyLimit::disable())
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Self {
-            addr,
+            server: LocalServer::start(app).await,
             shared,
-            server,
         }
     }
 
@@ -112,7 +99,7 @@ impl InvokeEndpoint {
     #[must_use]
     pub fn env(&self) -> Vec<(String, String)> {
         [
-            ("AWS_ENDPOINT_URL_LAMBDA", format!("http://{}", self.addr)),
+            ("AWS_ENDPOINT_URL_LAMBDA", self.server.url()),
             ("AWS_REGION", "us-east-1".to_owned()),
             ("AWS_ACCESS_KEY_ID", "local".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local".to_owned()),

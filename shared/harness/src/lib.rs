@@ -11,6 +11,7 @@
 
 pub mod invoke_api;
 pub mod lambda;
+pub mod local_http;
 pub mod nats;
 pub mod postgres;
 pub mod process;

@@ -8,7 +8,6 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,6 +16,8 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+
+use crate::local_http::LocalServer;
 
 /// How the stand-in behaves.
 #[derive(Debug, Clone, Copy)]
@@ -65,22 +66,15 @@ pub const LAST_MODIFIED: &str = "Mon, 23 Nov 2026 06:00:00 GMT";
 
 /// A running stand-in on a free loopback port; it stops when dropped.
 pub struct SecStandIn {
-    addr: SocketAddr,
+    server: LocalServer,
     shared: Arc<Shared>,
-    server: tokio::task::JoinHandle<()>,
 }
 
 impl std::fmt::Debug for SecStandIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SecStandIn")
-            .field("addr", &self.addr)
+            .field("url", &self.server.url())
             .finish_non_exhaustive()
-    }
-}
-
-impl Drop for SecStandIn {
-    fn drop(&mut self) {
-        self.server.abort();
     }
 }
 
@@ -100,24 +94,16 @@ impl SecStandIn {
         let app = Router::new()
             .fallback(serve)
             .with_state(Arc::clone(&shared));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind a loopback port");
-        let addr = listener.local_addr().expect("local address");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
         Self {
-            addr,
+            server: LocalServer::start(app).await,
             shared,
-            server,
         }
     }
 
     /// The base URL, e.g. `http://127.0.0.1:40123`.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.server.url()
     }
 
     /// Serves `body` at `path` (e.g. `/files/company_tickers.json`).
