@@ -80,6 +80,22 @@ async fn run_once(env: &[(String, String)], args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("a JSON report")
 }
 
+/// Invokes the scraper under `cargo lambda watch` with `event`; returns its answer.
+async fn invoke(env: &[(String, String)], event: &Value) -> Value {
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = emulator
+        .run_function(SCRAPER.as_ref(), env)
+        .expect("function");
+    emulator.invoke(event).await.expect("report")
+}
+
+async fn facts_updated_events(db: &TestDatabase) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM outbox WHERE subject LIKE '%.companies.facts_updated'")
+        .fetch_one(&db.pool)
+        .await
+        .expect("events")
+}
+
 fn facts_fetched(sec: &SecStandIn) -> usize {
     sec.log()
         .requests
@@ -92,14 +108,9 @@ fn facts_fetched(sec: &SecStandIn) -> usize {
 async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
     let sec = sec().await;
     let (_db, env) = setup(&sec).await;
-    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
-    let _function = emulator
-        .run_function(SCRAPER.as_ref(), &env)
-        .expect("function");
-
     let event: Value =
         serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).expect("event");
-    let report = emulator.invoke(&event).await.expect("report");
+    let report = invoke(&env, &event).await;
 
     assert_eq!(report["run"]["id"], event["id"], "{report}");
     assert_eq!(report["run"]["trigger"], "event_bridge");
@@ -114,15 +125,8 @@ async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
 async fn a_rules_constant_input_names_what_to_sync() {
     let sec = sec().await;
     let (_db, env) = setup(&sec).await;
-    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
-    let _function = emulator
-        .run_function(SCRAPER.as_ref(), &env)
-        .expect("function");
     // A target with a constant input receives that document instead of the event.
-    let report = emulator
-        .invoke(&json!({"tickers": ["MSFT"]}))
-        .await
-        .expect("report");
+    let report = invoke(&env, &json!({"tickers": ["MSFT"]})).await;
     assert_eq!(report["requested"], 1, "{report}");
     assert_eq!(report["synced"], json!(["MSFT"]), "{report}");
 }
@@ -143,12 +147,7 @@ async fn a_run_syncs_the_good_tickers_reports_the_bad_and_a_second_run_fetches_n
         .collect();
     assert_eq!(failed, ["not a ticker", "ZZZZ"], "{report}");
     assert_eq!(report["throttled"], 0);
-    let events: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE subject LIKE '%.companies.facts_updated'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("events");
+    let events = facts_updated_events(&db).await;
     assert_eq!(events, 1);
 
     let again = run_once(&env, &["--tickers", "AAPL"]).await;
@@ -158,12 +157,7 @@ async fn a_run_syncs_the_good_tickers_reports_the_bad_and_a_second_run_fetches_n
         1,
         "no companyfacts fetched the second time"
     );
-    let still: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM outbox WHERE subject LIKE '%.companies.facts_updated'",
-    )
-    .fetch_one(&db.pool)
-    .await
-    .expect("events");
+    let still = facts_updated_events(&db).await;
     assert_eq!(still, 1, "nothing published the second time");
 }
 

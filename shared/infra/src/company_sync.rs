@@ -287,6 +287,31 @@ fn company_of(ticker: &str, cik: &str, name: String) -> Result<Company, StoreErr
     })
 }
 
+impl PgCompanySync {
+    /// Known companies, by ticker: those among `tickers` when given, and only those on a
+    /// dashboard when `dashboards_only`.
+    async fn select(
+        &self,
+        tickers: Option<&[String]>,
+        dashboards_only: bool,
+    ) -> Result<Vec<Company>, StoreError> {
+        sqlx::query!(
+            "SELECT ticker, cik, name FROM companies c
+             WHERE ($1::text[] IS NULL OR c.ticker = ANY($1))
+               AND (NOT $2 OR EXISTS (SELECT 1 FROM dashboards d WHERE c.ticker = ANY(d.tickers)))
+             ORDER BY ticker",
+            tickers as Option<&[String]>,
+            dashboards_only,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .into_iter()
+        .map(|row| company_of(&row.ticker, &row.cik, row.name))
+        .collect()
+    }
+}
+
 impl SyncStore for PgCompanySync {
     async fn upsert_companies(&self, companies: &[ListedCompany]) -> Result<(), StoreError> {
         if companies.is_empty() {
@@ -300,31 +325,11 @@ impl SyncStore for PgCompanySync {
 
     async fn companies(&self, tickers: &[Ticker]) -> Result<Vec<Company>, StoreError> {
         let tickers: Vec<String> = tickers.iter().map(ToString::to_string).collect();
-        sqlx::query!(
-            "SELECT ticker, cik, name FROM companies WHERE ticker = ANY($1) ORDER BY ticker",
-            &tickers,
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|row| company_of(&row.ticker, &row.cik, row.name))
-        .collect()
+        self.select(Some(&tickers), false).await
     }
 
     async fn universe(&self, dashboards_only: bool) -> Result<Vec<Company>, StoreError> {
-        sqlx::query!(
-            "SELECT ticker, cik, name FROM companies c
-             WHERE NOT $1 OR EXISTS (SELECT 1 FROM dashboards d WHERE c.ticker = ANY(d.tickers))
-             ORDER BY ticker",
-            dashboards_only,
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(unavailable)?
-        .into_iter()
-        .map(|row| company_of(&row.ticker, &row.cik, row.name))
-        .collect()
+        self.select(None, dashboards_only).await
     }
 
     async fn last_accession(&self, ticker: &Ticker) -> Result<Option<String>, StoreError> {
