@@ -105,11 +105,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
         Command::Scheduled => {
             let (config, pool, root) = (&config, &pool, &root);
             schedule::run(config.schedule.clone(), |run| async move {
-                // Stop starting companies a minute before the host's deadline.
-                let deadline = run.deadline.and_then(|at| {
-                    let left = (at - chrono::Utc::now()).to_std().ok()?;
-                    Some(Instant::now() + left.saturating_sub(Duration::from_secs(60)))
-                });
+                let deadline = run.deadline.and_then(scraper::last_start);
                 let scope =
                     scraper::scope_of_input(&run.input).map_err(scraper::RunError::Input)?;
                 scraper::run(config, pool, root, run, &scope, deadline).await

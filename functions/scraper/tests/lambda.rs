@@ -80,13 +80,26 @@ async fn run_once(env: &[(String, String)], args: &[&str]) -> Value {
     serde_json::from_slice(&output.stdout).expect("a JSON report")
 }
 
-/// Invokes the scraper under `cargo lambda watch` with `event`; returns its answer.
-async fn invoke(env: &[(String, String)], event: &Value) -> Value {
+/// Invokes the scraper under `cargo lambda watch` with each of `events` in turn; returns
+/// its answers.
+async fn invoke_each(env: &[(String, String)], events: &[&Value]) -> Vec<Value> {
     let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
     let _function = emulator
         .run_function(SCRAPER.as_ref(), env)
         .expect("function");
-    emulator.invoke(event).await.expect("report")
+    let mut answers = Vec::new();
+    for event in events {
+        answers.push(emulator.invoke(event).await.expect("report"));
+    }
+    answers
+}
+
+async fn invoke(env: &[(String, String)], event: &Value) -> Value {
+    invoke_each(env, &[event]).await.remove(0)
+}
+
+fn scheduled_event() -> Value {
+    serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).expect("event")
 }
 
 async fn facts_updated_events(db: &TestDatabase) -> i64 {
@@ -108,17 +121,97 @@ fn facts_fetched(sec: &SecStandIn) -> usize {
 async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
     let sec = sec().await;
     let (_db, env) = setup(&sec).await;
-    let event: Value =
-        serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).expect("event");
+    let event = scheduled_event();
     let report = invoke(&env, &event).await;
 
-    assert_eq!(report["run"]["id"], event["id"], "{report}");
+    assert_eq!(
+        report["run"]["id"], event["time"],
+        "named by its fire time: {report}"
+    );
+    assert_eq!(report["run_id"], "2026-11-23T03:00:00Z/dashboards");
     assert_eq!(report["run"]["trigger"], "event_bridge");
     assert!(
         report["run"]["deadline"].is_string(),
         "Lambda sets a deadline: {report}"
     );
     assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_same_scheduled_event_delivered_twice_does_the_work_once() {
+    let sec = sec().await;
+    let (db, env) = setup(&sec).await;
+    let event = scheduled_event();
+    // EventBridge redelivers a fire with a new request id but the same event.
+    let answers = invoke_each(&env, &[&event, &event]).await;
+    let (first, second) = (&answers[0], &answers[1]);
+    assert_eq!(first["synced"], json!(["AAPL", "MSFT"]), "{first}");
+    assert_eq!(second["run_id"], first["run_id"]);
+    assert_eq!(second["repeated"], true, "{second}");
+    assert_eq!(second["synced"], first["synced"], "the run's own report");
+    assert_eq!(
+        second["requests"], 0,
+        "nothing asked of SEC again: {second}"
+    );
+    assert_eq!(facts_fetched(&sec), 2);
+    assert_eq!(facts_updated_events(&db).await, 2);
+
+    // A later fire is a new run: it checks for new filings and finds none.
+    let mut next = event.clone();
+    next["time"] = json!("2026-11-24T03:00:00Z");
+    let later = invoke(&env, &next).await;
+    assert_eq!(later["skipped"], json!(["AAPL", "MSFT"]), "{later}");
+    assert!(later.get("repeated").is_none(), "{later}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fire_whose_first_attempt_was_cut_off_is_resumed_where_it_stopped() {
+    let sec = sec().await;
+    let (db, env) = setup(&sec).await;
+    let event = scheduled_event();
+    // The first attempt synced AAPL, then its instance died: the run is unfinished and its
+    // lease has run out.
+    let aapl = run_once(&env, &["--tickers", "AAPL"]).await;
+    assert_eq!(aapl["synced"], json!(["AAPL"]), "{aapl}");
+    sqlx::raw_sql(
+        "INSERT INTO scrape_runs (id, held_until)
+         VALUES ('2026-11-23T03:00:00Z/dashboards', now() - interval '1 minute');
+         INSERT INTO scrape_run_companies (run_id, ticker, outcome)
+         VALUES ('2026-11-23T03:00:00Z/dashboards', 'AAPL', 'synced')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("an unfinished run");
+
+    let report = invoke(&env, &event).await;
+    assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
+    assert_eq!(
+        report["requests"], 2,
+        "only MSFT's submissions and facts were fetched: {report}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_fire_another_instance_is_doing_is_refused_for_a_later_retry() {
+    let sec = sec().await;
+    let (db, env) = setup(&sec).await;
+    sqlx::query(
+        "INSERT INTO scrape_runs (id, held_until)
+         VALUES ('2026-11-23T03:00:00Z/dashboards', now() + interval '1 minute')",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("a held run");
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = emulator
+        .run_function(SCRAPER.as_ref(), &env)
+        .expect("function");
+    let error = emulator
+        .invoke(&scheduled_event())
+        .await
+        .expect_err("a function error, so Lambda retries later");
+    assert!(error.to_string().contains("another invocation"), "{error}");
+    assert!(sec.log().requests.is_empty(), "nothing asked of SEC");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -145,7 +238,7 @@ async fn a_run_syncs_the_good_tickers_reports_the_bad_and_a_second_run_fetches_n
         .iter()
         .filter_map(|f| f["ticker"].as_str())
         .collect();
-    assert_eq!(failed, ["not a ticker", "ZZZZ"], "{report}");
+    assert_eq!(failed, ["ZZZZ", "not a ticker"], "{report}");
     assert_eq!(report["throttled"], 0);
     let events = facts_updated_events(&db).await;
     assert_eq!(events, 1);
@@ -167,8 +260,13 @@ async fn a_run_past_its_deadline_leaves_the_rest_to_the_next() {
     let (_db, env) = setup(&sec).await;
     let late = run_once(&env, &["--universe", "dashboards", "--deadline", "0s"]).await;
     assert_eq!(late["remaining"], json!(["AAPL", "MSFT"]), "{late}");
-    let next = run_once(&env, &["--universe", "dashboards"]).await;
+    assert_eq!(late["requests"], 1, "only the ticker map: {late}");
+    // The next run, whatever it was asked for, finishes them first.
+    let next = run_once(&env, &["--tickers", "MSFT"]).await;
+    assert_eq!(next["requested"], 2, "{next}");
     assert_eq!(next["synced"], json!(["AAPL", "MSFT"]), "{next}");
+    let after = run_once(&env, &["--tickers", "MSFT"]).await;
+    assert_eq!(after["requested"], 1, "nothing is owed any more: {after}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

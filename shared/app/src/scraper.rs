@@ -1,8 +1,11 @@
 //! The scraper function: its configuration and its scheduled job.
 
-use lzstock_domain::company::{Scope, ScrapeCompanies, ScrapeError, ScrapeReport};
+use std::time::{Duration, Instant};
+
+use lzstock_domain::company::{Scope, ScrapeCompanies, ScrapeError, ScrapeReport, ScrapeRun};
 use lzstock_domain::dashboard::StoreError;
 use lzstock_infra::company_sync::PgCompanySync;
+use lzstock_infra::scrape_runs::PgScrapeRuns;
 use lzstock_infra::sec::{Edgar, RequestBudget, SecHttp, SecPolicy};
 use lzstock_shim::config::{ConfigError, Source};
 use lzstock_shim::schedule::{Schedule, ScheduledRun};
@@ -93,23 +96,41 @@ pub fn scope_of_input(input: &serde_json::Value) -> Result<Scope, String> {
     }
 }
 
+/// The id of the run `run` stands for over `scope`: the trigger's id (derived from the fire
+/// time when the trigger gives one, see [`ScheduledRun::id`]) and the scope, so every
+/// delivery of one fire names the same run and two rules firing at once name two.
+#[must_use]
+pub fn run_id(run: &ScheduledRun, scope: &Scope) -> String {
+    let scope = match scope {
+        Scope::Dashboards => "dashboards".to_owned(),
+        Scope::All => "all".to_owned(),
+        Scope::Tickers(tickers) => format!("tickers-{:016x}", fnv1a(&tickers.join(","))),
+    };
+    format!("{}/{scope}", run.id)
+}
+
+/// FNV-1a, 64 bits: a stable digest (std's hasher may change between releases, and run
+/// ids outlive the binary that made them).
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// What one run did.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     /// The run's id.
     pub run_id: String,
-    /// The run that produced this report.
+    /// The trigger that started this invocation.
     pub run: ScheduledRun,
     /// Companies asked for, and what became of each.
     #[serde(flatten)]
     pub companies: ScrapeReport,
-    /// Requests sent to SEC.
+    /// Requests this invocation sent to SEC.
     pub requests: u64,
-    /// Times SEC blocked the fleet during the run.
+    /// Times SEC blocked the fleet during this invocation.
     pub throttled: u64,
-    /// Why the run stopped early, when it did.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub stopped: Option<String>,
 }
 
 /// Why a run failed as a whole (one company failing never fails the run).
@@ -124,9 +145,35 @@ pub enum RunError {
     /// The trigger's input is not one the scraper understands.
     #[error("{0}")]
     Input(String),
+    /// Another invocation is doing this run (a duplicate delivery of the same fire); a
+    /// retry after it finished gets its report.
+    #[error("run {0} is being done by another invocation")]
+    Busy(String),
 }
 
+/// How long before the host's deadline a run stops starting companies: enough for the
+/// companies under way to finish and the report to be written.
+const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
+
+/// The last moment a run may start a company, given the host's deadline (Lambda's).
+/// A deadline over a day in the past is no deadline (local emulators send a duration
+/// where Lambda sends a time) and is ignored.
+#[must_use]
+pub fn last_start(host_deadline: chrono::DateTime<chrono::Utc>) -> Option<Instant> {
+    let now = chrono::Utc::now();
+    if host_deadline < now - chrono::Duration::days(1) {
+        tracing::warn!(%host_deadline, "the host's deadline is long past: ignored");
+        return None;
+    }
+    let left = (host_deadline - now).to_std().unwrap_or_default();
+    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+}
+
+/// How long a run stays held by an invocation that stopped renewing it (it died).
+const RUN_LEASE: Duration = Duration::from_secs(60);
+
 /// One run of the scraper over `scope`, within `deadline` (the host's, or the operator's).
+/// A run already done gives its report again (`repeated`) and sends no request.
 ///
 /// # Errors
 /// See [`RunError`]; a run stopped by SEC's refusal returns its report with `stopped`.
@@ -136,37 +183,60 @@ pub async fn run(
     subject_root: &str,
     run: ScheduledRun,
     scope: &Scope,
-    deadline: Option<std::time::Instant>,
+    deadline: Option<Instant>,
 ) -> Result<RunReport, RunError> {
     let budget = RequestBudget::new(pool.clone(), "sec", config.sec.requests_per_second);
     let policy = SecPolicy {
-        block_pause: std::time::Duration::from_secs(config.sec.block_pause_secs),
+        block_pause: Duration::from_secs(config.sec.block_pause_secs),
         ..SecPolicy::default()
     };
     let http = SecHttp::new(&config.sec.user_agent, budget, policy)
         .map_err(|e| RunError::Setup(format!("SEC_USER_AGENT: {e}")))?;
     let edgar = Edgar::new(http, config.sec.endpoints.clone());
     let store = PgCompanySync::new(pool.clone(), subject_root);
-    let refresh = store
+    let runs = PgScrapeRuns::new(pool.clone(), RUN_LEASE);
+    let refresh_listing = store
         .listing_due()
         .await
         .map_err(|e| RunError::Store(StoreError::Unavailable(Box::new(e))))?;
-    let usecase = ScrapeCompanies::new(edgar, store, config.sec.concurrency);
-    tracing::info!(run.id = %run.id, ?scope, refresh, "scraper run");
-    let (companies, stopped) = match usecase.execute(scope, refresh, deadline).await {
-        Ok(report) => (report, None),
-        Err(ScrapeError::Stopped { reason, report }) => (report, Some(reason)),
+    let usecase = ScrapeCompanies::new(edgar, store, runs.clone(), config.sec.concurrency);
+    let request = ScrapeRun {
+        id: run_id(&run, scope),
+        scope: scope.clone(),
+        refresh_listing,
+        deadline,
+    };
+    tracing::info!(run.id = %request.id, ?scope, refresh_listing, "scraper run");
+    let outcome = tokio::select! {
+        outcome = usecase.execute(&request) => outcome,
+        never = hold(&runs, &request.id) => match never {},
+    };
+    let companies = match outcome {
+        Ok(report) => report,
+        Err(ScrapeError::Busy(id)) => return Err(RunError::Busy(id)),
         Err(ScrapeError::Unexpected(error)) => return Err(error.into()),
     };
     let counters = usecase.source().http().counters();
     Ok(RunReport {
-        run_id: run.id.clone(),
+        run_id: request.id,
         run,
         companies,
         requests: counters.requests(),
         throttled: counters.throttled(),
-        stopped,
     })
+}
+
+/// Renews the lease on run `id` while the run goes on (it never returns; the run ends by
+/// dropping it). A failed renewal is logged: the lease outlives a few.
+async fn hold(runs: &PgScrapeRuns, id: &str) -> std::convert::Infallible {
+    let mut every = tokio::time::interval(RUN_LEASE / 3);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        if let Err(error) = runs.renew(id).await {
+            tracing::warn!(%error, run.id = id, "the run's lease could not be renewed");
+        }
+    }
 }
 
 #[cfg(test)]
@@ -189,5 +259,23 @@ mod tests {
         assert!(scope_of_input(&json!({"universe": "everything"})).is_err());
         assert!(scope_of_input(&json!({"tickers": ["A"], "universe": "all"})).is_err());
         assert!(scope_of_input(&json!({"ticker": "AAPL"})).is_err());
+    }
+
+    #[test]
+    fn a_run_id_names_the_fire_and_the_scope() {
+        let fire = ScheduledRun {
+            id: "2026-11-24T02:00:00Z".into(),
+            ..ScheduledRun::manual()
+        };
+        let ids = [
+            run_id(&fire, &Scope::Dashboards),
+            run_id(&fire, &Scope::All),
+            run_id(&fire, &Scope::Tickers(vec!["AAPL".into()])),
+            run_id(&fire, &Scope::Tickers(vec!["MSFT".into()])),
+        ];
+        assert_eq!(ids[0], "2026-11-24T02:00:00Z/dashboards");
+        let distinct: std::collections::HashSet<_> = ids.iter().collect();
+        assert_eq!(distinct.len(), ids.len());
+        assert_eq!(ids[2], run_id(&fire, &Scope::Tickers(vec!["AAPL".into()])));
     }
 }

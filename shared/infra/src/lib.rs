@@ -10,5 +10,6 @@ pub mod outbox;
 pub mod postgres;
 pub mod processed;
 pub mod publisher;
+pub mod scrape_runs;
 pub mod sec;
 pub mod streams;

@@ -14,7 +14,9 @@ use crate::{shutdown, Host};
 /// One run of a scheduled job, whatever started it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ScheduledRun {
-    /// The id of the trigger: the EventBridge event id, or a generated one standalone.
+    /// The id of the fire: its fire time (RFC 3339, to the second) when the trigger gives
+    /// one, so every delivery of one fire has the same id; otherwise the Lambda request id
+    /// (the same across Lambda's retries of one asynchronous invoke), or `manual-…`.
     pub id: String,
     /// When the run was due.
     pub scheduled_at: DateTime<Utc>,
@@ -128,6 +130,11 @@ where
     }
 }
 
+/// The key of a constant input that carries the fire time: EventBridge Scheduler fills it
+/// in from `<aws.scheduler.scheduled-time>`. It is the run's, not the job's, and is taken
+/// out of the input.
+pub const FIRE_TIME_KEY: &str = "scheduled_time";
+
 /// The run an invocation stands for. A rule without input delivers the scheduled event
 /// itself (`id`, `time`, `detail`); a rule (or EventBridge Scheduler target) with a constant
 /// input delivers that document instead, which becomes the run's input.
@@ -137,25 +144,35 @@ fn run_from_event(event: &LambdaEvent<serde_json::Value>) -> ScheduledRun {
     );
     let scheduled =
         event.payload.get("detail-type").is_some() && event.payload.get("source").is_some();
-    let (id, time, input) = if scheduled {
+    let (fired, input) = if scheduled {
         match serde_json::from_value::<EventBridgeEvent<serde_json::Value>>(event.payload.clone()) {
-            Ok(scheduled) => (scheduled.id, scheduled.time, scheduled.detail),
-            Err(_) => (None, None, serde_json::Value::Null),
+            Ok(scheduled) => (scheduled.time, scheduled.detail),
+            Err(_) => (None, serde_json::Value::Null),
         }
     } else {
-        (None, None, event.payload.clone())
+        let mut input = event.payload.clone();
+        let fired = input
+            .as_object_mut()
+            .and_then(|fields| fields.remove(FIRE_TIME_KEY))
+            .and_then(|time| time.as_str().and_then(|t| t.parse::<DateTime<Utc>>().ok()));
+        (fired, input)
     };
     let input = match input {
         serde_json::Value::Object(map) if map.is_empty() => serde_json::Value::Null,
         other => other,
     };
     ScheduledRun {
-        id: id.unwrap_or_else(|| event.context.request_id.clone()),
-        scheduled_at: time.unwrap_or_else(Utc::now),
+        id: fired.map_or_else(|| event.context.request_id.clone(), |at| fire_id(&at)),
+        scheduled_at: fired.unwrap_or_else(Utc::now),
         trigger: Trigger::EventBridge,
         deadline,
         input,
     }
+}
+
+/// The id of a fire at `at`.
+fn fire_id(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Runs `job` at every occurrence of `schedule` until `shutdown` resolves.
@@ -186,7 +203,7 @@ where
             () = tokio::time::sleep(wait) => {}
         }
         let run = ScheduledRun {
-            id: format!("cron-{}", next.timestamp()),
+            id: fire_id(&next),
             scheduled_at: next,
             trigger: Trigger::Cron,
             deadline: None,
@@ -226,6 +243,36 @@ mod tests {
             .with_timezone(&Utc);
         let next = schedule.next_after(&now).unwrap();
         assert_eq!(next.to_rfc3339(), "2026-11-23T04:00:05+00:00");
+    }
+
+    fn invocation(payload: serde_json::Value) -> LambdaEvent<serde_json::Value> {
+        let mut context = lambda_runtime::Context::default();
+        context.request_id = "req-1".into();
+        LambdaEvent::new(payload, context)
+    }
+
+    #[test]
+    fn a_scheduled_events_run_is_named_by_its_fire_time() {
+        let event = serde_json::json!({
+            "version": "0", "id": "53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa",
+            "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": "2026-11-24T02:00:00Z", "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/daily"], "detail": {}
+        });
+        let run = run_from_event(&invocation(event));
+        assert_eq!(run.id, "2026-11-24T02:00:00Z");
+        assert_eq!(run.input, serde_json::Value::Null);
+    }
+
+    #[test]
+    fn a_constant_input_gives_its_fire_time_and_keeps_the_rest() {
+        let input =
+            serde_json::json!({"universe": "all", "scheduled_time": "2026-11-24T02:00:00Z"});
+        let run = run_from_event(&invocation(input));
+        assert_eq!(run.id, "2026-11-24T02:00:00Z");
+        assert_eq!(run.input, serde_json::json!({"universe": "all"}));
+        let without = run_from_event(&invocation(serde_json::json!({"universe": "all"})));
+        assert_eq!(without.id, "req-1");
     }
 
     #[test]

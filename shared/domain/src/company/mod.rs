@@ -15,8 +15,8 @@ pub use ids::{Cik, Ticker, ValueError};
 pub use indicators::{compute_indicators, IndicatorValue};
 pub use profile::{CompanyProfile, CompanyStore, GetCompany, GetCompanyError};
 pub use scrape::{
-    Failure, FilingSource, Scope, ScrapeCompanies, ScrapeError, ScrapeReport, SourceError,
-    SyncStore,
+    CompanyOutcome, Failure, FilingSource, RunLog, RunState, Scope, ScrapeCompanies, ScrapeError,
+    ScrapeReport, ScrapeRun, SourceError, SyncStore,
 };
 
 /// A company LZStock tracks.

@@ -3,18 +3,30 @@
 //! A company is synced only when its newest report is not the one whose facts are already
 //! stored, so a run over unchanged data fetches no facts and writes nothing. One company
 //! failing is reported with its reason and never fails the run; only an error every later
-//! request would repeat (SEC refusing the declared identity, storage gone) stops it. A run
-//! with a deadline starts no company after it and reports those left, for the next run.
+//! request would repeat (SEC refusing the declared identity) stops it early, and storage
+//! failing fails it.
+//!
+//! A run has an id and leaves a checkpoint: the outcome of each company, as it finishes.
+//! Opening a run that finished gives its report and does nothing; opening one an earlier
+//! attempt left unfinished does only the companies that attempt did not. A run with a
+//! deadline starts no company after it; the companies it did not reach stay owed, and the
+//! next run, whatever its scope, does them first.
 
-use std::future::Future;
+mod ports;
+mod report;
+
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 use std::time::Instant;
 
 use futures::StreamExt;
-use serde::Serialize;
 
-use super::{Cik, Company, Filing, ListedCompany, ReportedFact, Ticker};
+use super::{Company, Ticker};
 use crate::dashboard::StoreError;
+
+pub use ports::{CompanyOutcome, FilingSource, RunLog, RunState, SourceError, SyncStore};
+pub use report::{Failure, ScrapeReport};
 
 /// Which companies a run covers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,146 +39,47 @@ pub enum Scope {
     All,
 }
 
-/// Why SEC's side could not give what was asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SourceError {
-    /// SEC has no such document.
-    #[error("{0}")]
-    NotFound(String),
-    /// This company's request failed (retries exhausted, malformed document…).
-    #[error("{0}")]
-    Failed(String),
-    /// Every later request would fail the same way: the run stops.
-    #[error("{0}")]
-    Stop(String),
+/// One run to do.
+#[derive(Debug, Clone)]
+pub struct ScrapeRun {
+    /// Its id: the same for every delivery of one schedule fire.
+    pub id: String,
+    /// The companies it covers (besides those earlier runs owe).
+    pub scope: Scope,
+    /// Whether SEC's listing is fetched and recorded first.
+    pub refresh_listing: bool,
+    /// No company is started after this.
+    pub deadline: Option<Instant>,
 }
 
-/// SEC's side of the sync.
-pub trait FilingSource: Send + Sync {
-    /// Every company SEC lists.
-    fn listed_companies(
-        &self,
-    ) -> impl Future<Output = Result<Vec<ListedCompany>, SourceError>> + Send;
-
-    /// The newest fact-bearing filing of `cik`, if it has one.
-    fn latest_filing(
-        &self,
-        cik: Cik,
-    ) -> impl Future<Output = Result<Option<Filing>, SourceError>> + Send;
-
-    /// Every fact `cik` reported.
-    fn reported_facts(
-        &self,
-        cik: Cik,
-    ) -> impl Future<Output = Result<Vec<ReportedFact>, SourceError>> + Send;
-}
-
-/// LZStock's side of the sync.
-pub trait SyncStore: Send + Sync {
-    /// Records SEC's listing.
-    fn upsert_companies(
-        &self,
-        companies: &[ListedCompany],
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-
-    /// The known companies among `tickers`.
-    fn companies(
-        &self,
-        tickers: &[Ticker],
-    ) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
-
-    /// Every company on a dashboard, or every known company.
-    fn universe(
-        &self,
-        dashboards_only: bool,
-    ) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
-
-    /// The filing whose facts are stored for `ticker`.
-    fn last_accession(
-        &self,
-        ticker: &Ticker,
-    ) -> impl Future<Output = Result<Option<String>, StoreError>> + Send;
-
-    /// Stores `facts` as of `filing`; returns the concepts that changed (empty: none).
-    fn store_facts(
-        &self,
-        ticker: &Ticker,
-        filing: &Filing,
-        facts: &[ReportedFact],
-    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
-
-    /// Records why syncing `ticker` failed.
-    fn record_failure(
-        &self,
-        ticker: &Ticker,
-        reason: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-}
-
-/// One company the run could not sync, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Failure {
-    /// The ticker as given.
-    pub ticker: String,
-    /// Why.
-    pub reason: String,
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ScrapeReport {
-    /// Companies asked for.
-    pub requested: usize,
-    /// Companies whose facts changed.
-    pub synced: Vec<String>,
-    /// Companies whose facts were fetched and held nothing new.
-    pub unchanged: Vec<String>,
-    /// Companies with no filing newer than the one stored: their facts were not fetched.
-    pub skipped: Vec<String>,
-    /// Companies that failed, with the reason.
-    pub failed: Vec<Failure>,
-    /// Companies not started before the deadline.
-    pub remaining: Vec<String>,
-}
-
-/// Why a run stopped as a whole.
+/// Why a run failed as a whole.
 #[derive(Debug, thiserror::Error)]
 pub enum ScrapeError {
-    /// Every later request would fail: the report so far, and why.
-    #[error("the run stopped: {reason}")]
-    Stopped {
-        /// Why.
-        reason: String,
-        /// What was done before it stopped.
-        report: ScrapeReport,
-    },
+    /// Another invocation is doing the same run; it reports.
+    #[error("run {0} is being done by another invocation")]
+    Busy(String),
     /// Storage failed.
     #[error(transparent)]
     Unexpected(#[from] StoreError),
 }
 
-enum Outcome {
-    Synced,
-    Unchanged,
-    Skipped,
-    Failed(String),
-    Remaining,
-}
-
 /// The usecase.
 #[derive(Debug, Clone)]
-pub struct ScrapeCompanies<S, T> {
+pub struct ScrapeCompanies<S, T, L> {
     source: S,
     store: T,
+    runs: L,
     concurrency: usize,
 }
 
-impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
-    /// Syncs from `source` into `store`, `concurrency` companies at a time (at least 1).
-    pub fn new(source: S, store: T, concurrency: usize) -> Self {
+impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
+    /// Syncs from `source` into `store`, `concurrency` companies at a time (at least 1),
+    /// checkpointing in `runs`.
+    pub fn new(source: S, store: T, runs: L, concurrency: usize) -> Self {
         Self {
             source,
             store,
+            runs,
             concurrency: concurrency.max(1),
         }
     }
@@ -176,31 +89,94 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
         &self.source
     }
 
-    /// Runs over `scope`. With `refresh_listing`, SEC's listing is fetched and recorded
-    /// first. No company is started after `deadline`.
+    /// Does `run`, or the part of it not done yet.
     ///
     /// # Errors
-    /// See [`ScrapeError`].
-    pub async fn execute(
-        &self,
-        scope: &Scope,
-        refresh_listing: bool,
-        deadline: Option<Instant>,
-    ) -> Result<ScrapeReport, ScrapeError> {
+    /// See [`ScrapeError`]. A run SEC stopped is not an error: its report says why.
+    pub async fn execute(&self, run: &ScrapeRun) -> Result<ScrapeReport, ScrapeError> {
+        let done = match self.runs.open(&run.id).await? {
+            RunState::Open(done) => done,
+            RunState::Finished(report) => {
+                return Ok(ScrapeReport {
+                    repeated: true,
+                    ..report
+                })
+            }
+            RunState::Busy => return Err(ScrapeError::Busy(run.id.clone())),
+        };
         let mut report = ScrapeReport::default();
-        if refresh_listing {
+        if run.refresh_listing {
             match self.source.listed_companies().await {
                 Ok(listed) => self.store.upsert_companies(&listed).await?,
                 Err(SourceError::Stop(reason)) => {
-                    return Err(ScrapeError::Stopped { reason, report })
+                    report.stopped = Some(reason);
+                    self.runs.close(&run.id, &report).await?;
+                    return Ok(report);
                 }
                 // The companies already known can still be synced.
                 Err(error) => tracing::warn!(%error, "SEC's ticker map could not be refreshed"),
             }
         }
-        let companies = match scope {
+        let companies = self.companies(run, &mut report).await?;
+        // Tickers refused before any work are in `failed` already.
+        report.requested = report.failed.len() + companies.len();
+        let planned: Vec<Ticker> = companies.iter().map(|c| c.ticker.clone()).collect();
+        self.runs.plan(&run.id, &planned).await?;
+
+        let mut outcomes: Vec<(Ticker, Option<CompanyOutcome>)> = Vec::new();
+        let mut todo = Vec::with_capacity(companies.len());
+        for company in companies {
+            match done.iter().find(|(ticker, _)| *ticker == company.ticker) {
+                Some((ticker, outcome)) => outcomes.push((ticker.clone(), Some(outcome.clone()))),
+                None => todo.push(company),
+            }
+        }
+        let stop = Stop::default();
+        // Futures built up front, not in a `map` closure: a closure over borrowed companies
+        // makes the run's `Send` bound unprovable for callers (rust-lang/rust#64552).
+        let mut work = Vec::with_capacity(todo.len());
+        for company in &todo {
+            work.push(self.attempt(&run.id, company, &stop, run.deadline));
+        }
+        let attempted: Vec<(Ticker, Option<CompanyOutcome>)> = futures::stream::iter(work)
+            .buffer_unordered(self.concurrency)
+            .collect::<Vec<Result<_, StoreError>>>()
+            .await
+            .into_iter()
+            .collect::<Result<_, _>>()?;
+        outcomes.extend(attempted);
+        outcomes.sort_by(|a, b| a.0.cmp(&b.0));
+        for (ticker, outcome) in outcomes {
+            let ticker = ticker.to_string();
+            match outcome {
+                Some(CompanyOutcome::Synced) => report.synced.push(ticker),
+                Some(CompanyOutcome::Unchanged) => report.unchanged.push(ticker),
+                Some(CompanyOutcome::Skipped) => report.skipped.push(ticker),
+                Some(CompanyOutcome::Failed(reason)) => {
+                    report.failed.push(Failure { ticker, reason });
+                }
+                None => report.remaining.push(ticker),
+            }
+        }
+        report.failed.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+        report.stopped = stop.reason.into_inner().ok().flatten();
+        self.runs.close(&run.id, &report).await?;
+        Ok(report)
+    }
+
+    /// The companies `run` covers, those earlier runs owe first; tickers that are malformed
+    /// or unknown go into `report` as failed.
+    async fn companies(
+        &self,
+        run: &ScrapeRun,
+        report: &mut ScrapeReport,
+    ) -> Result<Vec<Company>, StoreError> {
+        let owed = self.runs.owed().await?;
+        let mut companies = self.store.companies(&owed).await?;
+        // Owed first, in the order they were left.
+        companies.sort_by_key(|c| owed.iter().position(|t| *t == c.ticker));
+        let in_scope = match &run.scope {
             Scope::Tickers(raw) => {
-                report.requested = raw.len();
                 let mut tickers = Vec::with_capacity(raw.len());
                 for text in raw {
                     match Ticker::parse(text) {
@@ -223,109 +199,98 @@ impl<S: FilingSource, T: SyncStore> ScrapeCompanies<S, T> {
                 known
             }
             Scope::Dashboards | Scope::All => {
-                let companies = self.store.universe(*scope == Scope::Dashboards).await?;
-                report.requested = companies.len();
-                companies
+                self.store.universe(run.scope == Scope::Dashboards).await?
             }
         };
-        let stop = AtomicBool::new(false);
-        let stop_reason = std::sync::Mutex::new(None::<String>);
-        // Futures built up front, not in a `map` closure: a closure over borrowed companies
-        // makes the run's `Send` bound unprovable for callers (rust-lang/rust#64552).
-        let mut work = Vec::with_capacity(companies.len());
-        for company in &companies {
-            work.push(self.attempt(company, &stop, &stop_reason, deadline));
-        }
-        let mut outcomes: Vec<(Ticker, Outcome)> = futures::stream::iter(work)
-            .buffer_unordered(self.concurrency)
-            .collect::<Vec<Result<_, StoreError>>>()
-            .await
-            .into_iter()
-            .collect::<Result<_, _>>()?;
-        outcomes.sort_by(|a, b| a.0.cmp(&b.0));
-        for (ticker, outcome) in outcomes {
-            let ticker = ticker.to_string();
-            match outcome {
-                Outcome::Synced => report.synced.push(ticker),
-                Outcome::Unchanged => report.unchanged.push(ticker),
-                Outcome::Skipped => report.skipped.push(ticker),
-                Outcome::Failed(reason) => report.failed.push(Failure { ticker, reason }),
-                Outcome::Remaining => report.remaining.push(ticker),
+        let mut seen: HashSet<Ticker> = companies.iter().map(|c| c.ticker.clone()).collect();
+        for company in in_scope {
+            if seen.insert(company.ticker.clone()) {
+                companies.push(company);
             }
         }
-        let reason = stop_reason.into_inner().ok().flatten();
-        match reason {
-            Some(reason) => Err(ScrapeError::Stopped { reason, report }),
-            None => Ok(report),
-        }
+        Ok(companies)
     }
 
-    /// Syncs `company` unless the run stopped or its deadline passed.
+    /// Syncs `company` and records its outcome, unless the run stopped or its deadline
+    /// passed (`None`: left for the next run).
     async fn attempt(
         &self,
+        run_id: &str,
         company: &Company,
-        stop: &AtomicBool,
-        stop_reason: &std::sync::Mutex<Option<String>>,
+        stop: &Stop,
         deadline: Option<Instant>,
-    ) -> Result<(Ticker, Outcome), StoreError> {
-        if stop.load(Ordering::SeqCst) || deadline.is_some_and(|d| Instant::now() >= d) {
-            return Ok((company.ticker.clone(), Outcome::Remaining));
+    ) -> Result<(Ticker, Option<CompanyOutcome>), StoreError> {
+        let ticker = company.ticker.clone();
+        if stop.is_set() || deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok((ticker, None));
         }
         let outcome = match self.sync(company).await {
             Ok(outcome) => outcome,
             Err(SyncFailure::Stop(reason)) => {
-                stop.store(true, Ordering::SeqCst);
-                if let Ok(mut slot) = stop_reason.lock() {
-                    slot.get_or_insert(reason);
-                }
-                Outcome::Remaining
+                stop.set(reason);
+                return Ok((ticker, None));
             }
-            Err(SyncFailure::Company(reason)) => Outcome::Failed(reason),
+            Err(SyncFailure::Company(reason)) => {
+                self.store.record_failure(&company.ticker, &reason).await?;
+                CompanyOutcome::Failed(reason)
+            }
             Err(SyncFailure::Store(error)) => return Err(error),
         };
-        Ok((company.ticker.clone(), outcome))
+        self.runs.record(run_id, &ticker, &outcome).await?;
+        Ok((ticker, Some(outcome)))
     }
 
-    async fn sync(&self, company: &Company) -> Result<Outcome, SyncFailure> {
+    async fn sync(&self, company: &Company) -> Result<CompanyOutcome, SyncFailure> {
         let failed = |error: SourceError| match error {
             SourceError::Stop(reason) => SyncFailure::Stop(reason),
             SourceError::NotFound(what) => SyncFailure::Company(format!("SEC has no {what}")),
             SourceError::Failed(reason) => SyncFailure::Company(reason),
         };
-        let attempt = async {
-            let Some(filing) = self
-                .source
-                .latest_filing(company.cik)
-                .await
-                .map_err(failed)?
-            else {
-                return Ok(Outcome::Skipped);
-            };
-            let stored = self.store.last_accession(&company.ticker).await?;
-            if stored.as_deref() == Some(filing.accession.as_str()) {
-                return Ok(Outcome::Skipped);
-            }
-            let facts = self
-                .source
-                .reported_facts(company.cik)
-                .await
-                .map_err(failed)?;
-            let changed = self
-                .store
-                .store_facts(&company.ticker, &filing, &facts)
-                .await?;
-            Ok(if changed.is_empty() {
-                Outcome::Unchanged
-            } else {
-                Outcome::Synced
-            })
+        let Some(filing) = self
+            .source
+            .latest_filing(company.cik)
+            .await
+            .map_err(failed)?
+        else {
+            return Ok(CompanyOutcome::Skipped);
         };
-        match attempt.await {
-            Err(SyncFailure::Company(reason)) => {
-                self.store.record_failure(&company.ticker, &reason).await?;
-                Ok(Outcome::Failed(reason))
-            }
-            other => other,
+        let stored = self.store.last_accession(&company.ticker).await?;
+        if stored.as_deref() == Some(filing.accession.as_str()) {
+            return Ok(CompanyOutcome::Skipped);
+        }
+        let facts = self
+            .source
+            .reported_facts(company.cik)
+            .await
+            .map_err(failed)?;
+        let changed = self
+            .store
+            .store_facts(&company.ticker, &filing, &facts)
+            .await?;
+        Ok(if changed.is_empty() {
+            CompanyOutcome::Unchanged
+        } else {
+            CompanyOutcome::Synced
+        })
+    }
+}
+
+/// Set once by the first worker that meets an error every later request would repeat.
+#[derive(Default)]
+struct Stop {
+    set: AtomicBool,
+    reason: Mutex<Option<String>>,
+}
+
+impl Stop {
+    fn is_set(&self) -> bool {
+        self.set.load(Ordering::SeqCst)
+    }
+
+    fn set(&self, reason: String) {
+        self.set.store(true, Ordering::SeqCst);
+        if let Ok(mut slot) = self.reason.lock() {
+            slot.get_or_insert(reason);
         }
     }
 }

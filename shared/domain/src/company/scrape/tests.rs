@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::company::Fact;
+use crate::company::{Cik, Fact, Filing, ListedCompany, ReportedFact};
 
 fn ticker(text: &str) -> Ticker {
     Ticker::parse(text).expect("ticker")
@@ -139,6 +139,75 @@ impl SyncStore for Store {
     }
 }
 
+/// The run log, in memory.
+#[derive(Default)]
+struct Runs {
+    outcomes: Mutex<HashMap<String, Vec<(Ticker, CompanyOutcome)>>>,
+    finished: Mutex<HashMap<String, ScrapeReport>>,
+    busy: Mutex<HashSet<String>>,
+    owed: Mutex<Vec<Ticker>>,
+}
+
+impl RunLog for Runs {
+    async fn open(&self, id: &str) -> Result<RunState, StoreError> {
+        if let Some(report) = self.finished.lock().expect("lock").get(id) {
+            return Ok(RunState::Finished(report.clone()));
+        }
+        if self.busy.lock().expect("lock").contains(id) {
+            return Ok(RunState::Busy);
+        }
+        let done = self.outcomes.lock().expect("lock").get(id).cloned();
+        Ok(RunState::Open(done.unwrap_or_default()))
+    }
+
+    async fn owed(&self) -> Result<Vec<Ticker>, StoreError> {
+        Ok(self.owed.lock().expect("lock").clone())
+    }
+
+    async fn plan(&self, _id: &str, tickers: &[Ticker]) -> Result<(), StoreError> {
+        let mut owed = self.owed.lock().expect("lock");
+        for ticker in tickers {
+            if !owed.contains(ticker) {
+                owed.push(ticker.clone());
+            }
+        }
+        Ok(())
+    }
+
+    async fn record(
+        &self,
+        id: &str,
+        ticker: &Ticker,
+        outcome: &CompanyOutcome,
+    ) -> Result<(), StoreError> {
+        self.owed.lock().expect("lock").retain(|t| t != ticker);
+        self.outcomes
+            .lock()
+            .expect("lock")
+            .entry(id.to_owned())
+            .or_default()
+            .push((ticker.clone(), outcome.clone()));
+        Ok(())
+    }
+
+    async fn close(&self, id: &str, report: &ScrapeReport) -> Result<(), StoreError> {
+        self.finished
+            .lock()
+            .expect("lock")
+            .insert(id.to_owned(), report.clone());
+        Ok(())
+    }
+}
+
+fn run(id: &str, scope: Scope) -> ScrapeRun {
+    ScrapeRun {
+        id: id.into(),
+        scope,
+        refresh_listing: false,
+        deadline: None,
+    }
+}
+
 fn scope(tickers: &[&str]) -> Scope {
     Scope::Tickers(tickers.iter().map(|t| (*t).to_owned()).collect())
 }
@@ -153,15 +222,15 @@ async fn one_malformed_and_one_unknown_ticker_are_reported_and_the_rest_sync() {
         companies: vec![company("AAA", 1), company("BBB", 2)],
         ..Store::default()
     };
-    let usecase = ScrapeCompanies::new(sec, store, 4);
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 4);
     let report = usecase
-        .execute(&scope(&["AAA", "bad ticker", "ZZZ", "BBB"]), false, None)
+        .execute(&run("r1", scope(&["AAA", "bad ticker", "ZZZ", "BBB"])))
         .await
         .expect("report");
     assert_eq!(report.requested, 4);
     assert_eq!(report.synced, ["AAA", "BBB"]);
     let failed: Vec<&str> = report.failed.iter().map(|f| f.ticker.as_str()).collect();
-    assert_eq!(failed, ["bad ticker", "ZZZ"]);
+    assert_eq!(failed, ["ZZZ", "bad ticker"]);
 }
 
 #[tokio::test]
@@ -174,17 +243,18 @@ async fn a_second_run_over_unchanged_filings_fetches_no_facts() {
         companies: vec![company("AAA", 1)],
         ..Store::default()
     };
-    let usecase = ScrapeCompanies::new(sec, store, 2);
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 2);
     let first = usecase
-        .execute(&Scope::All, false, None)
+        .execute(&run("r1", Scope::All))
         .await
         .expect("first");
     assert_eq!(first.synced, ["AAA"]);
     let second = usecase
-        .execute(&Scope::All, false, None)
+        .execute(&run("r2", Scope::All))
         .await
         .expect("second");
     assert_eq!(second.skipped, ["AAA"]);
+    assert!(!second.repeated);
     assert_eq!(usecase.source.facts_fetched.load(Ordering::SeqCst), 1);
 }
 
@@ -204,9 +274,9 @@ async fn one_company_failing_is_recorded_and_never_fails_the_run() {
         companies: vec![company("AAA", 1), company("BBB", 2), company("CCC", 3)],
         ..Store::default()
     };
-    let usecase = ScrapeCompanies::new(sec, store, 1);
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 1);
     let report = usecase
-        .execute(&Scope::All, false, None)
+        .execute(&run("r1", Scope::All))
         .await
         .expect("report");
     assert_eq!(report.synced, ["CCC"]);
@@ -216,7 +286,7 @@ async fn one_company_failing_is_recorded_and_never_fails_the_run() {
 }
 
 #[tokio::test]
-async fn an_error_every_request_would_repeat_stops_the_run_with_what_was_left() {
+async fn an_error_every_request_would_repeat_stops_the_run_and_the_next_does_the_rest() {
     let sec = Sec {
         filings: HashMap::from([
             (
@@ -231,18 +301,56 @@ async fn an_error_every_request_would_repeat_stops_the_run_with_what_was_left() 
         companies: vec![company("AAA", 1), company("BBB", 2)],
         ..Store::default()
     };
-    let usecase = ScrapeCompanies::new(sec, store, 1);
-    let Err(ScrapeError::Stopped { reason, report }) =
-        usecase.execute(&Scope::All, false, None).await
-    else {
-        panic!("the run goes on")
-    };
-    assert!(reason.contains("User-Agent"));
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 1);
+    let report = usecase
+        .execute(&run("r1", Scope::All))
+        .await
+        .expect("report");
+    assert!(report
+        .stopped
+        .as_deref()
+        .is_some_and(|r| r.contains("User-Agent")));
     assert_eq!(report.remaining, ["AAA", "BBB"]);
+    assert_eq!(
+        usecase.runs.owed.lock().expect("lock").len(),
+        2,
+        "both are owed to the next run"
+    );
 }
 
 #[tokio::test]
-async fn a_passed_deadline_leaves_every_company_for_the_next_run() {
+async fn a_passed_deadline_leaves_every_company_for_the_next_run_whatever_its_scope() {
+    let sec = Sec {
+        filings: HashMap::from([(1, Ok(Some(filing("a-1")))), (2, Ok(Some(filing("b-1"))))]),
+        ..Sec::default()
+    };
+    let store = Store {
+        companies: vec![company("AAA", 1), company("BBB", 2)],
+        ..Store::default()
+    };
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 1);
+    let past = Instant::now()
+        .checked_sub(Duration::from_secs(1))
+        .expect("an instant in the past");
+    let report = usecase
+        .execute(&ScrapeRun {
+            deadline: Some(past),
+            ..run("r1", scope(&["AAA"]))
+        })
+        .await
+        .expect("report");
+    assert_eq!(report.remaining, ["AAA"]);
+    let next = usecase
+        .execute(&run("r2", scope(&["BBB"])))
+        .await
+        .expect("next");
+    assert_eq!(next.requested, 2);
+    assert_eq!(next.synced, ["AAA", "BBB"]);
+    assert!(usecase.runs.owed.lock().expect("lock").is_empty());
+}
+
+#[tokio::test]
+async fn a_finished_run_opened_again_gives_its_report_and_does_nothing() {
     let sec = Sec {
         filings: HashMap::from([(1, Ok(Some(filing("a-1"))))]),
         ..Sec::default()
@@ -251,18 +359,52 @@ async fn a_passed_deadline_leaves_every_company_for_the_next_run() {
         companies: vec![company("AAA", 1)],
         ..Store::default()
     };
-    let usecase = ScrapeCompanies::new(sec, store, 1);
-    let past = Instant::now()
-        .checked_sub(Duration::from_secs(1))
-        .expect("an instant in the past");
+    let usecase = ScrapeCompanies::new(sec, store, Runs::default(), 1);
+    let first = usecase
+        .execute(&run("fire-1", Scope::All))
+        .await
+        .expect("first");
+    let again = usecase
+        .execute(&run("fire-1", Scope::All))
+        .await
+        .expect("again");
+    assert!(again.repeated);
+    assert_eq!(again.synced, first.synced);
+    assert_eq!(usecase.source.facts_fetched.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn an_unfinished_run_resumed_does_only_what_its_first_attempt_did_not() {
+    let sec = Sec {
+        filings: HashMap::from([(1, Ok(Some(filing("a-1")))), (2, Ok(Some(filing("b-1"))))]),
+        ..Sec::default()
+    };
+    let store = Store {
+        companies: vec![company("AAA", 1), company("BBB", 2)],
+        ..Store::default()
+    };
+    let runs = Runs::default();
+    // The first attempt synced AAA and was cut off before closing the run.
+    runs.outcomes.lock().expect("lock").insert(
+        "fire-1".into(),
+        vec![(ticker("AAA"), CompanyOutcome::Synced)],
+    );
+    let usecase = ScrapeCompanies::new(sec, store, runs, 1);
     let report = usecase
-        .execute(&Scope::All, false, Some(past))
+        .execute(&run("fire-1", Scope::All))
         .await
         .expect("report");
-    assert_eq!(report.remaining, ["AAA"]);
-    let next = usecase
-        .execute(&Scope::All, false, None)
-        .await
-        .expect("next");
-    assert_eq!(next.synced, ["AAA"]);
+    assert_eq!(report.synced, ["AAA", "BBB"]);
+    assert_eq!(usecase.source.facts_fetched.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_run_another_invocation_holds_is_refused_as_busy() {
+    let runs = Runs::default();
+    runs.busy.lock().expect("lock").insert("fire-1".into());
+    let usecase = ScrapeCompanies::new(Sec::default(), Store::default(), runs, 1);
+    assert!(matches!(
+        usecase.execute(&run("fire-1", Scope::All)).await,
+        Err(ScrapeError::Busy(id)) if id == "fire-1"
+    ));
 }
