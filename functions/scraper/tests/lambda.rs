@@ -16,32 +16,7 @@ const SCRAPER: &str = env!("CARGO_BIN_EXE_scraper");
 /// A stand-in SEC listing AAPL and MSFT, each with one 10-K and its revenue.
 async fn sec() -> SecStandIn {
     let sec = SecStandIn::start(StandInRules::default()).await;
-    sec.put(
-        "/files/company_tickers.json",
-        json!({
-            "0": {"cik_str": 320193, "ticker": "AAPL", "title": "Apple Inc."},
-            "1": {"cik_str": 789019, "ticker": "MSFT", "title": "MICROSOFT CORP"},
-        })
-        .to_string(),
-    );
-    for (cik, revenue) in [(320_193_u64, 391_035.0), (789_019, 245_122.0)] {
-        let accession = format!("{cik:010}-25-000001");
-        sec.put(
-            &format!("/submissions/CIK{cik:010}.json"),
-            json!({"cik": cik.to_string(), "filings": {"recent": {
-                "accessionNumber": [accession], "filingDate": ["2025-10-31"], "form": ["10-K"]
-            }}})
-            .to_string(),
-        );
-        sec.put(
-            &format!("/api/xbrl/companyfacts/CIK{cik:010}.json"),
-            json!({"cik": cik, "facts": {"us-gaap": {"Revenues": {"units": {"USD": [
-                {"start": "2024-10-01", "end": "2025-09-30", "val": revenue, "accn": accession,
-                 "fy": 2025, "fp": "FY", "form": "10-K", "filed": "2025-10-31"}
-            ]}}}}})
-            .to_string(),
-        );
-    }
+    sec.put_companies(&[("AAPL", 320_193, 391_035.0), ("MSFT", 789_019, 245_122.0)]);
     sec
 }
 
@@ -59,11 +34,7 @@ async fn setup(sec: &SecStandIn) -> (TestDatabase, Vec<(String, String)>) {
     let mut env = base_env();
     env.push(("DATABASE_URL".into(), db.url.clone()));
     env.extend(bus.env());
-    env.push(("SEC_BASE_URL".into(), sec.url()));
-    env.push((
-        "SEC_TICKERS_URL".into(),
-        format!("{}/files/company_tickers.json", sec.url()),
-    ));
+    env.extend(sec.env());
     (db, env)
 }
 

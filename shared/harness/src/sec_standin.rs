@@ -28,6 +28,9 @@ pub struct StandInRules {
     pub block_for: Duration,
     /// Every n-th request answers 503, when set.
     pub fail_every: Option<usize>,
+    /// The n-th request (1-based) is taken as over the limit, whatever the rate: a block
+    /// that happens once.
+    pub block_at: Option<usize>,
 }
 
 impl Default for StandInRules {
@@ -36,6 +39,7 @@ impl Default for StandInRules {
             limit: 10,
             block_for: Duration::from_secs(600),
             fail_every: None,
+            block_at: None,
         }
     }
 }
@@ -118,6 +122,59 @@ impl SecStandIn {
             .insert(path.to_owned(), body.into());
     }
 
+    /// The variables that point the scraper at the stand-in: `SEC_BASE_URL` and
+    /// `SEC_TICKERS_URL`.
+    #[must_use]
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("SEC_BASE_URL".into(), self.url()),
+            (
+                "SEC_TICKERS_URL".into(),
+                format!("{}/files/company_tickers.json", self.url()),
+            ),
+        ]
+    }
+
+    /// Lists `companies` (ticker, CIK, revenue) in the ticker map, and gives each one 10-K
+    /// (its submissions and its companyfacts, shaped as SEC's) reporting that revenue.
+    pub fn put_companies(&self, companies: &[(&str, u64, f64)]) {
+        let listing: serde_json::Map<String, serde_json::Value> = companies
+            .iter()
+            .enumerate()
+            .map(|(n, (ticker, cik, _))| {
+                let title = format!("{ticker} Inc.");
+                (
+                    n.to_string(),
+                    serde_json::json!({"cik_str": cik, "ticker": ticker, "title": title}),
+                )
+            })
+            .collect();
+        self.put(
+            "/files/company_tickers.json",
+            serde_json::Value::Object(listing).to_string(),
+        );
+        for (_, cik, revenue) in companies {
+            let accession = format!("{cik:010}-25-000001");
+            self.put(
+                &format!("/submissions/CIK{cik:010}.json"),
+                serde_json::json!({"cik": cik.to_string(), "filings": {"recent": {
+                    "accessionNumber": [accession], "filingDate": ["2025-10-31"],
+                    "form": ["10-K"]
+                }}})
+                .to_string(),
+            );
+            self.put(
+                &format!("/api/xbrl/companyfacts/CIK{cik:010}.json"),
+                serde_json::json!({"cik": cik, "facts": {"us-gaap": {"Revenues": {"units": {
+                    "USD": [{"start": "2024-10-01", "end": "2025-09-30", "val": revenue,
+                             "accn": accession, "fy": 2025, "fp": "FY", "form": "10-K",
+                             "filed": "2025-10-31"}]
+                }}}}})
+                .to_string(),
+            );
+        }
+    }
+
     /// What it saw so far.
     ///
     /// # Panics
@@ -163,7 +220,8 @@ async fn serve(
                 recent.pop_front();
             }
             recent.push_back(now);
-            if recent.len() > shared.rules.limit {
+            let forced = shared.rules.block_at == Some(log.requests.len());
+            if forced || recent.len() > shared.rules.limit {
                 log.blocks += 1;
                 *until = Some(now + shared.rules.block_for);
                 recent.clear();

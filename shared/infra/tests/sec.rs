@@ -79,7 +79,7 @@ async fn a_block_pauses_the_fleet_and_nothing_is_sent_inside_it() {
     let sec = SecStandIn::start(StandInRules {
         limit: 3,
         block_for: Duration::from_secs(1),
-        fail_every: None,
+        ..StandInRules::default()
     })
     .await;
     let urls = documents(&sec, 5);
