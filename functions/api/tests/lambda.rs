@@ -77,8 +77,14 @@ async fn creates_and_reads_a_dashboard_from_api_gateway_events_under_cargo_lambd
     read.as_object_mut().unwrap().remove("body");
     let fetched = emulator.invoke(&read).await.unwrap();
     assert_eq!(fetched["statusCode"], 200, "{fetched}");
-    let body: Value = serde_json::from_str(fetched["body"].as_str().unwrap()).unwrap();
+    let mut body: Value = serde_json::from_str(fetched["body"].as_str().unwrap()).unwrap();
+    let companies = body.as_object_mut().unwrap().remove("companies").unwrap();
     assert_eq!(body, dashboard);
+    // No facts synced: each company's indicators say so.
+    assert_eq!(
+        companies[0]["indicators"][0]["available"], false,
+        "{companies}"
+    );
 
     // Another user's claims: the dashboard does not exist for them.
     read["requestContext"]["authorizer"]["jwt"]["claims"]["sub"] = "bob".into();

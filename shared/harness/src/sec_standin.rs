@@ -65,6 +65,17 @@ struct Shared {
     log: Mutex<StandInLog>,
 }
 
+/// A companyfacts document shaped like SEC's, of "Acme Widgets" (CIK 42): revenue under
+/// `Revenues` until FY2021, `RevenueFromContractWithCustomerExcludingAssessedTax` for FY2022
+/// and FY2023, `Revenues` again from FY2024; every 10-K repeating earlier years as
+/// comparatives; a 10-K/A restating FY2024 (revenue 1200, net income 108, diluted EPS 2.16);
+/// a later 10-Q. Its FY2024 insights: revenue growth 100/1100, net margin 0.09, diluted EPS
+/// 2.16, debt to equity 2.0, current ratio 1.5.
+pub const ACME_COMPANYFACTS: &str = include_str!("../fixtures/companyfacts-acme.json");
+
+/// Acme's submissions: the 10-Q is its newest report.
+pub const ACME_SUBMISSIONS: &str = include_str!("../fixtures/submissions-acme.json");
+
 /// The `Last-Modified` every document carries.
 pub const LAST_MODIFIED: &str = "Mon, 23 Nov 2026 06:00:00 GMT";
 

@@ -8,6 +8,10 @@ use sqlx::PgPool;
 /// The most annual facts a profile carries.
 pub const MAX_FACTS: i64 = 500;
 
+/// The most facts read for the insights of one company (every filing's value of some twenty
+/// concepts over decades is a few thousand).
+pub const MAX_INSIGHT_FACTS_PER_COMPANY: i64 = 20_000;
+
 /// Companies and their facts in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgCompanyStore {
@@ -73,5 +77,48 @@ impl CompanyStore for PgCompanyStore {
                 value: row.value,
             })
             .collect())
+    }
+
+    async fn facts_of(
+        &self,
+        tickers: &[Ticker],
+        concepts: &[&str],
+    ) -> Result<Vec<(Ticker, Fact)>, StoreError> {
+        let tickers: Vec<String> = tickers.iter().map(ToString::to_string).collect();
+        let concepts: Vec<String> = concepts.iter().map(|c| (*c).to_owned()).collect();
+        let limit = MAX_INSIGHT_FACTS_PER_COMPANY * i64::try_from(tickers.len()).unwrap_or(1);
+        let rows = sqlx::query!(
+            r#"SELECT ticker, concept, unit, period_start, period_end, fiscal_year,
+                      fiscal_period, form, filed, value::float8 AS "value!"
+               FROM company_facts
+               WHERE ticker = ANY($1) AND concept = ANY($2)
+               ORDER BY ticker, period_end DESC, filed DESC
+               LIMIT $3"#,
+            &tickers,
+            &concepts,
+            limit,
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        rows.into_iter()
+            .map(|row| {
+                let ticker = Ticker::parse(&row.ticker).map_err(unavailable)?;
+                Ok((
+                    ticker,
+                    Fact {
+                        concept: row.concept,
+                        unit: row.unit,
+                        period_start: row.period_start,
+                        period_end: row.period_end,
+                        fiscal_year: row.fiscal_year,
+                        fiscal_period: row.fiscal_period,
+                        form: row.form,
+                        filed: row.filed,
+                        value: row.value,
+                    },
+                ))
+            })
+            .collect()
     }
 }

@@ -3,7 +3,9 @@
 use axum::extract::{Path, State};
 use axum::Json;
 use connectrpc::{ConnectError, RequestContext, Response, ServiceRequest, ServiceResult};
-use lzstock_domain::company::{CompanyProfile, GetCompany, GetCompanyError};
+use lzstock_domain::company::{
+    definition, CompanyInsights, CompanyProfile, GetCompany, GetCompanyError, Insight, Reading,
+};
 use lzstock_domain::{InvalidInput, Ticker};
 use lzstock_proto::lzstock::v1 as pb;
 use serde::{Deserialize, Serialize};
@@ -37,7 +39,7 @@ pub struct CompanyView {
     pub name: String,
     /// Annual facts, newest period first.
     pub facts: Vec<FactView>,
-    /// The indicators the facts support.
+    /// Every indicator of the latest fiscal year, with its value or why it has none.
     pub indicators: Vec<IndicatorView>,
 }
 
@@ -66,16 +68,111 @@ pub struct FactView {
     pub value: f64,
 }
 
-/// One indicator's value.
+/// One indicator of one company, on an annual basis: its value and the period it
+/// describes, or the reason it has none.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct IndicatorView {
     /// The indicator's name.
     pub indicator: String,
-    /// Its value.
-    pub value: f64,
-    /// The end of the fiscal year it describes.
-    pub period_end: String,
+    /// Whether the facts support a value.
+    pub available: bool,
+    /// A ratio, or money per share for `eps_diluted`; null when not available.
+    pub value: Option<f64>,
+    /// `ratio`, or the unit as reported (e.g. `USD/shares`); null when not available.
+    pub unit: Option<String>,
+    /// The first day of the fiscal year for a flow; null for a balance at an instant.
+    pub period_start: Option<String>,
+    /// The end of the fiscal year it describes; null when not available.
+    pub period_end: Option<String>,
+    /// The XBRL concepts the value was computed from.
+    pub concepts: Vec<String>,
+    /// What the indicator measures.
+    pub definition: String,
+    /// Why there is no value; null when available.
+    pub reason: Option<String>,
+}
+
+impl From<Insight> for IndicatorView {
+    fn from(insight: Insight) -> Self {
+        let indicator = insight.indicator.to_string();
+        let definition = definition(insight.indicator).to_owned();
+        match insight.reading {
+            Reading::Value {
+                value,
+                unit,
+                period,
+                concepts,
+            } => Self {
+                indicator,
+                available: true,
+                value: Some(value),
+                unit: Some(unit),
+                period_start: period.start.map(|d| d.to_string()),
+                period_end: Some(period.end.to_string()),
+                concepts,
+                definition,
+                reason: None,
+            },
+            Reading::NotAvailable { reason } => Self {
+                indicator,
+                available: false,
+                value: None,
+                unit: None,
+                period_start: None,
+                period_end: None,
+                concepts: Vec::new(),
+                definition,
+                reason: Some(reason),
+            },
+        }
+    }
+}
+
+impl From<IndicatorView> for pb::IndicatorValue {
+    fn from(view: IndicatorView) -> Self {
+        Self {
+            indicator: view.indicator,
+            value: view.value.unwrap_or_default(),
+            period_end: view.period_end.unwrap_or_default(),
+            available: view.available,
+            reason: view.reason.unwrap_or_default(),
+            period_start: view.period_start.unwrap_or_default(),
+            unit: view.unit.unwrap_or_default(),
+            concepts: view.concepts,
+            definition: view.definition,
+            ..Default::default()
+        }
+    }
+}
+
+/// One company's indicators on a dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CompanyInsightsView {
+    /// The ticker.
+    pub ticker: String,
+    /// The dashboard's indicators (every indicator when it selected none), in its order.
+    pub indicators: Vec<IndicatorView>,
+}
+
+impl From<CompanyInsights> for CompanyInsightsView {
+    fn from(company: CompanyInsights) -> Self {
+        Self {
+            ticker: company.ticker.to_string(),
+            indicators: company.insights.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+impl From<CompanyInsightsView> for pb::CompanyInsights {
+    fn from(view: CompanyInsightsView) -> Self {
+        Self {
+            ticker: view.ticker,
+            indicators: view.indicators.into_iter().map(Into::into).collect(),
+            ..Default::default()
+        }
+    }
 }
 
 impl From<CompanyProfile> for CompanyView {
@@ -99,15 +196,7 @@ impl From<CompanyProfile> for CompanyView {
                     value: f.value,
                 })
                 .collect(),
-            indicators: profile
-                .indicators
-                .into_iter()
-                .map(|i| IndicatorView {
-                    indicator: i.indicator.to_string(),
-                    value: i.value,
-                    period_end: i.period_end.to_string(),
-                })
-                .collect(),
+            indicators: profile.insights.into_iter().map(Into::into).collect(),
         }
     }
 }
@@ -134,16 +223,7 @@ impl From<CompanyView> for pb::Company {
                     ..Default::default()
                 })
                 .collect(),
-            indicators: view
-                .indicators
-                .into_iter()
-                .map(|i| pb::IndicatorValue {
-                    indicator: i.indicator,
-                    value: i.value,
-                    period_end: i.period_end,
-                    ..Default::default()
-                })
-                .collect(),
+            indicators: view.indicators.into_iter().map(Into::into).collect(),
             ..Default::default()
         }
     }

@@ -8,12 +8,13 @@ use axum::Json;
 
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{
-    parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardName, DeleteDashboard,
-    GetDashboard, ListDashboards, NewDashboard, Page, PageRequest, TickerList,
+    parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardInsights, DashboardName,
+    DeleteDashboard, GetDashboard, ListDashboards, NewDashboard, Page, PageRequest, TickerList,
 };
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
+use super::companies::CompanyInsightsView;
 use super::error::ApiError;
 use super::json::ApiJson;
 use super::ApiState;
@@ -113,6 +114,27 @@ impl From<Dashboard> for DashboardView {
     }
 }
 
+/// A dashboard with its companies' indicators: `GET /v1/dashboards/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DashboardDetail {
+    /// The dashboard.
+    #[serde(flatten)]
+    pub dashboard: DashboardView,
+    /// Per ticker, in the dashboard's order, the indicators it shows (every indicator
+    /// when it selected none), each with its value and period or why it has none.
+    pub companies: Vec<CompanyInsightsView>,
+}
+
+impl From<DashboardInsights> for DashboardDetail {
+    fn from(read: DashboardInsights) -> Self {
+        Self {
+            dashboard: read.dashboard.into(),
+            companies: read.companies.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
 /// One page of dashboards.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct DashboardPage {
@@ -194,7 +216,7 @@ pub(super) async fn create(
     tag = "dashboards",
     params(("id" = String, Path, description = "The dashboard's id (any other text names no dashboard: 404)")),
     responses(
-        (status = 200, description = "The dashboard", body = DashboardView),
+        (status = 200, description = "The dashboard, with its companies' indicators", body = DashboardDetail),
         (status = 401, description = "No valid bearer token", body = ApiError),
         (status = 404, description = "No such dashboard, or not the caller's", body = ApiError),
     ),
@@ -204,13 +226,13 @@ pub(super) async fn get(
     State(state): State<ApiState>,
     Caller(owner): Caller,
     Path(id): Path<String>,
-) -> Result<Json<DashboardView>, ApiError> {
+) -> Result<Json<DashboardDetail>, ApiError> {
     // A malformed id cannot name a dashboard: not found, like any other absent one.
     let id = DashboardId::parse(&id).map_err(|_| ApiError::dashboard_not_found())?;
-    let dashboard = GetDashboard::new(state.dashboards.clone())
+    let read = GetDashboard::new(state.dashboards.clone(), state.companies.clone())
         .execute(&owner, id)
         .await?;
-    Ok(Json(dashboard.into()))
+    Ok(Json(read.into()))
 }
 
 /// The caller's dashboards, newest first.

@@ -22,9 +22,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use caller::{Authenticator, Caller, HasAuthenticator};
-pub use companies::{CompanyRpc, CompanyView};
+pub use companies::{CompanyInsightsView, CompanyRpc, CompanyView, IndicatorView};
 pub use dashboards::{
-    CreateDashboardBody, DashboardPage, DashboardView, IndicatorName, TickerSymbol,
+    CreateDashboardBody, DashboardDetail, DashboardPage, DashboardView, IndicatorName, TickerSymbol,
 };
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;

@@ -14,6 +14,7 @@ use lzstock_proto::lzstock::v1 as pb;
 use lzstock_proto::lzstock::v1::{CompanyServiceExt, DashboardService, DashboardServiceExt};
 
 use super::caller::authenticate;
+use super::companies::CompanyInsightsView;
 use super::dashboards::{CreateDashboardBody, DashboardView};
 use super::error::{ApiError, ErrorCode};
 use super::ApiState;
@@ -122,12 +123,17 @@ impl DashboardService for DashboardRpc {
     ) -> ServiceResult<pb::GetDashboardResponse> {
         let owner = self.caller(&ctx).await?;
         let id = dashboard_id(request.id)?;
-        let dashboard = GetDashboard::new(self.state.dashboards.clone())
+        let read = GetDashboard::new(self.state.dashboards.clone(), self.state.companies.clone())
             .execute(&owner, id)
             .await
             .map_err(ApiError::from)?;
         Response::ok(pb::GetDashboardResponse {
-            dashboard: Some(to_proto(dashboard)).into(),
+            dashboard: Some(to_proto(read.dashboard)).into(),
+            companies: read
+                .companies
+                .into_iter()
+                .map(|c| pb::CompanyInsights::from(CompanyInsightsView::from(c)))
+                .collect(),
             ..Default::default()
         })
     }

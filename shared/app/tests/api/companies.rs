@@ -82,14 +82,37 @@ async fn a_company_comes_with_its_facts_and_indicators() {
     assert_eq!(reply.body["cik"], "0000320193");
     assert_eq!(reply.body["facts"].as_array().map(Vec::len), Some(5));
     assert_eq!(reply.body["facts"][0]["periodEnd"], "2025-12-31");
+    let indicators = &reply.body["indicators"];
     assert_eq!(
-        reply.body["indicators"],
-        json!([
-            {"indicator": "revenue_growth_yoy", "value": 0.25, "periodEnd": "2025-12-31"},
-            {"indicator": "net_margin", "value": 0.2, "periodEnd": "2025-12-31"},
-            {"indicator": "current_ratio", "value": 1.5, "periodEnd": "2025-12-31"},
-        ])
+        indicators[0],
+        json!({
+            "indicator": "revenue_growth_yoy", "available": true, "value": 0.25,
+            "unit": "ratio", "periodStart": "2025-01-01", "periodEnd": "2025-12-31",
+            "concepts": ["us-gaap:Revenues"],
+            "definition": "(revenue - the previous fiscal year's revenue) / the previous fiscal year's revenue",
+            "reason": null
+        })
     );
+    assert_eq!(indicators[1]["value"], 0.2);
+    assert_eq!(
+        indicators[1]["concepts"],
+        json!(["us-gaap:NetIncomeLoss", "us-gaap:Revenues"])
+    );
+    // Every indicator is present; the facts do not report diluted EPS or total liabilities.
+    assert_eq!(indicators[2]["indicator"], "eps_diluted");
+    assert_eq!(indicators[2]["available"], false);
+    assert_eq!(indicators[2]["value"], serde_json::Value::Null);
+    assert_eq!(
+        indicators[2]["reason"],
+        "no diluted EPS reported for the fiscal year ending 2025-12-31"
+    );
+    assert_eq!(
+        indicators[3]["reason"],
+        "no total liabilities or stockholders' equity reported at 2025-12-31"
+    );
+    assert_eq!(indicators[4]["indicator"], "current_ratio");
+    assert_eq!(indicators[4]["value"], 1.5);
+    assert_eq!(indicators[4]["periodStart"], serde_json::Value::Null);
 }
 
 #[tokio::test]
@@ -122,8 +145,16 @@ async fn get_company_over_connect() {
     let reply = api.send(request).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
     assert_eq!(reply.body["company"]["name"], "Apple Inc.");
-    assert_eq!(
-        reply.body["company"]["indicators"][1]["indicator"],
-        "net_margin"
+    let net_margin = &reply.body["company"]["indicators"][1];
+    assert_eq!(net_margin["indicator"], "net_margin");
+    assert_eq!(net_margin["available"], true);
+    assert_eq!(net_margin["value"], 0.2);
+    let eps = &reply.body["company"]["indicators"][2];
+    assert!(
+        eps["available"].is_null() || eps["available"] == false,
+        "{eps}"
     );
+    assert!(eps["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("diluted EPS")));
 }

@@ -34,7 +34,21 @@ async fn a_dashboard_is_created_read_listed_and_deleted() {
         )
         .await;
     assert_eq!(read.status, StatusCode::OK);
-    assert_eq!(read.body, reply.body);
+    let mut dashboard = read.body.clone();
+    let companies = dashboard
+        .as_object_mut()
+        .and_then(|d| d.remove("companies"))
+        .expect("the companies' indicators");
+    assert_eq!(dashboard, reply.body);
+    // Per ticker, the dashboard's indicators in its order; nothing synced, so each says why.
+    assert_eq!(companies[0]["ticker"], "AAPL");
+    assert_eq!(companies[1]["ticker"], "BRK.B");
+    assert_eq!(companies[0]["indicators"][0]["indicator"], "net_margin");
+    assert_eq!(companies[0]["indicators"][1]["indicator"], "eps_diluted");
+    assert_eq!(companies[0]["indicators"][0]["available"], false);
+    assert!(companies[0]["indicators"][0]["reason"]
+        .as_str()
+        .is_some_and(|r| r.contains("no facts of AAPL")));
 
     let listed = api
         .call(Method::GET, "/v1/dashboards", Some("ada"), None)

@@ -3,7 +3,7 @@
 
 mod filings;
 mod ids;
-mod indicators;
+mod insights;
 mod profile;
 mod scrape;
 
@@ -12,8 +12,10 @@ use serde::{Deserialize, Serialize};
 
 pub use filings::{Filing, ListedCompany, ReportedFact};
 pub use ids::{Cik, Ticker, ValueError};
-pub use indicators::{compute_indicators, IndicatorValue};
-pub use profile::{CompanyProfile, CompanyStore, GetCompany, GetCompanyError};
+pub use insights::{annual_insights, definition, insight_concepts, Insight, Period, Reading};
+pub use profile::{
+    insights_of, CompanyInsights, CompanyProfile, CompanyStore, GetCompany, GetCompanyError,
+};
 pub use scrape::{
     CompanyOutcome, Failure, FilingSource, RunLog, RunState, Scope, ScrapeCompanies, ScrapeError,
     ScrapeReport, ScrapeRun, SourceError, SyncStore,

@@ -1,9 +1,12 @@
-//! GetCompany: a company with its recent facts and derived indicators.
+//! GetCompany: a company with its recent annual facts and its insights; and the insights
+//! of several companies at once, for a dashboard.
 
 use std::future::Future;
 
-use super::{compute_indicators, Company, Fact, IndicatorValue, Ticker};
-use crate::dashboard::StoreError;
+use serde::Serialize;
+
+use super::{annual_insights, insight_concepts, Company, Fact, Insight, Reading, Ticker};
+use crate::dashboard::{Indicator, StoreError};
 
 /// Storage for companies and their facts.
 pub trait CompanyStore: Send + Sync {
@@ -13,22 +16,29 @@ pub trait CompanyStore: Send + Sync {
         ticker: &Ticker,
     ) -> impl Future<Output = Result<Option<Company>, StoreError>> + Send;
 
-    /// `ticker`'s annual (10-K / FY) facts, newest period first.
+    /// `ticker`'s annual (10-K / FY) facts, newest period first, for display.
     fn annual_facts(
         &self,
         ticker: &Ticker,
     ) -> impl Future<Output = Result<Vec<Fact>, StoreError>> + Send;
+
+    /// Every fact of `concepts` that `tickers` reported, one per filing that reported it.
+    fn facts_of(
+        &self,
+        tickers: &[Ticker],
+        concepts: &[&str],
+    ) -> impl Future<Output = Result<Vec<(Ticker, Fact)>, StoreError>> + Send;
 }
 
-/// A company, its annual facts and the indicators derived from them.
+/// A company, its annual facts and its insights.
 #[derive(Debug, Clone, PartialEq)]
 pub struct CompanyProfile {
     /// The company.
     pub company: Company,
     /// Its annual facts, newest period first.
     pub facts: Vec<Fact>,
-    /// The indicators the facts support.
-    pub indicators: Vec<IndicatorValue>,
+    /// Every indicator of its latest fiscal year, with a value or the reason it has none.
+    pub insights: Vec<Insight>,
 }
 
 /// Why GetCompany failed.
@@ -71,11 +81,65 @@ impl<S: CompanyStore> GetCompany<S> {
             .annual_facts(ticker)
             .await
             .map_err(GetCompanyError::Unexpected)?;
-        let indicators = compute_indicators(&facts);
+        let mut insights = insights_of(&self.store, std::slice::from_ref(ticker), &Indicator::ALL)
+            .await
+            .map_err(GetCompanyError::Unexpected)?;
         Ok(CompanyProfile {
             company,
             facts,
-            indicators,
+            insights: insights.pop().map(|c| c.insights).unwrap_or_default(),
         })
     }
+}
+
+/// One company's insights.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CompanyInsights {
+    /// The company.
+    pub ticker: Ticker,
+    /// The indicators asked for, in that order.
+    pub insights: Vec<Insight>,
+}
+
+/// The `indicators` of each of `tickers`, in the order given, from one read of storage. A
+/// ticker with no facts synced gets every indicator "not available", with that reason.
+///
+/// # Errors
+/// When storage fails.
+pub async fn insights_of<S: CompanyStore>(
+    store: &S,
+    tickers: &[Ticker],
+    indicators: &[Indicator],
+) -> Result<Vec<CompanyInsights>, StoreError> {
+    let facts = store.facts_of(tickers, &insight_concepts()).await?;
+    Ok(tickers
+        .iter()
+        .map(|ticker| {
+            let own: Vec<Fact> = facts
+                .iter()
+                .filter(|(t, _)| t == ticker)
+                .map(|(_, f)| f.clone())
+                .collect();
+            let all = if own.is_empty() {
+                Indicator::ALL
+                    .iter()
+                    .map(|&indicator| Insight {
+                        indicator,
+                        reading: Reading::NotAvailable {
+                            reason: format!("no facts of {ticker} have been synced from SEC"),
+                        },
+                    })
+                    .collect()
+            } else {
+                annual_insights(&own)
+            };
+            CompanyInsights {
+                ticker: ticker.clone(),
+                insights: indicators
+                    .iter()
+                    .filter_map(|i| all.iter().find(|x| x.indicator == *i).cloned())
+                    .collect(),
+            }
+        })
+        .collect())
 }

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub use store::{DashboardStore, Page, PageRequest, ProcessedEvent, StoreError};
 pub use usecases::{
-    CreateDashboard, CreateDashboardError, DeleteDashboard, DeleteDashboardError, GetDashboard,
-    GetDashboardError, ListDashboards, ListDashboardsError,
+    CreateDashboard, CreateDashboardError, DashboardInsights, DeleteDashboard,
+    DeleteDashboardError, GetDashboard, GetDashboardError, ListDashboards, ListDashboardsError,
 };
 pub use values::{parse_indicators, DashboardId, DashboardName, Indicator, OwnerId, TickerList};
 

@@ -3,9 +3,11 @@
 
 use chrono::{SubsecRound, Utc};
 
+use crate::company::{insights_of, CompanyInsights, CompanyStore};
+
 use super::{
-    Dashboard, DashboardCreated, DashboardId, DashboardStore, NewDashboard, OwnerId, Page,
-    PageRequest, ProcessedEvent, StoreError,
+    Dashboard, DashboardCreated, DashboardId, DashboardStore, Indicator, NewDashboard, OwnerId,
+    Page, PageRequest, ProcessedEvent, StoreError,
 };
 
 /// Why CreateDashboard failed.
@@ -134,19 +136,30 @@ impl<S: DashboardStore> CreateDashboard<S> {
     }
 }
 
-/// Reads one of the caller's dashboards.
+/// Reads one of the caller's dashboards, with the insights of each of its companies: the
+/// indicators it selected (every indicator when it selected none).
 #[derive(Debug, Clone)]
-pub struct GetDashboard<S> {
+pub struct GetDashboard<S, C> {
     store: S,
+    companies: C,
 }
 
-impl<S: DashboardStore> GetDashboard<S> {
-    /// The usecase over `store`.
-    pub const fn new(store: S) -> Self {
-        Self { store }
+/// A dashboard and its companies' insights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DashboardInsights {
+    /// The dashboard.
+    pub dashboard: Dashboard,
+    /// Per ticker, in the dashboard's order, the indicators it shows.
+    pub companies: Vec<CompanyInsights>,
+}
+
+impl<S: DashboardStore, C: CompanyStore> GetDashboard<S, C> {
+    /// The usecase over `store`, reading facts from `companies`.
+    pub const fn new(store: S, companies: C) -> Self {
+        Self { store, companies }
     }
 
-    /// The dashboard `id`, if `owner` owns it.
+    /// The dashboard `id`, if `owner` owns it, with its insights.
     ///
     /// # Errors
     /// See [`GetDashboardError`].
@@ -155,12 +168,24 @@ impl<S: DashboardStore> GetDashboard<S> {
         &self,
         owner: &OwnerId,
         id: DashboardId,
-    ) -> Result<Dashboard, GetDashboardError> {
-        match self.store.get(id).await {
-            Ok(Some(dashboard)) if dashboard.owner == *owner => Ok(dashboard),
-            Ok(_) => Err(GetDashboardError::NotFound),
-            Err(e) => Err(GetDashboardError::Unexpected(e)),
-        }
+    ) -> Result<DashboardInsights, GetDashboardError> {
+        let dashboard = match self.store.get(id).await {
+            Ok(Some(dashboard)) if dashboard.owner == *owner => dashboard,
+            Ok(_) => return Err(GetDashboardError::NotFound),
+            Err(e) => return Err(GetDashboardError::Unexpected(e)),
+        };
+        let indicators: &[Indicator] = if dashboard.indicators.is_empty() {
+            &Indicator::ALL
+        } else {
+            &dashboard.indicators
+        };
+        let companies = insights_of(&self.companies, dashboard.tickers.as_slice(), indicators)
+            .await
+            .map_err(GetDashboardError::Unexpected)?;
+        Ok(DashboardInsights {
+            dashboard,
+            companies,
+        })
     }
 }
 

@@ -1,7 +1,9 @@
 use std::sync::Mutex;
 
 use super::*;
+use crate::company::{Company, CompanyStore, Fact, Reading};
 use crate::dashboard::{parse_indicators, DashboardName, TickerList};
+use crate::Ticker;
 
 /// An in-memory store: enough to test the usecases' own logic (ownership, error
 /// mapping); the SQL adapter is tested against PostgreSQL.
@@ -11,6 +13,24 @@ struct MemoryStore {
     events: Mutex<Vec<DashboardCreated>>,
     processed: Mutex<Vec<String>>,
     conflict: bool,
+}
+
+impl CompanyStore for &MemoryStore {
+    async fn company(&self, _ticker: &Ticker) -> Result<Option<Company>, StoreError> {
+        Ok(None)
+    }
+
+    async fn annual_facts(&self, _ticker: &Ticker) -> Result<Vec<Fact>, StoreError> {
+        Ok(Vec::new())
+    }
+
+    async fn facts_of(
+        &self,
+        _tickers: &[Ticker],
+        _concepts: &[&str],
+    ) -> Result<Vec<(Ticker, Fact)>, StoreError> {
+        Ok(Vec::new())
+    }
 }
 
 impl DashboardStore for &MemoryStore {
@@ -115,7 +135,7 @@ async fn someone_elses_dashboard_is_not_found_for_reading_or_deleting() {
         .execute(owner("ada"), request(), None)
         .await
         .unwrap();
-    let get = GetDashboard::new(&store);
+    let get = GetDashboard::new(&store, &store);
     assert!(matches!(
         get.execute(&owner("bob"), created.id).await,
         Err(GetDashboardError::NotFound)
@@ -126,10 +146,17 @@ async fn someone_elses_dashboard_is_not_found_for_reading_or_deleting() {
             .await,
         Err(DeleteDashboardError::NotFound)
     ));
-    assert_eq!(
-        get.execute(&owner("ada"), created.id).await.unwrap(),
-        created
-    );
+    let read = get.execute(&owner("ada"), created.id).await.unwrap();
+    assert_eq!(read.dashboard, created);
+    // No facts synced yet: each ticker's indicators say so rather than guess.
+    assert_eq!(read.companies.len(), created.tickers.as_slice().len());
+    for company in &read.companies {
+        assert!(!company.insights.is_empty());
+        assert!(company
+            .insights
+            .iter()
+            .all(|i| matches!(&i.reading, Reading::NotAvailable { reason } if reason.contains("no facts"))));
+    }
     DeleteDashboard::new(&store)
         .execute(&owner("ada"), created.id)
         .await
