@@ -9,7 +9,8 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use lzstock_app::resources;
-use lzstock_app::scraper::{self, ScraperConfig};
+use lzstock_app::routing;
+use lzstock_app::scraper::{self, ScraperConfig, ScraperDeps};
 use lzstock_domain::company::Scope;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
@@ -103,14 +104,13 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Scheduled => {
-            let (config, pool, root) = (&config, &pool, &root);
-            schedule::run(config.schedule.clone(), |run| async move {
-                let deadline = run.deadline.and_then(scraper::last_start);
-                let scope =
-                    scraper::scope_of_input(&run.input).map_err(scraper::RunError::Input)?;
-                scraper::run(config, pool, root, run, &scope, deadline).await
-            })
-            .await?;
+            let job = routing::SEC_SYNC;
+            let deps = ScraperDeps {
+                config: config.clone(),
+                pool: pool.clone(),
+            };
+            let deps = &deps;
+            schedule::run(config.schedule.clone(), |run| (job.run)(deps, run)).await?;
         }
     }
     Ok(())

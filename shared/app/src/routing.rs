@@ -2,7 +2,8 @@
 //! whether that handler is a controller (an event carrying a user's intent: DTO mapping,
 //! validation and error translation, as for the API) or a usecase (an internal side
 //! effect), and the handler that runs it. Anything not in the table is rejected as
-//! unroutable.
+//! unroutable. Scheduled jobs have their rows here too ([`SCHEDULES`]): a schedule is
+//! background orchestration and enters at a usecase.
 
 use std::sync::Arc;
 
@@ -16,6 +17,9 @@ use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
 use serde_json::Value;
 use sqlx::PgPool;
+
+use crate::scraper::{self, RunError, RunReport, ScraperDeps};
+use lzstock_shim::schedule::ScheduledRun;
 
 /// The layer a trigger enters the core at (see `docs/architecture.md`, "Triggers").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +87,40 @@ pub const ROUTES: [Route; 2] = [
         },
     },
 ];
+
+/// A scheduled job's handler: runs one fire of the schedule.
+pub type RunJob =
+    for<'a> fn(&'a ScraperDeps, ScheduledRun) -> BoxFuture<'a, Result<RunReport, RunError>>;
+
+/// One scheduled job's row: its name, the layer it enters at, and the handler that runs it.
+#[derive(Clone, Copy)]
+pub struct ScheduledJob {
+    /// The job's name, e.g. `sec_sync`.
+    pub name: &'static str,
+    /// Where it enters.
+    pub target: Target,
+    /// What runs it.
+    pub run: RunJob,
+}
+
+impl std::fmt::Debug for ScheduledJob {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ScheduledJob")
+            .field("name", &self.name)
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The nightly SEC sync: ScrapeCompanies over what the fire's input names.
+pub const SEC_SYNC: ScheduledJob = ScheduledJob {
+    name: "sec_sync",
+    target: Target::Usecase,
+    run: |deps, run| Box::pin(scraper::scheduled(deps, run)),
+};
+
+/// The scheduled jobs.
+pub const SCHEDULES: [ScheduledJob; 1] = [SEC_SYNC];
 
 /// What the event handlers need.
 #[derive(Debug, Clone)]
@@ -224,6 +262,15 @@ mod tests {
         subjects.sort_unstable();
         subjects.dedup();
         assert_eq!(subjects.len(), ROUTES.len());
+    }
+
+    #[test]
+    fn every_scheduled_job_enters_at_a_usecase_once() {
+        let mut names: Vec<_> = SCHEDULES.iter().map(|j| j.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), SCHEDULES.len());
+        assert!(SCHEDULES.iter().all(|j| j.target == Target::Usecase));
     }
 
     #[test]

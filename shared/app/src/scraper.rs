@@ -96,6 +96,27 @@ pub fn scope_of_input(input: &serde_json::Value) -> Result<Scope, String> {
     }
 }
 
+/// What a scheduled run needs: the configuration and the database.
+#[derive(Debug, Clone)]
+pub struct ScraperDeps {
+    /// The scraper's configuration.
+    pub config: ScraperConfig,
+    /// PostgreSQL.
+    pub pool: PgPool,
+}
+
+/// One fire of the schedule: the scope its input names, until a minute before the host's
+/// deadline. The routing matrix's `sec_sync` row runs this.
+///
+/// # Errors
+/// See [`RunError`].
+pub async fn scheduled(deps: &ScraperDeps, run: ScheduledRun) -> Result<RunReport, RunError> {
+    let scope = scope_of_input(&run.input).map_err(RunError::Input)?;
+    let deadline = run.deadline.and_then(last_start);
+    let root = deps.config.streams.subject_root.clone();
+    self::run(&deps.config, &deps.pool, &root, run, &scope, deadline).await
+}
+
 /// The id of the run `run` stands for over `scope`: the trigger's id (derived from the fire
 /// time when the trigger gives one, see [`ScheduledRun::id`]) and the scope, so every
 /// delivery of one fire names the same run and two rules firing at once name two.

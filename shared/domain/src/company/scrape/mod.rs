@@ -16,7 +16,7 @@ mod ports;
 mod report;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::Instant;
 
@@ -132,11 +132,15 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
             }
         }
         let stop = Stop::default();
+        let progress = Progress {
+            done: AtomicUsize::new(0),
+            total: todo.len(),
+        };
         // Futures built up front, not in a `map` closure: a closure over borrowed companies
         // makes the run's `Send` bound unprovable for callers (rust-lang/rust#64552).
         let mut work = Vec::with_capacity(todo.len());
         for company in &todo {
-            work.push(self.attempt(&run.id, company, &stop, run.deadline));
+            work.push(self.attempt(&run.id, company, &stop, &progress, run.deadline));
         }
         let attempted: Vec<(Ticker, Option<CompanyOutcome>)> = futures::stream::iter(work)
             .buffer_unordered(self.concurrency)
@@ -218,6 +222,7 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
         run_id: &str,
         company: &Company,
         stop: &Stop,
+        progress: &Progress,
         deadline: Option<Instant>,
     ) -> Result<(Ticker, Option<CompanyOutcome>), StoreError> {
         let ticker = company.ticker.clone();
@@ -237,6 +242,15 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
             Err(SyncFailure::Store(error)) => return Err(error),
         };
         self.runs.record(run_id, &ticker, &outcome).await?;
+        let done = progress.done.fetch_add(1, Ordering::SeqCst) + 1;
+        match &outcome {
+            CompanyOutcome::Failed(reason) => {
+                tracing::warn!(%ticker, done, of = progress.total, %reason, "company failed");
+            }
+            other => {
+                tracing::info!(%ticker, done, of = progress.total, outcome = ?other, "company done")
+            }
+        }
         Ok((ticker, Some(outcome)))
     }
 
@@ -273,6 +287,12 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
             CompanyOutcome::Synced
         })
     }
+}
+
+/// How far a run is: companies finished of those it set out to do.
+struct Progress {
+    done: AtomicUsize,
+    total: usize,
 }
 
 /// Set once by the first worker that meets an error every later request would repeat.
