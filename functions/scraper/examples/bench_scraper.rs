@@ -65,7 +65,7 @@ async fn scrape(env: &[(String, String)], tickers: &[String]) -> Run {
     let mut child = tokio::process::Command::new(scraper_binary())
         .args(["run", "--tickers", &tickers.join(",")])
         .envs(env.iter().cloned())
-        .env("RUST_LOG", "warn")
+        .env("RUST_LOG", "error")
         .env_remove("AWS_LAMBDA_RUNTIME_API")
         .stdout(std::process::Stdio::piped())
         .spawn()

@@ -137,7 +137,15 @@ pub fn parse_company_facts(body: &[u8]) -> Result<CompanyFacts, MalformedDocumen
     #[derive(Deserialize)]
     struct Concept {
         #[serde(default)]
-        units: BTreeMap<String, Vec<serde_json::Value>>,
+        units: BTreeMap<String, Vec<Listed>>,
+    }
+    /// An entry as listed: read straight into its fields, or skipped whole when it has not
+    /// got them, so the document is never held as a tree of JSON values.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Listed {
+        Entry(Entry),
+        Unreadable(serde::de::IgnoredAny),
     }
     #[derive(Deserialize)]
     struct Entry {
@@ -156,8 +164,8 @@ pub fn parse_company_facts(body: &[u8]) -> Result<CompanyFacts, MalformedDocumen
     for (taxonomy, concepts) in document.facts {
         for (name, concept) in concepts {
             for (unit, entries) in concept.units {
-                for raw in entries {
-                    let Ok(entry) = serde_json::from_value::<Entry>(raw) else {
+                for listed in entries {
+                    let Listed::Entry(entry) = listed else {
                         parsed.skipped += 1;
                         continue;
                     };
