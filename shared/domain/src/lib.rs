@@ -6,6 +6,7 @@
 
 pub mod company;
 pub mod dashboard;
+pub mod email;
 mod invalid;
 
 pub use company::{Cik, Ticker, ValueError};
