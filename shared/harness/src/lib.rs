@@ -16,6 +16,7 @@ pub mod nats;
 pub mod postgres;
 pub mod process;
 pub mod sec_standin;
+pub mod smtp_sink;
 
 use std::sync::OnceLock;
 

@@ -5,6 +5,7 @@
 pub mod companies;
 pub mod company_sync;
 pub mod dashboards;
+pub mod emails;
 pub mod nats;
 pub mod outbox;
 pub mod postgres;
@@ -12,4 +13,5 @@ pub mod processed;
 pub mod publisher;
 pub mod scrape_runs;
 pub mod sec;
+pub mod smtp;
 pub mod streams;

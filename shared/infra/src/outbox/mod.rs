@@ -6,10 +6,12 @@ pub mod relay;
 
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{Dashboard, DashboardCreated};
+use lzstock_domain::email::EmailCreated;
 use serde_json::{json, Value};
 use sqlx::{Postgres, Transaction};
 
 use crate::dashboards::DASHBOARD_CREATED;
+use crate::emails::EMAIL_CREATED;
 
 pub use metrics::OutboxMetrics;
 pub use relay::{OutboxRelay, RelayError, RelayPass, RelaySettings};
@@ -74,6 +76,47 @@ impl OutboxEvent {
                 event.dashboard.created_at,
                 request,
                 dashboard_json(&event.dashboard),
+            ),
+            traceparent: event.trace_id.as_deref().and_then(traceparent),
+        }
+    }
+}
+
+impl OutboxEvent {
+    /// `<root>.emails.created`: the email as created, without its body (up to 1 MiB, it
+    /// could outgrow a message; the sender reads it from the database).
+    #[must_use]
+    pub fn email_created(subject_root: &str, event: &EmailCreated) -> Self {
+        let email = &event.email;
+        let to: Vec<String> = email
+            .to
+            .as_slice()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        let request = json!({
+            "from": email.from.as_str(),
+            "to": to,
+            "subject": email.subject.as_str(),
+        });
+        let response = json!({
+            "id": email.id.to_string(),
+            "ownerId": email.owner.as_str(),
+            "from": email.from.as_str(),
+            "to": to,
+            "subject": email.subject.as_str(),
+            "status": email.status.as_str(),
+            "createdAt": email.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        });
+        Self {
+            id: event.event_id,
+            subject: format!("{subject_root}.{EMAIL_CREATED}"),
+            payload: envelope(
+                event.event_id,
+                event.trace_id.as_deref(),
+                email.created_at,
+                request,
+                response,
             ),
             traceparent: event.trace_id.as_deref().and_then(traceparent),
         }

@@ -1,0 +1,292 @@
+//! [`EmailStore`] on PostgreSQL: emails, their `emails.created` events through the outbox,
+//! claims under a lease, and full-text search.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use lzstock_domain::dashboard::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
+use lzstock_domain::email::{
+    Body, Claim, Email, EmailAddress, EmailCreated, EmailId, EmailStatus, EmailStore, Recipients,
+    SearchText, Subject,
+};
+use lzstock_domain::InvalidInput;
+use sqlx::{PgPool, Postgres, Transaction};
+
+use crate::outbox::{self, OutboxEvent};
+
+/// The subject a created email is announced on, below the subject root.
+pub const EMAIL_CREATED: &str = "emails.created";
+
+/// Emails in PostgreSQL.
+#[derive(Debug, Clone)]
+pub struct PgEmailStore {
+    pool: PgPool,
+    subject_root: String,
+}
+
+struct EmailRow {
+    id: uuid::Uuid,
+    owner_id: String,
+    from_address: String,
+    to_addresses: Vec<String>,
+    subject: String,
+    body: String,
+    status: String,
+    last_error: Option<String>,
+    created_at: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+}
+
+impl TryFrom<EmailRow> for Email {
+    type Error = InvalidInput;
+
+    // The schema's constraints mirror the domain's, so this fails only on data written
+    // around both; it is reported, never trusted.
+    fn try_from(row: EmailRow) -> Result<Self, Self::Error> {
+        Ok(Self {
+            id: EmailId::from_uuid(row.id),
+            owner: OwnerId::parse(&row.owner_id)?,
+            from: EmailAddress::parse_field(&row.from_address, "from")?,
+            to: Recipients::parse(&row.to_addresses)?,
+            subject: Subject::parse(&row.subject)?,
+            body: Body::parse(&row.body)?,
+            status: EmailStatus::parse(&row.status)?,
+            last_error: row.last_error,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+        })
+    }
+}
+
+fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
+}
+
+fn from_row(row: EmailRow) -> Result<Email, StoreError> {
+    Email::try_from(row).map_err(unavailable)
+}
+
+impl PgEmailStore {
+    /// A store on `pool`; events go to `<subject_root>.emails.created`.
+    #[must_use]
+    pub fn new(pool: PgPool, subject_root: impl Into<String>) -> Self {
+        Self {
+            pool,
+            subject_root: subject_root.into(),
+        }
+    }
+
+    /// The email row and its outbox event, in the caller's transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::Conflict`] for a duplicate id; otherwise when PostgreSQL fails.
+    pub async fn insert(
+        &self,
+        tx: &mut Transaction<'_, Postgres>,
+        email: &Email,
+        event: &EmailCreated,
+    ) -> Result<(), StoreError> {
+        let to: Vec<String> = email
+            .to
+            .as_slice()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        sqlx::query!(
+            "INSERT INTO emails (id, owner_id, from_address, to_addresses, subject, body, status,
+                                 created_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7)",
+            email.id.as_uuid(),
+            email.owner.as_str(),
+            email.from.as_str(),
+            &to,
+            email.subject.as_str(),
+            email.body.as_str(),
+            email.created_at,
+        )
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match e {
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                StoreError::Conflict(format!("email {} already exists", email.id))
+            }
+            other => unavailable(other),
+        })?;
+        let announcement = OutboxEvent::email_created(&self.subject_root, event);
+        outbox::insert(tx, &announcement).await.map_err(unavailable)
+    }
+
+    async fn settle(
+        &self,
+        id: EmailId,
+        status: EmailStatus,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE emails
+             SET status = $2, last_error = $3, claimed_until = NULL,
+                 sent_at = CASE WHEN $2 = 'sent' THEN now() END
+             WHERE id = $1 AND status = 'sending'",
+            id.as_uuid(),
+            status.as_str(),
+            reason,
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+impl EmailStore for PgEmailStore {
+    async fn create(&self, email: &Email, event: &EmailCreated) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        self.insert(&mut tx, email, event).await?;
+        tx.commit().await.map_err(unavailable)
+    }
+
+    async fn create_once(
+        &self,
+        email: &Email,
+        event: &EmailCreated,
+        processed: &ProcessedEvent,
+    ) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        if !crate::processed::claim(&mut tx, processed)
+            .await
+            .map_err(unavailable)?
+        {
+            return Ok(false);
+        }
+        self.insert(&mut tx, email, event).await?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(true)
+    }
+
+    async fn get(&self, id: EmailId) -> Result<Option<Email>, StoreError> {
+        sqlx::query_as!(
+            EmailRow,
+            "SELECT id, owner_id, from_address, to_addresses, subject, body, status, last_error,
+                    created_at, sent_at
+             FROM emails WHERE id = $1",
+            id.as_uuid(),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?
+        .map(from_row)
+        .transpose()
+    }
+
+    async fn search(
+        &self,
+        owner: &OwnerId,
+        search: &SearchText,
+        page: PageRequest,
+    ) -> Result<Page<Email>, StoreError> {
+        let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+        let limit = i64::from(page.size());
+        let (total, rows) = if search.is_empty() {
+            let total = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM emails WHERE owner_id = $1"#,
+                owner.as_str(),
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            let rows = sqlx::query_as!(
+                EmailRow,
+                "SELECT id, owner_id, from_address, to_addresses, subject, body, status,
+                        last_error, created_at, sent_at
+                 FROM emails WHERE owner_id = $1
+                 ORDER BY created_at DESC, id DESC
+                 LIMIT $2 OFFSET $3",
+                owner.as_str(),
+                limit,
+                offset,
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            (total, rows)
+        } else {
+            // websearch_to_tsquery accepts any text: quotes make phrases, `or` alternatives,
+            // `-word` exclusions, and anything else is words.
+            let total = sqlx::query_scalar!(
+                r#"SELECT count(*) AS "count!" FROM emails
+                   WHERE owner_id = $1 AND search @@ websearch_to_tsquery('english', $2)"#,
+                owner.as_str(),
+                search.as_str(),
+            )
+            .fetch_one(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            let rows = sqlx::query_as!(
+                EmailRow,
+                "SELECT id, owner_id, from_address, to_addresses, subject, body, status,
+                        last_error, created_at, sent_at
+                 FROM emails, websearch_to_tsquery('english', $2) AS query
+                 WHERE owner_id = $1 AND search @@ query
+                 ORDER BY ts_rank(search, query) DESC, created_at DESC, id DESC
+                 LIMIT $3 OFFSET $4",
+                owner.as_str(),
+                search.as_str(),
+                limit,
+                offset,
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+            (total, rows)
+        };
+        Ok(Page {
+            items: rows.into_iter().map(from_row).collect::<Result<_, _>>()?,
+            request: page,
+            total: u64::try_from(total).unwrap_or(0),
+        })
+    }
+
+    async fn claim(&self, id: EmailId, lease: Duration) -> Result<Claim, StoreError> {
+        let claimed = sqlx::query_as!(
+            EmailRow,
+            "UPDATE emails SET status = 'sending',
+                    claimed_until = now() + make_interval(secs => $2)
+             WHERE id = $1
+               AND (status = 'queued' OR (status = 'sending' AND claimed_until < now()))
+             RETURNING id, owner_id, from_address, to_addresses, subject, body, status,
+                       last_error, created_at, sent_at",
+            id.as_uuid(),
+            lease.as_secs_f64(),
+        )
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        if let Some(row) = claimed {
+            return Ok(Claim::Claimed(from_row(row)?));
+        }
+        let status = sqlx::query_scalar!("SELECT status FROM emails WHERE id = $1", id.as_uuid())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        Ok(match status.as_deref().map(EmailStatus::parse) {
+            None => Claim::Missing,
+            Some(Ok(settled @ (EmailStatus::Sent | EmailStatus::Failed))) => {
+                Claim::Settled(settled)
+            }
+            Some(Ok(EmailStatus::Queued | EmailStatus::Sending)) => Claim::Busy,
+            Some(Err(invalid)) => return Err(unavailable(invalid)),
+        })
+    }
+
+    async fn mark_sent(&self, id: EmailId) -> Result<(), StoreError> {
+        self.settle(id, EmailStatus::Sent, None).await
+    }
+
+    async fn mark_failed(&self, id: EmailId, reason: &str) -> Result<(), StoreError> {
+        self.settle(id, EmailStatus::Failed, Some(reason)).await
+    }
+
+    async fn release(&self, id: EmailId, reason: &str) -> Result<(), StoreError> {
+        self.settle(id, EmailStatus::Queued, Some(reason)).await
+    }
+}

@@ -1,0 +1,87 @@
+//! [`Mailer`] over SMTP with lettre's pooled async transport, built once from `SMTP_URL`.
+
+use std::time::Duration;
+
+use lettre::message::header::ContentType;
+use lettre::message::Mailbox;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lzstock_domain::email::{Email, EmailAddress, Mailer, SendFailure};
+
+/// How long one SMTP exchange may take before it counts as a transient failure.
+pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A mail server reached over SMTP.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    message_id_domain: String,
+}
+
+impl std::fmt::Debug for SmtpMailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The transport holds the credentials: never printed.
+        f.debug_struct("SmtpMailer")
+            .field("message_id_domain", &self.message_id_domain)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `SMTP_URL` is not one lettre can use.
+#[derive(Debug, thiserror::Error)]
+#[error("not an SMTP URL lettre accepts: {0}")]
+pub struct SmtpUrlError(String);
+
+impl SmtpMailer {
+    /// A mailer for `url` — `smtp://host:port` (plain, for local sinks),
+    /// `smtp://host:port?tls=required` (STARTTLS), `smtps://host:port` (TLS), each with
+    /// optional `user:password@` — whose Message-IDs are `<email-id@message_id_domain>`.
+    /// Connects lazily: nothing is dialled until the first email.
+    ///
+    /// # Errors
+    /// When the URL is not one of those.
+    pub fn from_url(url: &str, message_id_domain: &str) -> Result<Self, SmtpUrlError> {
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+            .map_err(|e| SmtpUrlError(e.to_string()))?
+            .timeout(Some(SMTP_TIMEOUT))
+            .build();
+        Ok(Self {
+            transport,
+            message_id_domain: message_id_domain.to_owned(),
+        })
+    }
+
+    /// The message for `email`: its own Message-ID on every attempt, so a receiver can
+    /// drop a second copy.
+    fn message(&self, email: &Email) -> Result<Message, SendFailure> {
+        let mailbox = |address: &EmailAddress| {
+            address
+                .as_str()
+                .parse::<Mailbox>()
+                .map_err(|e| SendFailure::Permanent(format!("address {address}: {e}")))
+        };
+        let mut builder = Message::builder()
+            .from(mailbox(&email.from)?)
+            .subject(email.subject.as_str())
+            .message_id(Some(format!("<{}@{}>", email.id, self.message_id_domain)))
+            .header(ContentType::TEXT_PLAIN);
+        for to in email.to.as_slice() {
+            builder = builder.to(mailbox(to)?);
+        }
+        builder
+            .body(email.body.as_str().to_owned())
+            .map_err(|e| SendFailure::Permanent(format!("the message cannot be built: {e}")))
+    }
+}
+
+impl Mailer for SmtpMailer {
+    async fn send(&self, email: &Email) -> Result<(), SendFailure> {
+        let message = self.message(email)?;
+        match self.transport.send(message).await {
+            Ok(_) => Ok(()),
+            // A 5xx answer: the server will never take this email.
+            Err(error) if error.is_permanent() => Err(SendFailure::Permanent(error.to_string())),
+            // A 4xx answer, a refused connection, a timeout, a TLS failure: later may work.
+            Err(error) => Err(SendFailure::Transient(error.to_string())),
+        }
+    }
+}
