@@ -8,6 +8,7 @@ use lzstock_app::api::{self, ApiConfig, ApiState, Authenticator};
 use lzstock_app::{health::HealthProbe, resources};
 use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::{http, shutdown, telemetry, Host};
@@ -46,9 +47,12 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
             nats: Some(nats),
         },
         dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
-        companies: PgCompanyStore::new(pool),
+        companies: PgCompanyStore::new(pool.clone()),
         auth: Authenticator::from_config(&config.auth),
         relay,
+        emails: PgEmailStore::new(pool, config.streams.subject_root.clone()),
+        email_cache: resources::email_cache(&config.optional)?,
+        default_from: config.email_from.clone(),
     };
     http::serve(api::router(state), config.http.port).await?;
     Ok(())

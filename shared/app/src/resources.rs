@@ -10,7 +10,9 @@ use lzstock_shim::bridge::advisory;
 use lzstock_shim::config::{optional, ConfigError, Source};
 use sqlx::PgPool;
 
-use crate::config::{DatabaseConfig, NatsConfig};
+use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
+use lzstock_infra::email_cache::{RedisEmailCache, RedisUrlError, DEFAULT_TTL};
+use lzstock_infra::smtp::{SmtpMailer, SmtpUrlError};
 
 /// Why a function could not build its resources at start.
 #[derive(Debug, thiserror::Error)]
@@ -24,6 +26,36 @@ pub enum StartupError {
     /// JetStream refused the stream configuration.
     #[error("JetStream refused the streams: {0}")]
     Streams(#[from] CreateStreamError),
+    /// `SMTP_URL` is not one the mailer can use.
+    #[error("SMTP_URL: {0}")]
+    Smtp(#[from] SmtpUrlError),
+    /// `REDIS_URL` is not one the cache can use.
+    #[error("REDIS_URL: {0}")]
+    Redis(#[from] RedisUrlError),
+}
+
+/// Builds the process's one SMTP mailer (pooled; nothing is dialled until the first email).
+///
+/// # Errors
+/// When `SMTP_URL` is unusable.
+pub fn mailer(config: &MailConfig) -> Result<SmtpMailer, StartupError> {
+    Ok(SmtpMailer::from_url(
+        config.smtp.url.expose(),
+        config.from.domain(),
+    )?)
+}
+
+/// Builds the email cache when `REDIS_URL` is set (connected on first use).
+///
+/// # Errors
+/// When `REDIS_URL` is unusable.
+pub fn email_cache(services: &OptionalServices) -> Result<Option<RedisEmailCache>, StartupError> {
+    services
+        .redis_url
+        .as_ref()
+        .map(|url| RedisEmailCache::new(url.expose(), DEFAULT_TTL))
+        .transpose()
+        .map_err(Into::into)
 }
 
 /// Builds the process's one PostgreSQL pool (lazy: the database may still be starting).

@@ -292,6 +292,7 @@ pub fn base_env() -> Vec<(String, String)> {
         ("JWT_SECRET", TEST_JWT_SECRET),
         ("SEC_USER_AGENT", "LZStock tests ci@lzstock.invalid"),
         ("SMTP_URL", "smtp://127.0.0.1:1"),
+        ("EMAIL_FROM", "noreply@lzstock.test"),
         ("RUST_LOG", "info"),
         ("LOG_FORMAT", "json"),
     ]

@@ -34,7 +34,7 @@ where
                 {
                     ApiError::new(
                         ErrorCode::ResourceExhausted,
-                        format!("the body is larger than {MAX_BODY_BYTES} bytes"),
+                        "the body is larger than this route accepts",
                     )
                 }
                 _ => ApiError::new(ErrorCode::InvalidArgument, rejection.body_text()),

@@ -3,6 +3,8 @@
 pub mod caller;
 mod companies;
 mod dashboards;
+mod email_rpc;
+mod emails;
 pub mod error;
 mod json;
 pub mod openapi;
@@ -12,8 +14,11 @@ use std::sync::Arc;
 
 use axum::extract::DefaultBodyLimit;
 use axum::{middleware, Router};
+use lzstock_domain::email::EmailAddress;
 use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::email_cache::RedisEmailCache;
+use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_infra::streams::EventStreams;
 use lzstock_shim::config::{ConfigError, Source};
@@ -26,6 +31,7 @@ pub use companies::{CompanyInsightsView, CompanyRpc, CompanyView, IndicatorView}
 pub use dashboards::{
     CreateDashboardBody, DashboardDetail, DashboardPage, DashboardView, IndicatorName, TickerSymbol,
 };
+pub use emails::{CreateEmailBody, EmailPage, EmailView, SearchQuery};
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
 pub use rpc::{connect_router, DashboardRpc};
@@ -52,6 +58,9 @@ pub struct ApiConfig {
     pub streams: EventStreams,
     /// How the standalone outbox relay retries, parks and prunes.
     pub outbox: OutboxConfig,
+    /// `EMAIL_FROM`, the sender of emails that name none (optional here: without it, a
+    /// request must name its sender).
+    pub email_from: Option<EmailAddress>,
 }
 
 impl ApiConfig {
@@ -68,6 +77,7 @@ impl ApiConfig {
             optional: OptionalServices::from_source(source)?,
             streams: crate::resources::event_streams(source)?,
             outbox: OutboxConfig::from_source(source)?,
+            email_from: crate::config::email_from(source)?,
         })
     }
 }
@@ -86,6 +96,12 @@ pub struct ApiState {
     /// The outbox relay running in this process, woken after each write so events leave
     /// at once instead of at its next poll.
     pub relay: Option<Arc<OutboxRelay>>,
+    /// Emails and their outbox.
+    pub emails: PgEmailStore,
+    /// The email cache, when `REDIS_URL` is set.
+    pub email_cache: Option<RedisEmailCache>,
+    /// The sender of emails that name none.
+    pub default_from: Option<EmailAddress>,
 }
 
 impl ApiState {
@@ -105,13 +121,21 @@ impl HasAuthenticator for ApiState {
 /// The REST routes and the OpenAPI document describing them, built from one declaration
 /// so that neither can list a route the other lacks.
 pub fn rest(state: ApiState) -> (Router, utoipa::openapi::OpenApi) {
-    let (routes, document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let (routes, mut document) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(dashboards::create, dashboards::list))
         .routes(routes!(dashboards::get, dashboards::delete))
         .routes(routes!(companies::get))
         .split_for_parts();
+    let (email_routes, email_document) = OpenApiRouter::new()
+        .routes(routes!(emails::create, emails::search))
+        .routes(routes!(emails::get))
+        .split_for_parts();
+    document.merge(email_document);
+    // An email's body may be 1 MiB, and JSON escaping can multiply it: its routes take
+    // more, so an oversize body is refused by its parser, naming the field.
     let routes = routes
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .merge(email_routes.layer(DefaultBodyLimit::max(MAX_EMAIL_REQUEST_BYTES)))
         .with_state(state);
     (routes, document)
 }
@@ -127,6 +151,14 @@ pub fn router(state: ApiState) -> Router {
                 .with_max_request_body_size(MAX_BODY_BYTES)
                 .with_max_message_size(MAX_BODY_BYTES),
         );
+    // As on REST, an email's route takes more, so its parser can name an oversize body.
+    let connect_emails = rpc::connect_router(state.clone())
+        .into_axum_service()
+        .with_limits(
+            connectrpc::Limits::default()
+                .with_max_request_body_size(MAX_EMAIL_REQUEST_BYTES)
+                .with_max_message_size(MAX_EMAIL_REQUEST_BYTES),
+        );
     health::router(
         state.health.clone(),
         health::Disclosure::Authenticated(state.auth.clone()),
@@ -135,11 +167,15 @@ pub fn router(state: ApiState) -> Router {
     .merge(openapi::router(document))
     .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
     .route_service("/lzstock.v1.CompanyService/{*method}", connect)
+    .route_service("/lzstock.v1.EmailService/{*method}", connect_emails)
     .fallback(not_found)
     .layer(middleware::from_fn(
         lzstock_shim::claims::from_lambda_context,
     ))
 }
+
+/// The largest request `POST /v1/emails` and `EmailService/Create` take.
+pub const MAX_EMAIL_REQUEST_BYTES: usize = 8 * MAX_BODY_BYTES;
 
 async fn not_found() -> ApiError {
     ApiError::new(ErrorCode::NotFound, "no such route")

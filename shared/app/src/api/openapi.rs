@@ -16,15 +16,17 @@ use super::error::{ApiError, ErrorCode};
 #[openapi(
     info(
         title = "LZStock API",
-        description = "Dashboards of companies and their fundamentals. The same operations are \
-                       served as the proto services lzstock.v1.DashboardService and \
-                       lzstock.v1.CompanyService over Connect, gRPC-Web and gRPC."
+        description = "Dashboards of companies and their fundamentals, and the caller's \
+                       emails. The same operations are served as the proto services \
+                       lzstock.v1.DashboardService, lzstock.v1.CompanyService and \
+                       lzstock.v1.EmailService over Connect, gRPC-Web and gRPC."
     ),
     components(schemas(ApiError, ErrorCode)),
     modifiers(&BearerAuth),
     tags(
         (name = "dashboards", description = "The caller's dashboards"),
         (name = "companies", description = "Tracked companies"),
+        (name = "emails", description = "The caller's emails: queued, sent once, searched"),
     )
 )]
 pub struct ApiDoc;

@@ -11,7 +11,9 @@ use lzstock_domain::dashboard::{
 };
 use lzstock_domain::InvalidInput;
 use lzstock_proto::lzstock::v1 as pb;
-use lzstock_proto::lzstock::v1::{CompanyServiceExt, DashboardService, DashboardServiceExt};
+use lzstock_proto::lzstock::v1::{
+    CompanyServiceExt, DashboardService, DashboardServiceExt, EmailServiceExt,
+};
 
 use super::caller::authenticate;
 use super::companies::CompanyInsightsView;
@@ -60,7 +62,11 @@ pub fn connect_router(state: ApiState) -> connectrpc::Router {
         state: state.clone(),
     })
     .register(connectrpc::Router::new());
-    Arc::new(super::companies::CompanyRpc { state }).register(router)
+    let router = Arc::new(super::companies::CompanyRpc {
+        state: state.clone(),
+    })
+    .register(router);
+    Arc::new(super::email_rpc::EmailRpc { state }).register(router)
 }
 
 /// The REST view and the proto message carry the same fields; the view is the one mapping

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lzstock_domain::email::EmailAddress;
 use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
@@ -83,6 +84,48 @@ pub struct SecConfig {
 pub struct SmtpConfig {
     /// `smtp://user:pass@host:port` or `smtps://…`; may carry a password.
     pub url: Secret<String>,
+}
+
+/// How emails leave: `EMAIL_FROM` (required) and `SMTP_URL`.
+#[derive(Debug, Clone)]
+pub struct MailConfig {
+    /// The address emails come from unless they name another; its domain is the
+    /// Message-IDs'.
+    pub from: EmailAddress,
+    /// The mail server.
+    pub smtp: SmtpConfig,
+}
+
+impl MailConfig {
+    /// Reads `EMAIL_FROM` and `SMTP_URL`.
+    ///
+    /// # Errors
+    /// When either is missing or malformed.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let from = email_from(source)?.ok_or(ConfigError::Missing {
+            name: "EMAIL_FROM",
+            hint: "the address emails are sent from, e.g. notifications@example.com",
+        })?;
+        Ok(Self {
+            from,
+            smtp: SmtpConfig::from_source(source)?,
+        })
+    }
+}
+
+/// Reads `EMAIL_FROM` when set.
+///
+/// # Errors
+/// When it is set but is not a plain `local@domain` address.
+pub fn email_from(source: &dyn Source) -> Result<Option<EmailAddress>, ConfigError> {
+    optional(source, "EMAIL_FROM")
+        .map(|raw| {
+            EmailAddress::parse(raw.trim()).map_err(|e| ConfigError::Malformed {
+                name: "EMAIL_FROM",
+                reason: e.reason,
+            })
+        })
+        .transpose()
 }
 
 /// `OUTBOX_MAX_ATTEMPTS` and `OUTBOX_RETENTION_HOURS`: how the outbox relay parks rows that

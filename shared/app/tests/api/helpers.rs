@@ -37,7 +37,12 @@ pub fn state_on(pool: sqlx::PgPool) -> ApiState {
             nats: None,
         },
         dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
-        companies: lzstock_infra::companies::PgCompanyStore::new(pool),
+        companies: lzstock_infra::companies::PgCompanyStore::new(pool.clone()),
+        emails: lzstock_infra::emails::PgEmailStore::new(pool, "lzstock"),
+        email_cache: None,
+        default_from: Some(
+            lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test").expect("from"),
+        ),
         auth: Authenticator::tokens(TokenVerifier::hs256(TEST_JWT_SECRET.as_bytes())),
         relay: None,
     }

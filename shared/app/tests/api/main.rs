@@ -5,6 +5,7 @@ mod auth;
 mod companies;
 mod connect;
 mod dashboards;
+mod emails;
 mod helpers;
 mod lambda_events;
 mod openapi;

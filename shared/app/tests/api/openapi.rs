@@ -54,6 +54,9 @@ async fn the_document_lists_exactly_the_rest_routes() {
         ("GET", "/v1/dashboards/{id}"),
         ("DELETE", "/v1/dashboards/{id}"),
         ("GET", "/v1/companies/{ticker}"),
+        ("POST", "/v1/emails"),
+        ("GET", "/v1/emails"),
+        ("GET", "/v1/emails/{id}"),
     ]
     .into_iter()
     .map(|(m, p)| (m.to_owned(), p.to_owned()))

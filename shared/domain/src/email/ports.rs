@@ -115,3 +115,25 @@ impl EmailCache for () {
 
     async fn invalidate(&self, _id: EmailId) {}
 }
+
+/// A cache when configured, none otherwise.
+impl<C: EmailCache> EmailCache for Option<C> {
+    async fn get(&self, id: EmailId) -> Option<Email> {
+        match self {
+            Some(cache) => cache.get(id).await,
+            None => None,
+        }
+    }
+
+    async fn put(&self, email: &Email) {
+        if let Some(cache) = self {
+            cache.put(email).await;
+        }
+    }
+
+    async fn invalidate(&self, id: EmailId) {
+        if let Some(cache) = self {
+            cache.invalidate(id).await;
+        }
+    }
+}

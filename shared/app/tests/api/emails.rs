@@ -1,0 +1,202 @@
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::helpers::TestApi;
+
+async fn post(api: &TestApi, user: &str, body: Value) -> crate::helpers::Reply {
+    api.call(Method::POST, "/v1/emails", Some(user), Some(body))
+        .await
+}
+
+async fn queue(api: &TestApi, user: &str, subject: &str, body: &str) -> Value {
+    let reply = post(
+        api,
+        user,
+        json!({"to": ["bob@example.com"], "subject": subject, "body": body}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    reply.body
+}
+
+#[tokio::test]
+async fn an_email_is_queued_with_its_event_and_read_back_by_its_owner_only() {
+    let api = TestApi::new().await;
+    let reply = post(
+        &api,
+        "ada",
+        json!({"to": ["bob@example.com", "carol@example.org"], "subject": "Hello", "body": "Hi Bob."}),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
+    let id = reply.body["id"].as_str().expect("an id").to_owned();
+    assert_eq!(
+        reply.headers.get("location").and_then(|v| v.to_str().ok()),
+        Some(format!("/v1/emails/{id}").as_str())
+    );
+    assert_eq!(reply.body["status"], "queued");
+    assert_eq!(reply.body["from"], "noreply@lzstock.test");
+    assert_eq!(reply.body["owner_id"], "ada");
+
+    let events: Vec<(String, Value)> =
+        sqlx::query_as("SELECT subject, payload FROM outbox ORDER BY created_at")
+            .fetch_all(&api.db.pool)
+            .await
+            .expect("outbox");
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].0, "lzstock.emails.created");
+    assert_eq!(events[0].1["response"]["id"], id.as_str());
+
+    let read = api
+        .call(Method::GET, &format!("/v1/emails/{id}"), Some("ada"), None)
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    assert_eq!(read.body, reply.body);
+    for (user, uri) in [
+        ("bob", format!("/v1/emails/{id}")),
+        ("ada", "/v1/emails/not-an-id".to_owned()),
+        ("ada", format!("/v1/emails/{}", uuid::Uuid::new_v4())),
+    ] {
+        let missing = api.call(Method::GET, &uri, Some(user), None).await;
+        assert_eq!(missing.status, StatusCode::NOT_FOUND, "{uri} as {user}");
+    }
+}
+
+#[tokio::test]
+async fn every_bad_field_is_a_400_naming_it() {
+    let api = TestApi::new().await;
+    let good = json!({"to": ["bob@example.com"], "subject": "Hi", "body": "Hello"});
+    let with = |field: &str, value: Value| {
+        let mut body = good.clone();
+        body[field] = value;
+        body
+    };
+    let cases = [
+        (
+            with("to", json!(["bob@example.com", "not an address"])),
+            "to[1]",
+        ),
+        (with("to", json!([])), "to"),
+        (
+            with("to", json!(["bob@example.com\r\nBcc: eve@example.com"])),
+            "to[0]",
+        ),
+        (
+            with("from", json!("ada@example.com\nBcc: eve@example.com")),
+            "from",
+        ),
+        (
+            with("subject", json!("Hi\r\nBcc: eve@example.com")),
+            "subject",
+        ),
+        (with("subject", json!("x".repeat(999))), "subject"),
+        (with("subject", json!("")), "subject"),
+        (with("body", json!("x".repeat(1024 * 1024 + 1))), "body"),
+    ];
+    for (body, field) in cases {
+        let reply = post(&api, "ada", body).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::BAD_REQUEST,
+            "{field}: {}",
+            reply.body
+        );
+        assert_eq!(reply.body["field"], field, "{}", reply.body);
+    }
+    let unknown = post(&api, "ada", with("bcc", json!(["eve@example.com"]))).await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    let largest = post(&api, "ada", with("body", json!("x".repeat(1024 * 1024)))).await;
+    assert_eq!(
+        largest.status,
+        StatusCode::ACCEPTED,
+        "a body of exactly 1 MiB is fine"
+    );
+}
+
+#[tokio::test]
+async fn search_ranks_subject_matches_first_and_pages_exactly() {
+    let api = TestApi::new().await;
+    queue(
+        &api,
+        "ada",
+        "Weekly digest",
+        "Nothing about dividends here, except this.",
+    )
+    .await;
+    let subject_match = queue(&api, "ada", "Dividends announced", "See attached.").await;
+    for n in 0..45 {
+        queue(
+            &api,
+            "ada",
+            &format!("Note {n}"),
+            "routine quarterly update",
+        )
+        .await;
+    }
+    queue(&api, "ada", "Board meeting", "the quarterly report is late").await;
+    queue(&api, "bob", "Dividends for bob", "not ada's").await;
+
+    let search = |query: &str| {
+        let uri = format!("/v1/emails?{query}");
+        let api = &api;
+        async move { api.call(Method::GET, &uri, Some("ada"), None).await }
+    };
+
+    let ranked = search("search=dividends").await;
+    assert_eq!(ranked.status, StatusCode::OK, "{}", ranked.body);
+    assert_eq!(ranked.body["total_count"], 2, "{}", ranked.body);
+    assert_eq!(ranked.body["emails"][0]["id"], subject_match["id"]);
+
+    let phrase = search("search=%22quarterly%20report%22").await;
+    assert_eq!(phrase.body["total_count"], 1, "{}", phrase.body);
+    let excluded = search("search=quarterly%20-report").await;
+    assert_eq!(excluded.body["total_count"], 45, "{}", excluded.body);
+
+    let all = search("size=47").await;
+    assert_eq!(
+        (
+            all.body["total_count"].as_u64(),
+            all.body["total_pages"].as_u64(),
+            all.body["has_more"].as_bool()
+        ),
+        (Some(48), Some(2), Some(true))
+    );
+    assert_eq!(
+        all.body["emails"][0]["subject"], "Board meeting",
+        "newest first"
+    );
+    let last = search("size=47&page=2").await;
+    assert_eq!(last.body["emails"].as_array().map(Vec::len), Some(1));
+    assert_eq!(last.body["has_more"], false);
+    let exact = search("size=24&page=2").await;
+    assert_eq!(exact.body["emails"].as_array().map(Vec::len), Some(24));
+    assert_eq!(
+        (
+            exact.body["total_pages"].as_u64(),
+            exact.body["has_more"].as_bool()
+        ),
+        (Some(2), Some(false))
+    );
+    let past = search("size=24&page=3").await;
+    assert_eq!(past.status, StatusCode::OK);
+    assert_eq!(past.body["emails"], json!([]));
+    assert_eq!(past.body["total_count"], 48);
+
+    for odd in [
+        "a%20%26%20b%20%7C%20!c%20(",
+        "%27%3B%20DROP%20TABLE%20emails%3B--",
+        "%3A*",
+        "or",
+        "-",
+    ] {
+        let reply = search(&format!("search={odd}")).await;
+        assert_eq!(reply.status, StatusCode::OK, "{odd}: {}", reply.body);
+    }
+    for (query, field) in [("page=0", "page"), ("size=101", "size"), ("size=0", "size")] {
+        let reply = search(query).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{query}");
+        assert_eq!(reply.body["field"], field);
+    }
+    let long = search(&format!("search={}", "q".repeat(201))).await;
+    assert_eq!(long.body["field"], "search");
+}
