@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use async_nats::jetstream;
+use lzstock_app::email_events::MailDeps;
 use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
 use lzstock_app::routing::{EventDeps, EventRouter};
@@ -29,6 +30,12 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
     let router = EventRouter::new(
         EventDeps {
+            mail: MailDeps::new(
+                pool.clone(),
+                &config.streams.subject_root,
+                &config.mail,
+                resources::email_cache(&config.optional)?,
+            )?,
             dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
             pool,
             signup_tickers: config.signup_tickers.clone(),

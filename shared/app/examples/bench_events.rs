@@ -10,6 +10,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::pull;
 use async_nats::HeaderMap;
 use futures::StreamExt;
+use lzstock_app::config::MailConfig;
+use lzstock_app::email_events::MailDeps;
 use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter};
 use lzstock_harness::{database, nats, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
@@ -193,6 +195,19 @@ async fn main() {
         let db = database().await;
         let router = EventRouter::new(
             EventDeps {
+                mail: MailDeps::new(
+                    db.pool.clone(),
+                    &bus.streams.subject_root,
+                    &MailConfig {
+                        from: lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test")
+                            .expect("from"),
+                        smtp: lzstock_app::config::SmtpConfig {
+                            url: lzstock_shim::config::Secret::new("smtp://127.0.0.1:1".into()),
+                        },
+                    },
+                    None,
+                )
+                .expect("mail"),
                 dashboards: PgDashboardStore::new(
                     db.pool.clone(),
                     bus.streams.subject_root.clone(),

@@ -11,7 +11,7 @@ use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
 
-use crate::config::{DatabaseConfig, NatsConfig};
+use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
 use crate::resources;
 
 /// Everything the events function reads from the environment.
@@ -27,6 +27,10 @@ pub struct EventsConfig {
     pub consumer: ConsumerSettings,
     /// `SIGNUP_DEFAULT_TICKERS`: the companies of a new user's first dashboard.
     pub signup_tickers: TickerList,
+    /// `EMAIL_FROM` and `SMTP_URL`: how emails leave.
+    pub mail: MailConfig,
+    /// `REDIS_URL`, whose email cache a sent email invalidates.
+    pub optional: OptionalServices,
 }
 
 /// The default `SIGNUP_DEFAULT_TICKERS`.
@@ -82,6 +86,8 @@ impl EventsConfig {
             streams,
             consumer,
             signup_tickers,
+            mail: MailConfig::from_source(source)?,
+            optional: OptionalServices::from_source(source)?,
         })
     }
 }

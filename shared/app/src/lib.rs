@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod bridge;
 pub mod config;
+pub mod email_events;
 pub mod events;
 pub mod health;
 pub mod resources;

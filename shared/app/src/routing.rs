@@ -18,6 +18,7 @@ use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
 use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::email_events::{self, MailDeps};
 use crate::scraper::{self, RunError, RunReport, ScraperDeps};
 use lzstock_shim::schedule::ScheduledRun;
 
@@ -55,7 +56,7 @@ impl std::fmt::Debug for Route {
 }
 
 /// The event routes.
-pub const ROUTES: [Route; 2] = [
+pub const ROUTES: [Route; 4] = [
     Route {
         subject: "users.signed_up",
         target: Target::Controller,
@@ -79,6 +80,40 @@ pub const ROUTES: [Route; 2] = [
                     |envelope| {
                         dashboard_created(Arc::clone(deps), record.subject.clone(), envelope)
                     },
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            })
+        },
+    },
+    Route {
+        subject: "emails.requested",
+        target: Target::Controller,
+        handle: |deps, record| {
+            Box::pin(async move {
+                typed(
+                    |envelope| {
+                        email_events::email_requested(
+                            Arc::clone(deps),
+                            record.subject.clone(),
+                            envelope,
+                        )
+                    },
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            })
+        },
+    },
+    Route {
+        subject: "emails.created",
+        target: Target::Usecase,
+        handle: |deps, record| {
+            Box::pin(async move {
+                typed(
+                    |envelope| email_events::email_created(Arc::clone(deps), envelope),
                     deps.backoff,
                 )
                 .handle(record)
@@ -125,6 +160,8 @@ pub const SCHEDULES: [ScheduledJob; 1] = [SEC_SYNC];
 /// What the event handlers need.
 #[derive(Debug, Clone)]
 pub struct EventDeps {
+    /// Emails, the mail server and the cache.
+    pub mail: MailDeps,
     /// PostgreSQL.
     pub pool: PgPool,
     /// Dashboards and their outbox.

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
+use lzstock_app::config::MailConfig;
+use lzstock_app::email_events::MailDeps;
 use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter, FIRST_DASHBOARD};
 use lzstock_harness::{database, TestDatabase};
 use lzstock_infra::dashboards::PgDashboardStore;
@@ -12,9 +14,20 @@ use lzstock_shim::envelope::Backoff;
 use serde_json::json;
 use sqlx::PgPool;
 
+/// A mail server nobody listens on: these tests send no email.
+fn mail_config() -> MailConfig {
+    MailConfig {
+        from: lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test").expect("from"),
+        smtp: lzstock_app::config::SmtpConfig {
+            url: lzstock_shim::config::Secret::new("smtp://127.0.0.1:1".to_owned()),
+        },
+    }
+}
+
 fn router(pool: PgPool) -> EventRouter {
     EventRouter::new(
         EventDeps {
+            mail: MailDeps::new(pool.clone(), "lzstock", &mail_config(), None).expect("mail"),
             dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
             pool,
             signup_tickers: parse_signup_tickers("AAPL,MSFT").expect("tickers"),

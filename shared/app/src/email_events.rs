@@ -1,0 +1,138 @@
+//! The email routes of the routing matrix: `emails.requested` (a controller: another
+//! service's intent, parsed like an API request) and `emails.created` (a usecase: send it).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lzstock_domain::dashboard::{OwnerId, ProcessedEvent};
+use lzstock_domain::email::{
+    Body, CreateEmail, CreateEmailError, EmailAddress, EmailId, NewEmail, Recipients, SendEmail,
+    SendEmailError, SendOutcome, Subject,
+};
+use lzstock_domain::InvalidInput;
+use lzstock_infra::email_cache::RedisEmailCache;
+use lzstock_infra::emails::PgEmailStore;
+use lzstock_infra::smtp::SmtpMailer;
+use lzstock_proto::lzstock::v1 as pb;
+use lzstock_shim::envelope::{Envelope, HandlerError};
+use serde::Deserialize;
+use serde_json::Value;
+use sqlx::PgPool;
+
+use crate::config::MailConfig;
+use crate::routing::EventDeps;
+
+/// How long a sender holds an email it claimed: longer than one SMTP exchange may take, so
+/// a second sender only takes over from one that died.
+pub const SEND_LEASE: Duration = Duration::from_secs(120);
+
+/// What the email handlers need.
+#[derive(Debug, Clone)]
+pub struct MailDeps {
+    /// Emails and their outbox.
+    pub emails: PgEmailStore,
+    /// The mail server.
+    pub mailer: SmtpMailer,
+    /// The email cache to invalidate, when there is one.
+    pub cache: Option<RedisEmailCache>,
+    /// The sender of emails that name none.
+    pub from: EmailAddress,
+}
+
+impl MailDeps {
+    /// The handlers' dependencies: emails on `pool` (events below `subject_root`), sent
+    /// through the mail server `config` names.
+    ///
+    /// # Errors
+    /// When `SMTP_URL` is unusable.
+    pub fn new(
+        pool: PgPool,
+        subject_root: &str,
+        config: &MailConfig,
+        cache: Option<RedisEmailCache>,
+    ) -> Result<Self, crate::resources::StartupError> {
+        Ok(Self {
+            emails: PgEmailStore::new(pool, subject_root),
+            mailer: crate::resources::mailer(config)?,
+            cache,
+            from: config.from.clone(),
+        })
+    }
+}
+
+fn refused(prefix: &str, error: &InvalidInput) -> HandlerError {
+    HandlerError::permanent(format!("{prefix}.{}: {}", error.field, error.reason))
+}
+
+/// Controller for `emails.requested`: the email another service asks for, created once
+/// per event id. Every field is parsed as the API parses it; a refusal dead-letters the
+/// event naming the field.
+pub(crate) async fn email_requested(
+    deps: Arc<EventDeps>,
+    subject: String,
+    envelope: Envelope<pb::EmailRequestedRequest, Value>,
+) -> Result<(), HandlerError> {
+    let request = &envelope.request;
+    let owner = OwnerId::parse(&request.owner_id).map_err(|e| refused("request", &e))?;
+    let from = match request.from.as_str() {
+        "" => None,
+        raw => Some(EmailAddress::parse_field(raw, "from").map_err(|e| refused("request", &e))?),
+    };
+    let new = NewEmail {
+        from,
+        to: Recipients::parse(&request.to).map_err(|e| refused("request", &e))?,
+        subject: Subject::parse(&request.subject).map_err(|e| refused("request", &e))?,
+        body: Body::parse(&request.body).map_err(|e| refused("request", &e))?,
+    };
+    let processed = ProcessedEvent {
+        handler: "emails.requested".into(),
+        event_id: envelope.id.clone(),
+        subject,
+    };
+    let created = CreateEmail::new(deps.mail.emails.clone(), deps.mail.from.clone())
+        .execute_once(owner, new, envelope.trace_id.clone(), &processed)
+        .await
+        .map_err(|e| match e {
+            CreateEmailError::Conflict(what) => HandlerError::permanent(what),
+            CreateEmailError::Unexpected(e) => HandlerError::retryable(e),
+        })?;
+    match created {
+        Some(email) => tracing::info!(email = %email.id, "requested email queued"),
+        None => tracing::info!(event = %envelope.id, "event already processed; no second email"),
+    }
+    Ok(())
+}
+
+/// The part of `emails.created` the sender reads: which email.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CreatedEmail {
+    id: String,
+}
+
+/// Why an email waits for a later delivery.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct SendLater(String);
+
+/// Usecase for `emails.created`: send the email once. A transient failure is retried
+/// through the bridge's backoff (never in a loop here); a permanent one fails the email and
+/// the event is acknowledged.
+pub(crate) async fn email_created(
+    deps: Arc<EventDeps>,
+    envelope: Envelope<Value, CreatedEmail>,
+) -> Result<(), HandlerError> {
+    let id = EmailId::parse(&envelope.response.id).map_err(|e| refused("response", &e))?;
+    let mail = &deps.mail;
+    let usecase = SendEmail::new(
+        mail.emails.clone(),
+        mail.mailer.clone(),
+        mail.cache.clone(),
+        SEND_LEASE,
+    );
+    match usecase.execute(id).await {
+        Ok(SendOutcome::Sent | SendOutcome::Failed(_) | SendOutcome::AlreadySettled(_)) => Ok(()),
+        Ok(SendOutcome::Missing) => Err(HandlerError::permanent(format!("no email {id}"))),
+        Err(SendEmailError::Retry(reason)) => Err(HandlerError::retryable(SendLater(reason))),
+        Err(SendEmailError::Unexpected(error)) => Err(HandlerError::retryable(error)),
+    }
+}
