@@ -1,17 +1,19 @@
 //! The email routes of the routing matrix: `emails.requested` (a controller: another
-//! service's intent, parsed like an API request) and `emails.created` (a usecase: send it).
+//! service's intent, parsed like an API request), `emails.created` (a usecase: send it) and
+//! `companies.facts_updated` (a usecase: alert the owners tracking the company).
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use lzstock_domain::dashboard::{OwnerId, ProcessedEvent};
 use lzstock_domain::email::{
-    Body, CreateEmail, CreateEmailError, EmailAddress, EmailId, NewEmail, Recipients, SendEmail,
-    SendEmailError, SendOutcome, Subject,
+    AlertOwners, Body, CreateEmail, CreateEmailError, EmailAddress, EmailId, NewEmail, Recipients,
+    SendEmail, SendEmailError, SendOutcome, Subject,
 };
-use lzstock_domain::InvalidInput;
+use lzstock_domain::{InvalidInput, Ticker};
 use lzstock_infra::email_cache::RedisEmailCache;
 use lzstock_infra::emails::PgEmailStore;
+use lzstock_infra::notices::PgNoticeStore;
 use lzstock_infra::smtp::SmtpMailer;
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_shim::envelope::{Envelope, HandlerError};
@@ -37,6 +39,8 @@ pub struct MailDeps {
     pub cache: Option<RedisEmailCache>,
     /// The sender of emails that name none.
     pub from: EmailAddress,
+    /// Contacts and the notices LZStock sends on its own.
+    pub notices: PgNoticeStore,
 }
 
 impl MailDeps {
@@ -51,8 +55,10 @@ impl MailDeps {
         config: &MailConfig,
         cache: Option<RedisEmailCache>,
     ) -> Result<Self, crate::resources::StartupError> {
+        let emails = PgEmailStore::new(pool.clone(), subject_root);
         Ok(Self {
-            emails: PgEmailStore::new(pool, subject_root),
+            notices: PgNoticeStore::new(pool, emails.clone()),
+            emails,
             mailer: crate::resources::mailer(config)?,
             cache,
             from: config.from.clone(),
@@ -135,4 +141,36 @@ pub(crate) async fn email_created(
         Err(SendEmailError::Retry(reason)) => Err(HandlerError::retryable(SendLater(reason))),
         Err(SendEmailError::Unexpected(error)) => Err(HandlerError::retryable(error)),
     }
+}
+
+/// Usecase for `companies.facts_updated`: one alert per owner of a dashboard tracking the
+/// company, per filing (the event's accession, or its filing date), however many facts
+/// changed and however often the event arrives.
+pub(crate) async fn facts_updated(
+    deps: Arc<EventDeps>,
+    envelope: Envelope<pb::CompanyFactsUpdatedRequest, pb::CompanyFactsUpdatedResponse>,
+) -> Result<(), HandlerError> {
+    let response = &envelope.response;
+    let ticker = Ticker::parse(&response.ticker)
+        .map_err(|e| HandlerError::permanent(format!("response.ticker: {e}")))?;
+    let filing = if response.accession.is_empty() {
+        response.latest_filed.clone()
+    } else {
+        response.accession.clone()
+    };
+    if filing.is_empty() || filing.len() > 40 || filing.chars().any(|c| c.is_control()) {
+        return Err(HandlerError::permanent(
+            "response.accession and response.latestFiled: neither names the filing",
+        ));
+    }
+    AlertOwners::new(deps.mail.notices.clone(), deps.mail.from.clone())
+        .execute(
+            &ticker,
+            &filing,
+            &response.changed_concepts,
+            envelope.trace_id.clone(),
+        )
+        .await
+        .map_err(HandlerError::retryable)?;
+    Ok(())
 }

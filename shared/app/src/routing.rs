@@ -11,6 +11,7 @@ use futures::future::BoxFuture;
 use lzstock_domain::dashboard::{
     CreateDashboard, DashboardName, NewDashboard, OwnerId, ProcessedEvent, TickerList,
 };
+use lzstock_domain::email::{Contact, EmailAddress, WelcomeUser};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
@@ -56,7 +57,7 @@ impl std::fmt::Debug for Route {
 }
 
 /// The event routes.
-pub const ROUTES: [Route; 4] = [
+pub const ROUTES: [Route; 5] = [
     Route {
         subject: "users.signed_up",
         target: Target::Controller,
@@ -114,6 +115,20 @@ pub const ROUTES: [Route; 4] = [
             Box::pin(async move {
                 typed(
                     |envelope| email_events::email_created(Arc::clone(deps), envelope),
+                    deps.backoff,
+                )
+                .handle(record)
+                .await
+            })
+        },
+    },
+    Route {
+        subject: "companies.facts_updated",
+        target: Target::Usecase,
+        handle: |deps, record| {
+            Box::pin(async move {
+                typed(
+                    |envelope| email_events::facts_updated(Arc::clone(deps), envelope),
                     deps.backoff,
                 )
                 .handle(record)
@@ -220,15 +235,14 @@ async fn user_signed_up(
 ) -> Result<(), HandlerError> {
     let owner = OwnerId::parse(&envelope.response.user_id)
         .map_err(|e| HandlerError::permanent(format!("response.userId: {}", e.reason)))?;
-    let email = envelope.request.email.trim();
-    if !email
-        .split_once('@')
-        .is_some_and(|(user, domain)| !user.is_empty() && domain.contains('.'))
-    {
-        return Err(HandlerError::permanent(format!(
-            "request.email {email:?} is not an address"
-        )));
-    }
+    let address = EmailAddress::parse_field(envelope.request.email.trim(), "request.email")
+        .map_err(|e| HandlerError::permanent(format!("{}: {}", e.field, e.reason)))?;
+    let name: String = envelope.request.name.trim().chars().take(200).collect();
+    let contact = Contact {
+        user: owner.clone(),
+        address,
+        name: name.chars().filter(|c| !c.is_control()).collect(),
+    };
     let request = NewDashboard {
         name: DashboardName::parse(FIRST_DASHBOARD)
             .map_err(|e| HandlerError::permanent(e.to_string()))?,
@@ -241,7 +255,13 @@ async fn user_signed_up(
         subject,
     };
     let created = CreateDashboard::new(deps.dashboards.clone())
-        .execute_once(owner, request, envelope.trace_id.clone(), &processed)
+        .execute_once(
+            owner,
+            request,
+            envelope.trace_id.clone(),
+            &processed,
+            Some(&contact),
+        )
         .await
         .map_err(|e| match e {
             lzstock_domain::dashboard::CreateDashboardError::Conflict(what) => {
@@ -258,13 +278,24 @@ async fn user_signed_up(
     Ok(())
 }
 
-/// Usecase for `dashboards.created`. Its real effect, the welcome email, lands with the
-/// email pipeline; until then the event is recorded as processed, and nothing is sent.
+/// Usecase for `dashboards.created`: a welcome email on the owner's first dashboard (one
+/// per user, ever; none, and a log line, when their address is unknown).
 async fn dashboard_created(
     deps: Arc<EventDeps>,
     subject: String,
     envelope: Envelope<pb::CreateDashboardRequest, Value>,
 ) -> Result<(), HandlerError> {
+    let owner = envelope
+        .response
+        .get("ownerId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| HandlerError::permanent("response.ownerId: missing"))?;
+    let owner = OwnerId::parse(owner)
+        .map_err(|e| HandlerError::permanent(format!("response.ownerId: {}", e.reason)))?;
+    WelcomeUser::new(deps.mail.notices.clone(), deps.mail.from.clone())
+        .execute(&owner, envelope.trace_id.clone())
+        .await
+        .map_err(HandlerError::retryable)?;
     let processed = ProcessedEvent {
         handler: "dashboards.created".into(),
         event_id: envelope.id.clone(),

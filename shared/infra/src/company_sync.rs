@@ -248,6 +248,7 @@ impl PgCompanySync {
                 &cik,
                 &changed_concepts,
                 filing.filed,
+                &filing.accession,
             );
             outbox::insert(&mut tx, &event).await?;
         }

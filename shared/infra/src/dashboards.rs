@@ -5,6 +5,7 @@ use lzstock_domain::dashboard::{
     Dashboard, DashboardCreated, DashboardId, DashboardName, DashboardStore, OwnerId, Page,
     PageRequest, ProcessedEvent, StoreError, TickerList,
 };
+use lzstock_domain::email::Contact;
 use lzstock_domain::InvalidInput;
 use sqlx::{PgPool, Postgres, Transaction};
 
@@ -123,6 +124,7 @@ impl DashboardStore for PgDashboardStore {
         dashboard: &Dashboard,
         event: &DashboardCreated,
         processed: &ProcessedEvent,
+        contact: Option<&Contact>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         if !crate::processed::claim(&mut tx, processed)
@@ -132,6 +134,11 @@ impl DashboardStore for PgDashboardStore {
             return Ok(false);
         }
         self.insert(&mut tx, dashboard, event).await?;
+        if let Some(contact) = contact {
+            crate::notices::record_contact(&mut tx, contact)
+                .await
+                .map_err(unavailable)?;
+        }
         tx.commit().await.map_err(unavailable)?;
         Ok(true)
     }

@@ -8,6 +8,7 @@ pub mod dashboards;
 pub mod email_cache;
 pub mod emails;
 pub mod nats;
+pub mod notices;
 pub mod outbox;
 pub mod postgres;
 pub mod processed;

@@ -1,6 +1,8 @@
 //! The event routes against real PostgreSQL: the routing matrix, exactly-once effects, and
 //! the three outcomes.
 
+mod notices;
+
 use std::collections::BTreeMap;
 
 use chrono::Utc;
@@ -24,7 +26,7 @@ fn mail_config() -> MailConfig {
     }
 }
 
-fn router(pool: PgPool) -> EventRouter {
+pub(crate) fn router(pool: PgPool) -> EventRouter {
     EventRouter::new(
         EventDeps {
             mail: MailDeps::new(pool.clone(), "lzstock", &mail_config(), None).expect("mail"),
@@ -37,7 +39,7 @@ fn router(pool: PgPool) -> EventRouter {
     )
 }
 
-fn record(subject: &str, id: &str, body: serde_json::Value) -> MessageRecord {
+pub(crate) fn record(subject: &str, id: &str, body: serde_json::Value) -> MessageRecord {
     MessageRecord {
         subject: subject.into(),
         data: body.to_string().into_bytes(),
@@ -50,7 +52,7 @@ fn record(subject: &str, id: &str, body: serde_json::Value) -> MessageRecord {
     }
 }
 
-fn signed_up(id: &str, user: &str, email: &str) -> MessageRecord {
+pub(crate) fn signed_up(id: &str, user: &str, email: &str) -> MessageRecord {
     record(
         "lzstock.users.signed_up",
         id,
@@ -150,7 +152,8 @@ async fn a_created_dashboard_is_recorded_once() {
         "lzstock.dashboards.created",
         "d1",
         json!({"id": "d1", "occurred_at": "2026-11-23T10:00:00Z",
-               "request": {"name": "Tech", "tickers": ["AAPL"]}, "response": {"id": "x"}}),
+               "request": {"name": "Tech", "tickers": ["AAPL"]},
+               "response": {"id": "x", "ownerId": "ada"}}),
     );
     assert_eq!(router.handle(&event).await, Outcome::Ack);
     assert_eq!(router.handle(&event).await, Outcome::Ack);

@@ -104,11 +104,13 @@ pub trait DashboardStore: Send + Sync {
     /// Like [`DashboardStore::create`], once per `processed` event: in one transaction,
     /// records `processed` and stores the dashboard and its event, or does nothing and
     /// returns `false` when the event was processed before.
+    /// `contact`, when given, is recorded (or updated) in the same transaction.
     fn create_once(
         &self,
         dashboard: &Dashboard,
         event: &DashboardCreated,
         processed: &ProcessedEvent,
+        contact: Option<&crate::email::Contact>,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// The dashboard with `id`, whoever owns it.

@@ -95,11 +95,12 @@ impl<S: DashboardStore> CreateDashboard<S> {
         request: NewDashboard,
         trace_id: Option<String>,
         processed: &ProcessedEvent,
+        contact: Option<&crate::email::Contact>,
     ) -> Result<Option<Dashboard>, CreateDashboardError> {
         let (dashboard, event) = Self::prepare(owner, request, trace_id);
         let created = self
             .store
-            .create_once(&dashboard, &event, processed)
+            .create_once(&dashboard, &event, processed, contact)
             .await
             .map_err(Self::error)?;
         Ok(created.then_some(dashboard))

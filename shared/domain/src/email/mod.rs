@@ -7,6 +7,7 @@
 //! reason when the refusal is permanent. A transient failure puts it back to `queued` and
 //! the event is redelivered later.
 
+mod notices;
 mod ports;
 mod usecases;
 mod values;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::dashboard::OwnerId;
 
+pub use notices::{AlertOwners, Contact, NoticeKey, NoticeReport, NoticeStore, WelcomeUser};
 pub use ports::{Claim, EmailCache, EmailStore, Mailer, SendFailure};
 pub use usecases::{
     CreateEmail, CreateEmailError, GetEmail, GetEmailError, SearchEmails, SearchEmailsError,

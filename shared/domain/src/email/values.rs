@@ -185,6 +185,12 @@ impl Recipients {
         Ok(Self(parsed))
     }
 
+    /// One recipient.
+    #[must_use]
+    pub fn from_one(address: EmailAddress) -> Self {
+        Self(vec![address])
+    }
+
     /// The addresses, in order.
     #[must_use]
     pub fn as_slice(&self) -> &[EmailAddress] {
@@ -243,6 +249,12 @@ impl Subject {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// A subject for when a generated one does not parse.
+    #[must_use]
+    pub fn fallback() -> Self {
+        Self("LZStock".to_owned())
+    }
 }
 
 impl TryFrom<String> for Subject {
@@ -289,6 +301,12 @@ impl Body {
     #[must_use]
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// An empty body.
+    #[must_use]
+    pub fn empty() -> Self {
+        Self(String::new())
     }
 }
 

@@ -128,7 +128,7 @@ pub const FACTS_UPDATED: &str = "companies.facts_updated";
 
 impl OutboxEvent {
     /// `<root>.companies.facts_updated`: `{"ticker"}` and `{"ticker", "cik",
-    /// "changedConcepts", "latestFiled"}`.
+    /// "changedConcepts", "latestFiled", "accession"}`.
     #[must_use]
     pub fn facts_updated(
         subject_root: &str,
@@ -136,6 +136,7 @@ impl OutboxEvent {
         cik: &str,
         changed_concepts: &[String],
         latest_filed: chrono::NaiveDate,
+        accession: &str,
     ) -> Self {
         let id = uuid::Uuid::now_v7();
         let occurred_at = Utc::now();
@@ -152,6 +153,7 @@ impl OutboxEvent {
                     "cik": cik,
                     "changedConcepts": changed_concepts,
                     "latestFiled": latest_filed.to_string(),
+                    "accession": accession,
                 }),
             ),
             traceparent: None,

@@ -52,6 +52,7 @@ impl DashboardStore for &MemoryStore {
         dashboard: &Dashboard,
         event: &DashboardCreated,
         processed: &ProcessedEvent,
+        _contact: Option<&crate::email::Contact>,
     ) -> Result<bool, StoreError> {
         {
             let mut seen = self.processed.lock().unwrap();
@@ -177,11 +178,11 @@ async fn an_event_creates_its_dashboard_once() {
     };
     let create = CreateDashboard::new(&store);
     let first = create
-        .execute_once(owner("ada"), request(), None, &processed)
+        .execute_once(owner("ada"), request(), None, &processed, None)
         .await
         .unwrap();
     let again = create
-        .execute_once(owner("ada"), request(), None, &processed)
+        .execute_once(owner("ada"), request(), None, &processed, None)
         .await
         .unwrap();
     assert!(first.is_some() && again.is_none());
