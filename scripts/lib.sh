@@ -29,7 +29,9 @@ apt_install() {
         APT_UPDATED=1
     fi
     say "apt-get install $*"
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+    # RUNLEVEL=1: packages with a service (redis-server) are installed, not started; LZStock
+    # runs its own servers on its own ports.
+    as_root env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq --no-install-recommends "$@" >/dev/null
 }
 
 # The directory holding PostgreSQL's initdb and postgres (Debian keeps them off PATH).
@@ -48,6 +50,7 @@ ensure_system_packages() {
     command -v python3 >/dev/null || missing+=(python3)
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
     command -v curl >/dev/null || missing+=(curl)
+    command -v redis-server >/dev/null || missing+=(redis-server)
     if ! pg_bin_dir >/dev/null; then
         # Install the server binaries without Debian creating and starting a cluster on
         # 5432: LZStock runs its own clusters on their own ports.

@@ -15,6 +15,7 @@ pub mod local_http;
 pub mod nats;
 pub mod postgres;
 pub mod process;
+pub mod redis;
 pub mod sec_standin;
 pub mod smtp_sink;
 

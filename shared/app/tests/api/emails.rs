@@ -200,3 +200,68 @@ async fn search_ranks_subject_matches_first_and_pages_exactly() {
     let long = search(&format!("search={}", "q".repeat(201))).await;
     assert_eq!(long.body["field"], "search");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn reads_go_through_redis_a_send_invalidates_and_a_dead_redis_is_only_slower() {
+    use lzstock_domain::email::{EmailId, SendEmail, SendOutcome};
+    use lzstock_harness::redis::RedisServer;
+    use lzstock_harness::smtp_sink::SmtpSink;
+    use lzstock_infra::email_cache::RedisEmailCache;
+
+    let mut redis = tokio::task::block_in_place(RedisServer::start).expect("redis");
+    let cache =
+        RedisEmailCache::new(&redis.url(), std::time::Duration::from_secs(300)).expect("cache");
+    let api = TestApi::with_state(|state| lzstock_app::api::ApiState {
+        email_cache: Some(cache.clone()),
+        ..state
+    })
+    .await;
+    let email = queue(&api, "ada", "Cached", "body").await;
+    let id = email["id"].as_str().expect("id").to_owned();
+    let uri = format!("/v1/emails/{id}");
+
+    let first = api.call(Method::GET, &uri, Some("ada"), None).await;
+    let second = api.call(Method::GET, &uri, Some("ada"), None).await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::OK, StatusCode::OK)
+    );
+    assert_eq!((cache.counters().misses(), cache.counters().hits()), (1, 1));
+    assert_eq!(second.body["status"], "queued");
+    // Another user's read of a cached email is still a 404.
+    let foreign = api.call(Method::GET, &uri, Some("bob"), None).await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+
+    // Sending changes the status: the cached copy goes, the next read sees `sent`.
+    let sink = SmtpSink::start().await;
+    let mailer =
+        lzstock_infra::smtp::SmtpMailer::from_url(&sink.url(), "lzstock.test").expect("mailer");
+    let store = lzstock_infra::emails::PgEmailStore::new(api.db.pool.clone(), "lzstock");
+    let sent = SendEmail::new(
+        store,
+        mailer,
+        Some(cache.clone()),
+        std::time::Duration::from_secs(60),
+    )
+    .execute(EmailId::parse(&id).expect("id"))
+    .await
+    .expect("sent");
+    assert_eq!(sent, SendOutcome::Sent);
+    let after = api.call(Method::GET, &uri, Some("ada"), None).await;
+    assert_eq!(after.body["status"], "sent", "{}", after.body);
+
+    tokio::task::block_in_place(|| redis.stop());
+    let errors_before = cache.counters().errors();
+    let without_redis = api.call(Method::GET, &uri, Some("ada"), None).await;
+    assert_eq!(
+        without_redis.status,
+        StatusCode::OK,
+        "{}",
+        without_redis.body
+    );
+    assert_eq!(without_redis.body["status"], "sent");
+    assert!(
+        cache.counters().errors() > errors_before,
+        "the outage is counted"
+    );
+}

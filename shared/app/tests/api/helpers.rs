@@ -57,6 +57,16 @@ impl TestApi {
         }
     }
 
+    /// An API whose state `change` adjusts (a cache, say).
+    pub async fn with_state(change: impl FnOnce(ApiState) -> ApiState) -> Self {
+        let db = database().await;
+        let state = change(state_on(db.pool.clone()));
+        Self {
+            router: api::router(state),
+            db,
+        }
+    }
+
     /// An API that authenticates callers with `auth`.
     pub async fn with_auth(auth: Authenticator) -> Self {
         let db = database().await;
