@@ -11,6 +11,8 @@ use lzstock_domain::email::{
     Body, CreateEmail, CreateEmailError, Email, EmailAddress, EmailId, GetEmail, GetEmailError,
     NewEmail, Recipients, SearchEmails, SearchEmailsError, SearchText, Subject,
 };
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;
@@ -18,29 +20,47 @@ use super::error::{ApiError, ErrorCode};
 use super::json::ApiJson;
 use super::ApiState;
 
-/// `POST /v1/emails`. The schema states the rules the parsers enforce.
+/// `POST /v1/emails`. The schema states the rules the parsers enforce (the contract test
+/// holds the two together).
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEmailBody {
-    /// The sender; omitted for the service's own address (`EMAIL_FROM`).
-    #[schema(
-        max_length = 254,
-        pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+$"
-    )]
+    /// The sender; omitted, null or empty for the service's own address (`EMAIL_FROM`).
+    #[schema(value_type = Option<SenderAddress>)]
     pub from: Option<String>,
-    /// 1 to 50 distinct addresses, plain `local@domain`.
-    #[schema(min_items = 1, max_items = 50, value_type = Vec<String>)]
+    /// 1 to 50 distinct addresses.
+    #[schema(value_type = BTreeSet<EmailAddressText>, min_items = 1, max_items = 50)]
     pub to: Vec<String>,
-    /// 1 to 998 characters, no control characters (CR, LF, tab…).
+    /// 1 to 998 characters, no control characters (CR, LF, tab…), not only whitespace.
     #[schema(
         min_length = 1,
         max_length = 998,
-        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$"
+        pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*[^\\u0000-\\u0020\\u007F-\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000][^\\u0000-\\u001F\\u007F-\\u009F]*$"
     )]
     pub subject: String,
-    /// Plain text, at most 1 MiB (UTF-8 bytes), no NUL.
+    /// Plain text, at most 1 MiB of UTF-8, no NUL; line breaks are fine.
+    #[schema(max_length = 1_048_576, pattern = "^[^\\u0000]*$")]
     pub body: String,
 }
+
+/// An email address as the document describes it (the domain's `EmailAddress` parses it; a
+/// test keeps the two patterns equal).
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    max_length = 254,
+    pattern = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$"
+)]
+pub struct EmailAddressText(pub String);
+
+/// A sender: an address, or empty for the service's own.
+#[derive(Debug, Clone, utoipa::ToSchema)]
+#[schema(
+    value_type = String,
+    max_length = 254,
+    pattern = "^(?:|[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59}))$"
+)]
+pub struct SenderAddress(pub String);
 
 impl CreateEmailBody {
     /// The parsed request; every refusal names its field.
@@ -139,9 +159,9 @@ impl From<Page<Email>> for EmailPage {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
-    /// Words, `"a phrase"`, `or`, `-excluded`; at most 200 characters; empty lists every
-    /// email, newest first.
-    #[param(max_length = 200)]
+    /// Words, `"a phrase"`, `or`, `-excluded`; at most 200 characters, no control
+    /// characters; empty lists every email, newest first.
+    #[param(max_length = 200, pattern = "^[^\\u0000-\\u001F\\u007F-\\u009F]*$")]
     pub search: Option<String>,
     /// From 1 (default 1).
     #[param(value_type = Option<i64>, minimum = 1, maximum = 4_294_967_295_u64)]
@@ -317,4 +337,23 @@ pub(super) async fn search(
         )
         .await?;
     Ok(Json(page.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pattern<T: utoipa::PartialSchema>() -> String {
+        let schema = serde_json::to_value(T::schema()).expect("a schema");
+        schema["pattern"].as_str().expect("a pattern").to_owned()
+    }
+
+    #[test]
+    fn the_documented_address_pattern_is_the_domains() {
+        assert_eq!(pattern::<EmailAddressText>(), EmailAddress::PATTERN);
+        let inner = EmailAddress::PATTERN
+            .trim_start_matches('^')
+            .trim_end_matches('$');
+        assert_eq!(pattern::<SenderAddress>(), format!("^(?:|{inner})$"));
+    }
 }

@@ -54,9 +54,10 @@ impl fmt::Display for EmailId {
 
 /// An email address as SMTP carries it in an envelope and a header: `local@domain`, ASCII,
 /// with no quoting, comments, display name, whitespace or control character, so it can be
-/// written into a header as is. The local part is 1 to 64 characters of letters, digits and
-/// ``!#$%&'*+-/=?^_`{|}~.`` (no leading, trailing or doubled dot); the domain has at least two
-/// labels of letters, digits and inner hyphens, each 1 to 63 long; 254 characters in all.
+/// written into a header as is. The local part is 1 to 64 of letters, digits and
+/// ``!#$%&'*+-/=?^_`{|}~.``; the domain is two or more dot-separated labels of letters, digits
+/// and inner hyphens (each 1 to 63 long), the last all letters (2 to 63) or an IDN `xn--`
+/// label; 254 characters in all. Exactly [`EmailAddress::PATTERN`].
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct EmailAddress(String);
@@ -64,6 +65,9 @@ pub struct EmailAddress(String);
 impl EmailAddress {
     /// The longest address, in characters (RFC 5321's path limit less its brackets).
     pub const MAX_LEN: usize = 254;
+
+    /// The rules above as a regular expression (ECMA 262), for API documents.
+    pub const PATTERN: &'static str = "^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+(?:[A-Za-z]{2,63}|xn--[A-Za-z0-9-]{1,59})$";
 
     /// Parses an address; `field` names it in the refusal (`to[2]`, `from`).
     ///
@@ -81,14 +85,10 @@ impl EmailAddress {
             return refuse("an address is local@domain");
         };
         let local_char = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c);
-        if local.is_empty()
-            || local.len() > 64
-            || !local.chars().all(local_char)
-            || local.starts_with('.')
-            || local.ends_with('.')
-            || local.contains("..")
-        {
-            return refuse("the part before @ must be 1 to 64 letters, digits or !#$%&'*+-/=?^_`{|}~. without a leading, trailing or doubled dot");
+        if local.is_empty() || local.len() > 64 || !local.chars().all(local_char) {
+            return refuse(
+                "the part before @ must be 1 to 64 letters, digits or !#$%&'*+-/=?^_`{|}~.",
+            );
         }
         let labels: Vec<&str> = domain.split('.').collect();
         let label_ok = |label: &&str| {
@@ -97,13 +97,16 @@ impl EmailAddress {
                 && !label.starts_with('-')
                 && !label.ends_with('-')
         };
-        let top_level_ok = labels
-            .last()
-            .is_some_and(|tld| tld.chars().any(|c| c.is_ascii_alphabetic()));
-        if labels.len() < 2 || !labels.iter().all(label_ok) || !top_level_ok {
-            return refuse(
-                "the domain must be labels of letters, digits and inner hyphens, like example.com",
-            );
+        let top_level_ok = labels.last().is_some_and(|tld| {
+            ((2..=63).contains(&tld.len()) && tld.chars().all(|c| c.is_ascii_alphabetic()))
+                || tld.strip_prefix("xn--").is_some_and(|rest| {
+                    (1..=59).contains(&rest.len())
+                        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+        });
+        let (_, head) = labels.split_last().unwrap_or((&"", &[]));
+        if head.is_empty() || !head.iter().all(label_ok) || !top_level_ok {
+            return refuse("the domain must be labels of letters, digits and inner hyphens ending in a top-level domain, like example.com");
         }
         Ok(Self(raw.to_owned()))
     }
@@ -148,7 +151,7 @@ impl fmt::Display for EmailAddress {
     }
 }
 
-/// An email's recipients: 1 to 50 distinct addresses (compared without case), in order.
+/// An email's recipients: 1 to 50 distinct addresses, in order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<String>", into = "Vec<String>")]
 pub struct Recipients(Vec<EmailAddress>);
@@ -171,10 +174,7 @@ impl Recipients {
         let mut parsed: Vec<EmailAddress> = Vec::with_capacity(raw.len());
         for (i, text) in raw.iter().enumerate() {
             let address = EmailAddress::parse_field(text.as_ref(), &format!("to[{i}]"))?;
-            if let Some(first) = parsed
-                .iter()
-                .position(|a| a.as_str().eq_ignore_ascii_case(address.as_str()))
-            {
+            if let Some(first) = parsed.iter().position(|a| a == &address) {
                 return Err(InvalidInput::new(
                     format!("to[{i}]"),
                     format!("repeats to[{first}]"),
