@@ -11,8 +11,6 @@ use lzstock_domain::email::{
     Body, CreateEmail, CreateEmailError, Email, EmailAddress, EmailId, GetEmail, GetEmailError,
     NewEmail, Recipients, SearchEmails, SearchEmailsError, SearchText, Subject,
 };
-use std::collections::BTreeSet;
-
 use serde::{Deserialize, Serialize};
 
 use super::caller::Caller;

@@ -31,7 +31,9 @@ pub use companies::{CompanyInsightsView, CompanyRpc, CompanyView, IndicatorView}
 pub use dashboards::{
     CreateDashboardBody, DashboardDetail, DashboardPage, DashboardView, IndicatorName, TickerSymbol,
 };
-pub use emails::{CreateEmailBody, EmailPage, EmailView, SearchQuery};
+pub use emails::{
+    CreateEmailBody, EmailAddressText, EmailPage, EmailView, SearchQuery, SenderAddress,
+};
 pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
 pub use rpc::{connect_router, DashboardRpc};
