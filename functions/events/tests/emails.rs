@@ -217,3 +217,122 @@ async fn a_451_is_retried_into_one_send_and_a_550_fails_the_email_without_retry(
         "acked, not dead-lettered"
     );
 }
+
+/// `buf curl` (a third-party client) calling `lzstock.v1.EmailService/<method>`.
+async fn buf_curl(stack: &Stack, protocol: &str, method: &str, body: &str) -> Value {
+    let buf = process::find_program("buf", "BUF_BIN").expect("buf (installed into .venv)");
+    let mut command = tokio::process::Command::new(buf);
+    command
+        .args(["curl", "--schema"])
+        .arg(process::workspace_root().join("proto"))
+        .args(["--protocol", protocol])
+        .args(["-H", &format!("Authorization: Bearer {}", stack.token)])
+        .args(["-d", body]);
+    if protocol == "grpc" {
+        command.arg("--http2-prior-knowledge");
+    }
+    let output = command
+        .arg(format!("{}/lzstock.v1.EmailService/{method}", stack.api))
+        .output()
+        .await
+        .expect("buf curl runs");
+    assert!(
+        output.status.success(),
+        "buf curl: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("JSON")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn emails_created_over_connect_and_grpc_arrive_and_read_back_sent() {
+    let stack = Stack::start().await;
+    let mut ids = Vec::new();
+    for protocol in ["connect", "grpc"] {
+        let body = format!(
+            r#"{{"to": ["bob@example.com"], "subject": "Over {protocol}", "body": "Sent over {protocol}."}}"#
+        );
+        let created = buf_curl(&stack, protocol, "Create", &body).await;
+        assert_eq!(created["email"]["status"], "queued", "{created}");
+        ids.push(created["email"]["id"].as_str().expect("id").to_owned());
+    }
+    stack.wait_settled_emails(2).await;
+    let subjects: BTreeSet<Option<String>> = stack
+        .sink
+        .received()
+        .iter()
+        .map(|m| m.header("Subject"))
+        .collect();
+    assert_eq!(
+        subjects,
+        BTreeSet::from([Some("Over connect".into()), Some("Over grpc".into())])
+    );
+    for (protocol, id) in ["connect", "grpc"].into_iter().zip(&ids) {
+        let read = buf_curl(&stack, protocol, "GetById", &format!(r#"{{"id": "{id}"}}"#)).await;
+        assert_eq!(read["email"]["status"], "sent", "{read}");
+    }
+    let found = buf_curl(&stack, "grpc", "Search", r#"{"search": "grpc"}"#).await;
+    assert_eq!(found["totalCount"], "1", "{found}");
+    let refused = tokio::process::Command::new(
+        process::find_program("buf", "BUF_BIN").expect("buf"),
+    )
+    .args(["curl", "--schema"])
+    .arg(process::workspace_root().join("proto"))
+    .args(["--protocol", "connect"])
+    .args(["-H", &format!("Authorization: Bearer {}", stack.token)])
+    .args([
+        "-d",
+        r#"{"to": ["bob@example.com"], "subject": "Hi\r\nBcc: eve@example.com", "body": ""}"#,
+    ])
+    .arg(format!("{}/lzstock.v1.EmailService/Create", stack.api))
+    .output()
+    .await
+    .expect("buf curl runs");
+    let error = String::from_utf8_lossy(&refused.stdout).to_string()
+        + &String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        error.contains("invalid_argument") && error.contains("subject"),
+        "{error}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_new_user_gets_one_dashboard_and_one_welcome_email_however_often_signed_up_arrives() {
+    let stack = Stack::start().await;
+    let subject = stack.bus.streams.subject("users.signed_up");
+    let event = json!({"id": "signup-1", "occurred_at": "2026-11-24T10:00:00Z",
+        "request": {"email": "grace@example.com", "name": "Grace"},
+        "response": {"userId": "grace"}})
+    .to_string();
+    // The identity service publishing it three times (a publisher's retries).
+    for _ in 0..3 {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", "signup-1");
+        stack
+            .bus
+            .jetstream
+            .publish_with_headers(subject.clone(), headers, event.clone().into())
+            .await
+            .expect("publish")
+            .await
+            .expect("stored");
+    }
+    let welcomed = stack.sink.wait_for(1, Duration::from_secs(60)).await;
+    assert_eq!(welcomed.len(), 1);
+    assert_eq!(
+        welcomed[0].header("To").as_deref(),
+        Some("grace@example.com")
+    );
+    assert_eq!(
+        welcomed[0].header("Subject").as_deref(),
+        Some("Welcome to LZStock")
+    );
+    stack.wait_settled_emails(1).await;
+    let dashboards: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM dashboards WHERE owner_id = 'grace'")
+            .fetch_one(&stack.db.pool)
+            .await
+            .expect("count");
+    assert_eq!(dashboards, 1);
+    assert_eq!(stack.sink.received().len(), 1, "one welcome, ever");
+}
