@@ -5,10 +5,12 @@ use std::process::ExitCode;
 
 use async_nats::jetstream;
 use lzstock_app::email_events::MailDeps;
+use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
 use lzstock_app::routing::{EventDeps, EventRouter};
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::emails::PgEmailStore;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::envelope::Backoff;
 use lzstock_shim::{message_host, shutdown, telemetry, Host};
@@ -28,6 +30,16 @@ async fn main() -> ExitCode {
 
 async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
+    if Host::detect() == Host::Standalone {
+        // Emails whose event ran out of deliveries (a long mail-server outage) are announced
+        // again; on Lambda the nats-bridge does this beside its outbox relay.
+        let emails = PgEmailStore::new(pool.clone(), config.streams.subject_root.clone());
+        tokio::spawn(async move {
+            emails
+                .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, shutdown::signal())
+                .await;
+        });
+    }
     let router = EventRouter::new(
         EventDeps {
             mail: MailDeps::new(

@@ -5,7 +5,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use async_nats::jetstream;
 use futures::future::join_all;
 use lzstock_app::bridge::BridgeConfig;
+use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_app::{health, resources};
+use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::bridge::{self, advisory, lambda, BridgeMetrics, LambdaFunction};
 use lzstock_shim::http;
@@ -101,6 +103,18 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
             if let Some(relay) = &relay {
                 relay.run(shutdown.requested()).await;
             }
+        };
+        // Beside the relay, where the database is: emails whose event ran out of
+        // deliveries are announced again (the events function cannot, between invocations).
+        let resending = async {
+            if let Some(pool) = &pool {
+                PgEmailStore::new(pool.clone(), config.streams.subject_root.clone())
+                    .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, shutdown.requested())
+                    .await;
+            }
+        };
+        let relaying = async {
+            tokio::join!(relaying, resending);
         };
         let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
         for result in consumed.into_iter().flatten() {

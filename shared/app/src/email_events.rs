@@ -28,6 +28,14 @@ use crate::routing::EventDeps;
 /// a second sender only takes over from one that died.
 pub const SEND_LEASE: Duration = Duration::from_secs(120);
 
+/// How often stalled emails are looked for.
+pub const RESEND_EVERY: Duration = Duration::from_secs(15);
+
+/// How long after its last attempt a waiting email counts as stalled: longer than the
+/// bridge's redeliveries of its event take (1 + 2 + 4 + 8 s at the default backoff and five
+/// deliveries), so a live retry is not doubled for nothing.
+pub const RESEND_STALLED_AFTER: Duration = Duration::from_secs(60);
+
 /// What the email handlers need.
 #[derive(Debug, Clone)]
 pub struct MailDeps {

@@ -138,6 +138,84 @@ impl PgEmailStore {
     }
 }
 
+impl PgEmailStore {
+    /// Announces again, with a new `emails.created` through the outbox, up to `limit`
+    /// emails still waiting `stalled_for` after their last attempt: `queued` ones whose
+    /// event ran out of deliveries while the mail server was down, and `sending` ones whose
+    /// sender died and whose event went with it. Each is announced at most once per
+    /// `stalled_for`; the claim keeps a second announcement from sending twice. Returns how
+    /// many were announced.
+    ///
+    /// # Errors
+    /// When PostgreSQL fails.
+    pub async fn announce_stalled(
+        &self,
+        stalled_for: Duration,
+        limit: i64,
+    ) -> Result<usize, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let rows = sqlx::query_as!(
+            EmailRow,
+            "UPDATE emails SET attempted_at = now()
+             WHERE id IN (
+                 SELECT id FROM emails
+                 WHERE attempted_at < now() - make_interval(secs => $1)
+                   AND (status = 'queued'
+                        OR (status = 'sending'
+                            AND claimed_until < now() - make_interval(secs => $1)))
+                 ORDER BY attempted_at
+                 LIMIT $2
+                 FOR UPDATE SKIP LOCKED)
+             RETURNING id, owner_id, from_address, to_addresses, subject, body, status,
+                       last_error, created_at, sent_at",
+            stalled_for.as_secs_f64(),
+            limit,
+        )
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        let count = rows.len();
+        for row in rows {
+            let email = from_row(row)?;
+            let event = EmailCreated {
+                event_id: uuid::Uuid::now_v7(),
+                trace_id: None,
+                email,
+            };
+            let announcement = OutboxEvent::email_created(&self.subject_root, &event);
+            outbox::insert(&mut tx, &announcement)
+                .await
+                .map_err(unavailable)?;
+        }
+        tx.commit().await.map_err(unavailable)?;
+        if count > 0 {
+            tracing::warn!(count, "stalled emails announced again");
+        }
+        Ok(count)
+    }
+
+    /// Runs [`PgEmailStore::announce_stalled`] every `every` until `shutdown` resolves; a
+    /// failed pass is logged and the next one tries again.
+    pub async fn resend_stalled(
+        &self,
+        every: Duration,
+        stalled_for: Duration,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut ticks = tokio::time::interval(every);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = ticks.tick() => {}
+            }
+            if let Err(error) = self.announce_stalled(stalled_for, 100).await {
+                tracing::warn!(%error, "stalled emails could not be announced");
+            }
+        }
+    }
+}
+
 impl EmailStore for PgEmailStore {
     async fn create(&self, email: &Email, event: &EmailCreated) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
@@ -249,7 +327,7 @@ impl EmailStore for PgEmailStore {
     async fn claim(&self, id: EmailId, lease: Duration) -> Result<Claim, StoreError> {
         let claimed = sqlx::query_as!(
             EmailRow,
-            "UPDATE emails SET status = 'sending',
+            "UPDATE emails SET status = 'sending', attempted_at = now(),
                     claimed_until = now() + make_interval(secs => $2)
              WHERE id = $1
                AND (status = 'queued' OR (status = 'sending' AND claimed_until < now()))
