@@ -45,7 +45,7 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
             mail: MailDeps::new(
                 pool.clone(),
                 &config.streams.subject_root,
-                &config.mail,
+                config.mail.as_ref(),
                 resources::email_cache(&config.optional)?,
             )?,
             dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),

@@ -198,13 +198,13 @@ async fn main() {
                 mail: MailDeps::new(
                     db.pool.clone(),
                     &bus.streams.subject_root,
-                    &MailConfig {
+                    Some(&MailConfig {
                         from: lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test")
                             .expect("from"),
                         smtp: lzstock_app::config::SmtpConfig {
                             url: lzstock_shim::config::Secret::new("smtp://127.0.0.1:1".into()),
                         },
-                    },
+                    }),
                     None,
                 )
                 .expect("mail"),

@@ -41,36 +41,61 @@ pub const RESEND_STALLED_AFTER: Duration = Duration::from_secs(60);
 pub struct MailDeps {
     /// Emails and their outbox.
     pub emails: PgEmailStore,
-    /// The mail server.
-    pub mailer: SmtpMailer,
+    /// The mail server and the default sender, when both are configured.
+    pub sender: Option<Sender>,
     /// The email cache to invalidate, when there is one.
     pub cache: Option<RedisEmailCache>,
-    /// The sender of emails that name none.
-    pub from: EmailAddress,
     /// Contacts and the notices LZStock sends on its own.
     pub notices: PgNoticeStore,
 }
 
+/// How emails leave.
+#[derive(Debug, Clone)]
+pub struct Sender {
+    /// The mail server.
+    pub mailer: SmtpMailer,
+    /// The sender of emails that name none.
+    pub from: EmailAddress,
+}
+
+/// Why an email waits: sending is not configured.
+#[derive(Debug, thiserror::Error)]
+#[error("email is not configured: set SMTP_URL and EMAIL_FROM")]
+struct NotConfigured;
+
 impl MailDeps {
     /// The handlers' dependencies: emails on `pool` (events below `subject_root`), sent
-    /// through the mail server `config` names.
+    /// through the mail server `config` names, when it names one.
     ///
     /// # Errors
     /// When `SMTP_URL` is unusable.
     pub fn new(
         pool: PgPool,
         subject_root: &str,
-        config: &MailConfig,
+        config: Option<&MailConfig>,
         cache: Option<RedisEmailCache>,
     ) -> Result<Self, crate::resources::StartupError> {
         let emails = PgEmailStore::new(pool.clone(), subject_root);
+        let sender = config
+            .map(|config| {
+                Ok::<_, crate::resources::StartupError>(Sender {
+                    mailer: crate::resources::mailer(config)?,
+                    from: config.from.clone(),
+                })
+            })
+            .transpose()?;
         Ok(Self {
             notices: PgNoticeStore::new(pool, emails.clone()),
             emails,
-            mailer: crate::resources::mailer(config)?,
+            sender,
             cache,
-            from: config.from.clone(),
         })
+    }
+
+    /// The default sender, when one is configured.
+    #[must_use]
+    pub fn from(&self) -> Option<&EmailAddress> {
+        self.sender.as_ref().map(|sender| &sender.from)
     }
 }
 
@@ -103,7 +128,13 @@ pub(crate) async fn email_requested(
         event_id: envelope.id.clone(),
         subject,
     };
-    let created = CreateEmail::new(deps.mail.emails.clone(), deps.mail.from.clone())
+    // An email naming its sender needs no default; one that does not waits for EMAIL_FROM
+    // (the event is retried, then dead-lettered with this reason for a redrive).
+    let default_from = match (&new.from, deps.mail.from()) {
+        (_, Some(from)) | (Some(from), None) => from.clone(),
+        (None, None) => return Err(HandlerError::retryable(NotConfigured)),
+    };
+    let created = CreateEmail::new(deps.mail.emails.clone(), default_from)
         .execute_once(owner, new, envelope.trace_id.clone(), &processed)
         .await
         .map_err(|e| match e {
@@ -137,9 +168,12 @@ pub(crate) async fn email_created(
 ) -> Result<(), HandlerError> {
     let id = EmailId::parse(&envelope.response.id).map_err(|e| refused("response", &e))?;
     let mail = &deps.mail;
+    let Some(sender) = &mail.sender else {
+        return Err(HandlerError::retryable(NotConfigured));
+    };
     let usecase = SendEmail::new(
         mail.emails.clone(),
-        mail.mailer.clone(),
+        sender.mailer.clone(),
         mail.cache.clone(),
         SEND_LEASE,
     );
@@ -171,7 +205,11 @@ pub(crate) async fn facts_updated(
             "response.accession and response.latestFiled: neither names the filing",
         ));
     }
-    AlertOwners::new(deps.mail.notices.clone(), deps.mail.from.clone())
+    let Some(from) = deps.mail.from() else {
+        tracing::warn!(%ticker, "EMAIL_FROM is not set: no filing alerts");
+        return Ok(());
+    };
+    AlertOwners::new(deps.mail.notices.clone(), from.clone())
         .execute(
             &ticker,
             &filing,

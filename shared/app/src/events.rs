@@ -27,8 +27,8 @@ pub struct EventsConfig {
     pub consumer: ConsumerSettings,
     /// `SIGNUP_DEFAULT_TICKERS`: the companies of a new user's first dashboard.
     pub signup_tickers: TickerList,
-    /// `EMAIL_FROM` and `SMTP_URL`: how emails leave.
-    pub mail: MailConfig,
+    /// `EMAIL_FROM` and `SMTP_URL`: how emails leave (none until both are set).
+    pub mail: Option<MailConfig>,
     /// `REDIS_URL`, whose email cache a sent email invalidates.
     pub optional: OptionalServices,
 }
@@ -86,7 +86,7 @@ impl EventsConfig {
             streams,
             consumer,
             signup_tickers,
-            mail: MailConfig::from_source(source)?,
+            mail: MailConfig::optional_from_source(source)?,
             optional: OptionalServices::from_source(source)?,
         })
     }

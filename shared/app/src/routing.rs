@@ -292,7 +292,11 @@ async fn dashboard_created(
         .ok_or_else(|| HandlerError::permanent("response.ownerId: missing"))?;
     let owner = OwnerId::parse(owner)
         .map_err(|e| HandlerError::permanent(format!("response.ownerId: {}", e.reason)))?;
-    WelcomeUser::new(deps.mail.notices.clone(), deps.mail.from.clone())
+    let Some(from) = deps.mail.from() else {
+        tracing::warn!(owner = %owner, "EMAIL_FROM is not set: no welcome email");
+        return Ok(());
+    };
+    WelcomeUser::new(deps.mail.notices.clone(), from.clone())
         .execute(&owner, envelope.trace_id.clone())
         .await
         .map_err(HandlerError::retryable)?;

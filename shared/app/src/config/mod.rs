@@ -113,6 +113,37 @@ impl MailConfig {
     }
 }
 
+impl MailConfig {
+    /// Reads `EMAIL_FROM` and `SMTP_URL` where sending is optional: `None`, with a warning
+    /// naming what is missing, unless both are set.
+    ///
+    /// # Errors
+    /// When either is set but malformed.
+    pub fn optional_from_source(source: &dyn Source) -> Result<Option<Self>, ConfigError> {
+        let from = email_from(source)?;
+        let smtp = optional(source, "SMTP_URL")
+            .map(|_| SmtpConfig::from_source(source))
+            .transpose()?;
+        Ok(match (from, smtp) {
+            (Some(from), Some(smtp)) => Some(Self { from, smtp }),
+            (from, smtp) => {
+                let missing: Vec<&str> = [
+                    from.is_none().then_some("EMAIL_FROM"),
+                    smtp.is_none().then_some("SMTP_URL"),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                tracing::warn!(
+                    missing = %missing.join(", "),
+                    "no email will be sent until these are set; emails stay queued"
+                );
+                None
+            }
+        })
+    }
+}
+
 /// Reads `EMAIL_FROM` when set.
 ///
 /// # Errors

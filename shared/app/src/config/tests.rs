@@ -105,3 +105,43 @@ fn a_bad_schedule_names_the_variable() {
     let err = scraper_schedule(&[("SCRAPER_SCHEDULE", "nightly")]).unwrap_err();
     assert!(err.to_string().contains("SCRAPER_SCHEDULE"));
 }
+
+#[test]
+fn mail_needs_both_its_variables_and_refuses_a_malformed_one_by_name() {
+    let both = [
+        ("EMAIL_FROM", "notifications@example.com"),
+        ("SMTP_URL", "smtp://127.0.0.1:2525"),
+    ];
+    let mail = MailConfig::optional_from_source(&both).unwrap().unwrap();
+    assert_eq!(mail.from.as_str(), "notifications@example.com");
+    let only_smtp = [("SMTP_URL", "smtp://127.0.0.1:2525")];
+    assert!(MailConfig::optional_from_source(&only_smtp)
+        .unwrap()
+        .is_none());
+    assert!(matches!(
+        MailConfig::from_source(&only_smtp),
+        Err(ConfigError::Missing {
+            name: "EMAIL_FROM",
+            ..
+        })
+    ));
+    let header_injection = [("EMAIL_FROM", "a@example.com\r\nBcc: eve@example.com")];
+    assert!(matches!(
+        MailConfig::optional_from_source(&header_injection),
+        Err(ConfigError::Malformed {
+            name: "EMAIL_FROM",
+            ..
+        })
+    ));
+    let wrong_scheme = [("EMAIL_FROM", "a@example.com"), ("SMTP_URL", "http://x")];
+    assert!(matches!(
+        MailConfig::optional_from_source(&wrong_scheme),
+        Err(ConfigError::Malformed {
+            name: "SMTP_URL",
+            ..
+        }) | Err(ConfigError::Missing {
+            name: "SMTP_URL",
+            ..
+        })
+    ));
+}

@@ -29,7 +29,7 @@ fn mail_config() -> MailConfig {
 pub(crate) fn router(pool: PgPool) -> EventRouter {
     EventRouter::new(
         EventDeps {
-            mail: MailDeps::new(pool.clone(), "lzstock", &mail_config(), None).expect("mail"),
+            mail: MailDeps::new(pool.clone(), "lzstock", Some(&mail_config()), None).expect("mail"),
             dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
             pool,
             signup_tickers: parse_signup_tickers("AAPL,MSFT").expect("tickers"),
