@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{
@@ -17,6 +17,7 @@ use super::caller::Caller;
 use super::companies::CompanyInsightsView;
 use super::error::ApiError;
 use super::json::ApiJson;
+use super::trace::RequestTrace;
 use super::ApiState;
 
 /// `POST /v1/dashboards`. The schema states every rule the parsers enforce, so a client
@@ -192,11 +193,12 @@ pub struct PageQuery {
 pub(super) async fn create(
     State(state): State<ApiState>,
     Caller(owner): Caller,
+    trace: Option<Extension<RequestTrace>>,
     ApiJson(body): ApiJson<CreateDashboardBody>,
 ) -> Result<Response, ApiError> {
     let request = NewDashboard::try_from(body)?;
     let dashboard = CreateDashboard::new(state.dashboards.clone())
-        .execute(owner, request, None)
+        .execute(owner, request, trace.map(|Extension(t)| t.0))
         .await?;
     state.wake_relay();
     let location = format!("/v1/dashboards/{}", dashboard.id);

@@ -66,6 +66,9 @@ impl pb::EmailService for EmailRpc {
                     subject: body.subject,
                     body: body.body,
                 },
+                ctx.extensions()
+                    .get::<super::trace::RequestTrace>()
+                    .map(|t| t.0.clone()),
             )
             .await?;
         Response::ok(pb::CreateResponse {

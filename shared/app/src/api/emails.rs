@@ -4,7 +4,7 @@
 use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{OwnerId, Page, PageRequest};
 use lzstock_domain::email::{
@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::caller::Caller;
 use super::error::{ApiError, ErrorCode};
 use super::json::ApiJson;
+use super::trace::RequestTrace;
 use super::ApiState;
 
 /// `POST /v1/emails`. The schema states the rules the parsers enforce (the contract test
@@ -208,6 +209,7 @@ impl ApiState {
         &self,
         owner: OwnerId,
         body: CreateEmailBody,
+        trace_id: Option<String>,
     ) -> Result<Email, ApiError> {
         let request = body.parse()?;
         let default_from = match (&request.from, &self.default_from) {
@@ -221,7 +223,7 @@ impl ApiState {
             }
         };
         let email = CreateEmail::new(self.emails.clone(), default_from)
-            .execute(owner, request, None)
+            .execute(owner, request, trace_id)
             .await?;
         self.wake_relay();
         Ok(email)
@@ -271,9 +273,12 @@ impl ApiState {
 pub(super) async fn create(
     State(state): State<ApiState>,
     Caller(owner): Caller,
+    trace: Option<Extension<RequestTrace>>,
     ApiJson(body): ApiJson<CreateEmailBody>,
 ) -> Result<Response, ApiError> {
-    let email = state.create_email(owner, body).await?;
+    let email = state
+        .create_email(owner, body, trace.map(|Extension(t)| t.0))
+        .await?;
     let location = format!("/v1/emails/{}", email.id);
     Ok((
         StatusCode::ACCEPTED,

@@ -9,6 +9,7 @@ pub mod error;
 mod json;
 pub mod openapi;
 mod rpc;
+pub mod trace;
 
 use std::sync::Arc;
 
@@ -174,6 +175,7 @@ pub fn router(state: ApiState) -> Router {
     .layer(middleware::from_fn(
         lzstock_shim::claims::from_lambda_context,
     ))
+    .layer(middleware::from_fn(trace::trace_request))
 }
 
 /// The largest request `POST /v1/emails` and `EmailService/Create` take.

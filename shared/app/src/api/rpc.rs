@@ -111,8 +111,12 @@ impl DashboardService for DashboardRpc {
             tickers: body.tickers,
             indicators: body.indicators,
         })?;
+        let trace_id = ctx
+            .extensions()
+            .get::<super::trace::RequestTrace>()
+            .map(|t| t.0.clone());
         let dashboard = CreateDashboard::new(self.state.dashboards.clone())
-            .execute(owner, new, None)
+            .execute(owner, new, trace_id)
             .await
             .map_err(ApiError::from)?;
         self.state.wake_relay();

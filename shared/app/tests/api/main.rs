@@ -10,3 +10,4 @@ mod helpers;
 mod lambda_events;
 mod openapi;
 mod tokens;
+mod trace;

@@ -1,0 +1,117 @@
+//! Every request runs in a span of a trace: the caller's, when it sends a W3C `traceparent`
+//! (or, on Lambda, an X-Ray `X-Amzn-Trace-Id`), or a new one. The trace id travels with the
+//! request, so the events a request publishes carry it (their outbox rows get a
+//! `traceparent`) and the handlers downstream continue the same trace.
+
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+/// The trace a request runs in: 32 lower-case hex digits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestTrace(pub String);
+
+fn hex(text: &str, len: usize) -> bool {
+    text.len() == len && text.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The trace id of the caller's `traceparent`, else of an X-Ray `Root=1-<8 hex>-<24 hex>`
+/// (the AWS propagator's mapping), else `None`; the all-zero id is no id.
+#[must_use]
+pub fn caller_trace_id(headers: &HeaderMap) -> Option<String> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let from_w3c = header("traceparent").and_then(|value| {
+        let mut parts = value.trim().split('-');
+        let (version, trace_id) = (parts.next()?, parts.next()?);
+        (version == "00" && hex(trace_id, 32)).then(|| trace_id.to_ascii_lowercase())
+    });
+    let from_xray = || {
+        header("x-amzn-trace-id").and_then(|value| {
+            let root = value
+                .split(';')
+                .find_map(|part| part.trim().strip_prefix("Root="))?;
+            let mut parts = root.split('-');
+            let (version, time, id) = (parts.next()?, parts.next()?, parts.next()?);
+            (version == "1" && hex(time, 8) && hex(id, 24))
+                .then(|| format!("{time}{id}").to_ascii_lowercase())
+        })
+    };
+    from_w3c
+        .or_else(from_xray)
+        .filter(|id| id.bytes().any(|b| b != b'0'))
+}
+
+/// A new trace id.
+#[must_use]
+pub fn new_trace_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// The middleware: a span per request, in the caller's trace or a new one, with the trace
+/// id in the request's extensions for the controllers.
+pub async fn trace_request(mut request: Request, next: Next) -> Response {
+    let caller = caller_trace_id(request.headers());
+    let trace_id = caller.clone().unwrap_or_else(new_trace_id);
+    let span = tracing::info_span!(
+        "http.request",
+        http.request.method = %request.method(),
+        url.path = %request.uri().path(),
+        trace_id = %trace_id,
+        http.response.status_code = tracing::field::Empty,
+    );
+    if let Some(parent) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .and_then(lzstock_shim::telemetry::remote_parent)
+    {
+        let _ = span.set_parent(parent);
+    }
+    request.extensions_mut().insert(RequestTrace(trace_id));
+    let response = next.run(request).instrument(span.clone()).await;
+    span.record("http.response.status_code", response.status().as_u16());
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(name: &'static str, value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(name, HeaderValue::from_str(value).expect("a header"));
+        headers
+    }
+
+    #[test]
+    fn the_callers_trace_is_continued_and_garbage_starts_a_new_one() {
+        assert_eq!(
+            caller_trace_id(&headers(
+                "traceparent",
+                "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"
+            ))
+            .as_deref(),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
+        assert_eq!(
+            caller_trace_id(&headers(
+                "x-amzn-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+            ))
+            .as_deref(),
+            Some("5759e988bd862e3fe1be46a994272793")
+        );
+        for garbage in [
+            "nonsense",
+            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+        ] {
+            assert_eq!(caller_trace_id(&headers("traceparent", garbage)), None);
+        }
+        assert_eq!(new_trace_id().len(), 32);
+    }
+}
