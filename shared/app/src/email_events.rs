@@ -149,7 +149,7 @@ pub(crate) async fn email_requested(
 }
 
 /// The part of `emails.created` the sender reads: which email.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub(crate) struct CreatedEmail {
     id: String,
 }

@@ -33,7 +33,9 @@ pub struct Envelope<Req, Res> {
     pub occurred_at: DateTime<Utc>,
     /// The previous step's request.
     pub request: Req,
-    /// The previous step's response.
+    /// The previous step's response; absent for an event that only asks for something
+    /// (its default, which a handler needing one refuses by name).
+    #[serde(default)]
     pub response: Res,
 }
 
@@ -120,7 +122,7 @@ impl<Req, Res, F> std::fmt::Debug for TypedHandler<Req, Res, F> {
 pub fn typed<Req, Res, F, Fut>(callback: F, backoff: Backoff) -> TypedHandler<Req, Res, F>
 where
     Req: DeserializeOwned + Send + 'static,
-    Res: DeserializeOwned + Send + 'static,
+    Res: DeserializeOwned + Default + Send + 'static,
     F: Fn(Envelope<Req, Res>) -> Fut + Send + Sync,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {
@@ -142,7 +144,7 @@ pub fn trace_id_of(traceparent: &str) -> Option<&str> {
 impl<Req, Res, F, Fut> MessageHandler for TypedHandler<Req, Res, F>
 where
     Req: DeserializeOwned + Send + 'static,
-    Res: DeserializeOwned + Send + 'static,
+    Res: DeserializeOwned + Default + Send + 'static,
     F: Fn(Envelope<Req, Res>) -> Fut + Send + Sync,
     Fut: Future<Output = Result<(), HandlerError>> + Send + 'static,
 {

@@ -184,3 +184,34 @@ async fn a_requested_email_is_created_once_and_a_bad_one_names_its_field() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_requested_email_may_spell_its_fields_as_proto_names_too() {
+    let db = lzstock_harness::database().await;
+    let router = router(db.pool.clone());
+    let event = record(
+        "lzstock.emails.requested",
+        "r-snake",
+        json!({"id": "r-snake", "occurred_at": "2026-11-23T10:00:00Z",
+               "request": {"owner_id": "ada", "to": ["bob@example.com"],
+                           "subject": "Snake case", "body": "Hi"},
+               "response": {}}),
+    );
+    assert_eq!(router.handle(&event).await, Outcome::Ack);
+    assert_eq!(emails(&db.pool).await.len(), 1);
+}
+
+#[tokio::test]
+async fn a_requested_email_needs_no_response_part() {
+    let db = lzstock_harness::database().await;
+    let router = router(db.pool.clone());
+    let event = record(
+        "lzstock.emails.requested",
+        "r-bare",
+        json!({"id": "r-bare", "occurred_at": "2026-11-23T10:00:00Z",
+               "request": {"ownerId": "ada", "to": ["bob@example.com"],
+                           "subject": "No response", "body": "Hi"}}),
+    );
+    let outcome = router.handle(&event).await;
+    assert_eq!(outcome, Outcome::Ack, "{outcome:?}");
+}

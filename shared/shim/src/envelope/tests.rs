@@ -10,7 +10,7 @@ struct SignedUp {
     email: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UserId {
     user_id: String,
