@@ -17,7 +17,8 @@ use lzstock_shim::{message_host, shutdown, telemetry, Host};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    // Held to the end of main: dropping it flushes exported spans.
+    let _telemetry = telemetry::init();
     let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,

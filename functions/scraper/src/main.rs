@@ -67,7 +67,8 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    // Held to the end of main: dropping it flushes exported spans.
+    let _telemetry = telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let command = match parse_args(&args) {
         Ok(command) => command,

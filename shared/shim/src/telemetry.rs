@@ -29,19 +29,101 @@ impl LogFormat {
     }
 }
 
+/// The process's telemetry: keep it alive for the process's life. When spans are exported,
+/// dropping it flushes what is buffered and stops the exporter.
+#[derive(Debug, Default)]
+#[must_use = "dropping it stops the span exporter"]
+pub struct Telemetry {
+    provider: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Whether spans leave the process (`OTEL_EXPORTER_OTLP_ENDPOINT` is set).
+    #[must_use]
+    pub const fn exports(&self) -> bool {
+        self.provider.is_some()
+    }
+
+    /// Sends every finished span now. The batch processor's own thread does the sending,
+    /// so this is safe from any runtime.
+    pub fn flush(&self) {
+        if let Some(provider) = &self.provider {
+            if let Err(error) = provider.force_flush() {
+                tracing::warn!(%error, "spans could not be flushed");
+            }
+        }
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(provider) = self.provider.take() {
+            let _ = provider.shutdown();
+        }
+    }
+}
+
 /// Installs the global `tracing` subscriber, writing to stderr (stdout stays free for a
 /// command's output; Lambda sends both to CloudWatch), with the level from `RUST_LOG`
-/// (default `info`) and the format from [`LogFormat::detect`].
+/// (default `info`) and the format from [`LogFormat::detect`]. When
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported over OTLP (HTTP/protobuf,
+/// to `<endpoint>/v1/traces`) by a batch processor on its own thread, as service
+/// `OTEL_SERVICE_NAME` (default: the binary's name); unset, no OpenTelemetry layer is
+/// installed at all.
 ///
 /// Calling it twice is harmless: the second call keeps the first subscriber.
-pub fn init() {
-    init_with(LogFormat::detect(Host::detect()));
+pub fn init() -> Telemetry {
+    init_with(LogFormat::detect(Host::detect()))
+}
+
+fn otlp_provider() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
+        .ok()
+        .filter(|endpoint| !endpoint.trim().is_empty())?;
+    // The builder reads the endpoint (and OTEL_EXPORTER_OTLP_* settings) itself.
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+    {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("OTEL_EXPORTER_OTLP_ENDPOINT: no span exporter: {error}");
+            return None;
+        }
+    };
+    let binary = std::env::args()
+        .next()
+        .and_then(|path| {
+            std::path::Path::new(&path)
+                .file_name()
+                .map(|name| name.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "lzstock".into());
+    let service = std::env::var("OTEL_SERVICE_NAME")
+        .ok()
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or(binary);
+    let resource = opentelemetry_sdk::Resource::builder()
+        .with_service_name(service)
+        .build();
+    Some(
+        opentelemetry_sdk::trace::SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    )
 }
 
 /// Installs the global subscriber with an explicit format.
-pub fn init_with(format: LogFormat) {
+pub fn init_with(format: LogFormat) -> Telemetry {
+    use opentelemetry::trace::TracerProvider as _;
+
+    let provider = otlp_provider();
+    let spans = provider
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("lzstock")));
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let registry = tracing_subscriber::registry().with(filter).with(spans);
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -65,6 +147,7 @@ pub fn init_with(format: LogFormat) {
     };
     // A subscriber already installed (a test harness, a second init) is fine to keep.
     drop(result);
+    Telemetry { provider }
 }
 
 /// The remote parent a W3C `traceparent` header names

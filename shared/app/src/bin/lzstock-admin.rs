@@ -19,7 +19,8 @@ const USAGE: &str =
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    telemetry::init();
+    // Held to the end of main: dropping it flushes exported spans.
+    let _telemetry = telemetry::init();
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args
         .iter()
