@@ -18,6 +18,8 @@ async fn main() -> ExitCode {
     // Held to the end of main: dropping it flushes exported spans.
     let _telemetry = telemetry::init();
     let config = config::or_exit("api", ApiConfig::from_source(&ProcessEnv));
+    // The API serves /metrics on its own port standalone; on Lambda, EMF per invocation.
+    let _meters = lzstock_shim::meters::install(Host::detect());
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

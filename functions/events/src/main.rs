@@ -13,13 +13,18 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::envelope::Backoff;
-use lzstock_shim::{message_host, shutdown, telemetry, Host};
+use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 
 #[tokio::main]
 async fn main() -> ExitCode {
     // Held to the end of main: dropping it flushes exported spans.
     let _telemetry = telemetry::init();
     let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
+    let metrics_port = config::or_exit("events", meters::port_from_env(&ProcessEnv));
+    let meters = meters::install(Host::detect());
+    if let (Some(port), Host::Standalone) = (metrics_port, Host::detect()) {
+        tokio::spawn(meters::serve(meters, port, shutdown::signal()));
+    }
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -19,6 +19,8 @@ struct Stack {
     api: String,
     http: reqwest::Client,
     token: String,
+    /// Where the events function serves /metrics.
+    events_metrics: String,
     _processes: Vec<tokio::process::Child>,
 }
 
@@ -39,8 +41,10 @@ impl Stack {
             .kill_on_drop(true)
             .spawn()
             .expect("the api starts");
+        let metrics_port = process::free_port();
         let events = tokio::process::Command::new(EVENTS)
             .envs(env.iter().cloned())
+            .env("METRICS_PORT", metrics_port.to_string())
             .env_remove("AWS_LAMBDA_RUNTIME_API")
             .kill_on_drop(true)
             .spawn()
@@ -52,6 +56,7 @@ impl Stack {
             bus,
             sink,
             api: format!("http://127.0.0.1:{port}"),
+            events_metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
             http: reqwest::Client::new(),
             token: issue_token(
                 TEST_JWT_SECRET.as_bytes(),
@@ -138,6 +143,22 @@ async fn a_posted_email_arrives_once_with_its_headers_and_reads_back_sent() {
     let read = stack.get(id).await;
     assert_eq!(read["status"], "sent", "{read}");
     assert!(read["sent_at"].is_string());
+
+    // The events function's /metrics moved with the work.
+    let metrics = stack
+        .http
+        .get(&stack.events_metrics)
+        .send()
+        .await
+        .expect("GET /metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("lzstock_emails_sent_total 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"lzstock_events_acked_total{subject="emails.created"} 1"#),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

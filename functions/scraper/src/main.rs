@@ -14,7 +14,7 @@ use lzstock_app::scraper::{self, ScraperConfig, ScraperDeps};
 use lzstock_domain::company::Scope;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
-use lzstock_shim::telemetry;
+use lzstock_shim::{meters, telemetry, Host};
 
 const USAGE: &str =
     "usage: scraper [run [--tickers AAPL,MSFT | --universe dashboards|all] [--deadline 10m]]";
@@ -78,6 +78,17 @@ async fn main() -> ExitCode {
         }
     };
     let config = config::or_exit("scraper", ScraperConfig::from_source(&ProcessEnv));
+    let metrics_port = config::or_exit("scraper", meters::port_from_env(&ProcessEnv));
+    let meters = meters::install(Host::detect());
+    if let (Some(port), Command::Scheduled, Host::Standalone) =
+        (metrics_port, &command, Host::detect())
+    {
+        tokio::spawn(meters::serve(
+            meters,
+            port,
+            lzstock_shim::shutdown::signal(),
+        ));
+    }
     match run(config, command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -178,9 +178,20 @@ pub(crate) async fn email_created(
         SEND_LEASE,
     );
     match usecase.execute(id).await {
-        Ok(SendOutcome::Sent | SendOutcome::Failed(_) | SendOutcome::AlreadySettled(_)) => Ok(()),
+        Ok(SendOutcome::Sent) => {
+            metrics::counter!("lzstock_emails_sent_total").increment(1);
+            Ok(())
+        }
+        Ok(SendOutcome::Failed(_)) => {
+            metrics::counter!("lzstock_emails_failed_total").increment(1);
+            Ok(())
+        }
+        Ok(SendOutcome::AlreadySettled(_)) => Ok(()),
         Ok(SendOutcome::Missing) => Err(HandlerError::permanent(format!("no email {id}"))),
-        Err(SendEmailError::Retry(reason)) => Err(HandlerError::retryable(SendLater(reason))),
+        Err(SendEmailError::Retry(reason)) => {
+            metrics::counter!("lzstock_emails_deferred_total").increment(1);
+            Err(HandlerError::retryable(SendLater(reason)))
+        }
         Err(SendEmailError::Unexpected(error)) => Err(HandlerError::retryable(error)),
     }
 }

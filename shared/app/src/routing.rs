@@ -214,12 +214,23 @@ impl EventRouter {
 
 impl MessageHandler for EventRouter {
     async fn handle(&self, record: &MessageRecord) -> Outcome {
-        match self.route(&record.subject) {
+        // Routed subjects are a closed set; any other is counted as `unrouted`.
+        let route = self.route(&record.subject);
+        let subject = route.map_or("unrouted", |r| r.subject);
+        metrics::counter!("lzstock_events_delivered_total", "subject" => subject).increment(1);
+        let outcome = match route {
             Some(route) => (route.handle)(&self.deps, record).await,
             None => Outcome::Reject {
                 reason: format!("no route for subject {}", record.subject),
             },
-        }
+        };
+        let counter = match &outcome {
+            Outcome::Ack => "lzstock_events_acked_total",
+            Outcome::Retry { .. } => "lzstock_events_retried_total",
+            Outcome::Reject { .. } => "lzstock_events_rejected_total",
+        };
+        metrics::counter!(counter, "subject" => subject).increment(1);
+        outcome
     }
 }
 

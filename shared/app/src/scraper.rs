@@ -238,6 +238,12 @@ pub async fn run(
         Err(ScrapeError::Unexpected(error)) => return Err(error.into()),
     };
     let counters = usecase.source().http().counters();
+    metrics::counter!("lzstock_scraper_requests_total").increment(counters.requests());
+    metrics::counter!("lzstock_scraper_throttled_total").increment(counters.throttled());
+    metrics::counter!("lzstock_scraper_companies_synced_total")
+        .increment(companies.synced.len() as u64);
+    metrics::counter!("lzstock_scraper_companies_failed_total")
+        .increment(companies.failed.len() as u64);
     Ok(RunReport {
         run_id: request.id,
         run,

@@ -111,6 +111,7 @@ impl RedisEmailCache {
 
     fn failed(&self, what: &str, error: &dyn std::fmt::Display) {
         self.counters.errors.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lzstock_email_cache_errors_total").increment(1);
         tracing::warn!(%error, operation = what, "the email cache is unavailable; using PostgreSQL");
     }
 }
@@ -129,12 +130,13 @@ impl EmailCache for RedisEmailCache {
         };
         // An entry that no longer parses (an older shape) is a miss, not an error.
         let email = found.and_then(|json| serde_json::from_str::<Email>(&json).ok());
-        let counter = if email.is_some() {
-            &self.counters.hits
+        let (counter, name) = if email.is_some() {
+            (&self.counters.hits, "lzstock_email_cache_hits_total")
         } else {
-            &self.counters.misses
+            (&self.counters.misses, "lzstock_email_cache_misses_total")
         };
         counter.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!(name).increment(1);
         email
     }
 

@@ -17,6 +17,7 @@ pub mod envelope;
 pub mod host;
 pub mod http;
 pub mod message_host;
+pub mod meters;
 pub mod schedule;
 pub mod shutdown;
 pub mod telemetry;

@@ -35,9 +35,12 @@ pub async fn run<H: MessageHandler>(
             lambda_runtime::run(service_fn(
                 move |event: LambdaEvent<MessageBatch>| async move {
                     tracing::info!(records = event.payload.records.len(), "batch received");
-                    let response: BatchResponse =
-                        batch::process(&event.payload, concurrency, handler).await;
-                    Ok::<_, lambda_runtime::Error>(response)
+                    crate::meters::invocation(async {
+                        let response: BatchResponse =
+                            batch::process(&event.payload, concurrency, handler).await;
+                        Ok::<_, lambda_runtime::Error>(response)
+                    })
+                    .await
                 },
             ))
             .await

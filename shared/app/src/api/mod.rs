@@ -168,6 +168,7 @@ pub fn router(state: ApiState) -> Router {
     )
     .merge(v1)
     .merge(openapi::router(document))
+    .merge(lzstock_shim::meters::install(lzstock_shim::Host::detect()).router())
     .route_service("/lzstock.v1.DashboardService/{*method}", connect.clone())
     .route_service("/lzstock.v1.CompanyService/{*method}", connect)
     .route_service("/lzstock.v1.EmailService/{*method}", connect_emails)
@@ -176,6 +177,7 @@ pub fn router(state: ApiState) -> Router {
         lzstock_shim::claims::from_lambda_context,
     ))
     .layer(middleware::from_fn(trace::trace_request))
+    .layer(middleware::from_fn(lzstock_shim::meters::http_invocation))
 }
 
 /// The largest request `POST /v1/emails` and `EmailService/Create` take.

@@ -44,6 +44,20 @@ pub fn caller_trace_id(headers: &HeaderMap) -> Option<String> {
         .filter(|id| id.bytes().any(|b| b != b'0'))
 }
 
+/// The route a path belongs to, as a metric label: `/v1/<collection>/{id}` for one item, so
+/// ids never become label values; the result is bounded besides.
+#[must_use]
+pub fn route_of(path: &str) -> String {
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    match segments.as_slice() {
+        ["v1", collection] => format!("/v1/{collection}"),
+        ["v1", collection, _] => format!("/v1/{collection}/{{id}}"),
+        [service, method] if service.starts_with("lzstock.") => format!("/{service}/{method}"),
+        [single] => format!("/{single}"),
+        _ => "other".to_owned(),
+    }
+}
+
 /// A new trace id.
 #[must_use]
 pub fn new_trace_id() -> String {
@@ -70,9 +84,19 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
     {
         let _ = span.set_parent(parent);
     }
+    let route = route_of(request.uri().path());
+    let method = request.method().as_str().to_owned();
     request.extensions_mut().insert(RequestTrace(trace_id));
+    let started = std::time::Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
-    span.record("http.response.status_code", response.status().as_u16());
+    let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    let route = lzstock_shim::meters::bounded("route", &route);
+    metrics::counter!("lzstock_http_requests_total",
+        "method" => method.clone(), "route" => route.clone(), "status" => status.to_string())
+    .increment(1);
+    metrics::histogram!("lzstock_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
     response
 }
 
@@ -113,5 +137,13 @@ mod tests {
             assert_eq!(caller_trace_id(&headers("traceparent", garbage)), None);
         }
         assert_eq!(new_trace_id().len(), 32);
+        assert_eq!(route_of("/v1/emails/0193-abc"), "/v1/emails/{id}");
+        assert_eq!(route_of("/v1/emails"), "/v1/emails");
+        assert_eq!(
+            route_of("/lzstock.v1.EmailService/Create"),
+            "/lzstock.v1.EmailService/Create"
+        );
+        assert_eq!(route_of("/a/b/c/d"), "other");
+        assert_eq!(route_of("/healthz"), "/healthz");
     }
 }

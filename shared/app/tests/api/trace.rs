@@ -51,3 +51,39 @@ async fn a_published_event_carries_the_requests_trace() {
     assert_eq!(parts[1].len(), 32, "a new trace: {started}");
     assert_ne!(parts[1], "4bf92f3577b34da6a3ce929d0e0e4736");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_never_by_id() {
+    let api = TestApi::new().await;
+    let created = api.create("ada", "Counted").await;
+    let id = created["id"].as_str().expect("an id").to_owned();
+    let read = api
+        .call(
+            axum::http::Method::GET,
+            &format!("/v1/dashboards/{id}"),
+            Some("ada"),
+            None,
+        )
+        .await;
+    assert_eq!(read.status, StatusCode::OK);
+    let metrics = api
+        .send(
+            Request::get("/metrics")
+                .body(Body::empty())
+                .expect("a request"),
+        )
+        .await;
+    assert_eq!(metrics.status, StatusCode::OK);
+    let text = metrics.body.as_str().expect("the exposition").to_owned();
+    assert!(
+        text.contains(
+            r#"lzstock_http_requests_total{method="POST",route="/v1/dashboards",status="201"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"route="/v1/dashboards/{id}",status="200""#),
+        "{text}"
+    );
+    assert!(!text.contains(&id), "no id becomes a label value");
+}

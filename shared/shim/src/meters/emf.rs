@@ -1,0 +1,317 @@
+//! A `metrics` recorder that writes CloudWatch Embedded Metric Format: what was counted
+//! since the last flush, one JSON line per label set, each declaring its namespace,
+//! dimensions (the function's name, then the labels) and metrics, with every referenced
+//! member at the root and every dimension value a string.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use metrics::{
+    Counter, CounterFn, Gauge, GaugeFn, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder,
+    SharedString, Unit,
+};
+use serde_json::{json, Map, Value};
+
+/// Where EMF lines go in CloudWatch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmfSettings {
+    /// `METRICS_NAMESPACE` (default `LZStock`).
+    pub namespace: String,
+    /// The `FunctionName` dimension on every line (`AWS_LAMBDA_FUNCTION_NAME`).
+    pub function_name: String,
+}
+
+impl EmfSettings {
+    /// Reads `METRICS_NAMESPACE` and `AWS_LAMBDA_FUNCTION_NAME`.
+    #[must_use]
+    pub fn from_env() -> Self {
+        let read = |name: &str, default: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            namespace: read("METRICS_NAMESPACE", "LZStock"),
+            function_name: read("AWS_LAMBDA_FUNCTION_NAME", "unknown"),
+        }
+    }
+}
+
+enum Cell {
+    Counter(AtomicU64),
+    Gauge(AtomicU64),
+    Histogram(Mutex<Vec<f64>>),
+}
+
+impl CounterFn for Cell {
+    fn increment(&self, value: u64) {
+        if let Self::Counter(count) = self {
+            count.fetch_add(value, Ordering::Relaxed);
+        }
+    }
+
+    fn absolute(&self, value: u64) {
+        if let Self::Counter(count) = self {
+            count.store(value, Ordering::Relaxed);
+        }
+    }
+}
+
+impl GaugeFn for Cell {
+    fn increment(&self, value: f64) {
+        self.set(self.gauge() + value);
+    }
+
+    fn decrement(&self, value: f64) {
+        self.set(self.gauge() - value);
+    }
+
+    fn set(&self, value: f64) {
+        if let Self::Gauge(bits) = self {
+            bits.store(value.to_bits(), Ordering::Relaxed);
+        }
+    }
+}
+
+impl HistogramFn for Cell {
+    fn record(&self, value: f64) {
+        if let Self::Histogram(values) = self {
+            if let Ok(mut values) = values.lock() {
+                values.push(value);
+            }
+        }
+    }
+}
+
+impl Cell {
+    fn gauge(&self) -> f64 {
+        match self {
+            Self::Gauge(bits) => f64::from_bits(bits.load(Ordering::Relaxed)),
+            _ => 0.0,
+        }
+    }
+}
+
+/// The recorder; see the module's documentation.
+pub struct EmfRecorder {
+    settings: EmfSettings,
+    cells: Mutex<HashMap<Key, Arc<Cell>>>,
+}
+
+impl std::fmt::Debug for EmfRecorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmfRecorder")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A line's labels, sorted.
+type LabelSet = Vec<(String, String)>;
+
+/// A line's metrics: name → (value, unit).
+type Members = BTreeMap<String, (Value, &'static str)>;
+
+/// CloudWatch takes at most 100 values of one metric in one line.
+const MAX_VALUES: usize = 100;
+
+impl EmfRecorder {
+    /// A recorder writing lines for `settings`.
+    #[must_use]
+    pub fn new(settings: EmfSettings) -> Self {
+        Self {
+            settings,
+            cells: Mutex::default(),
+        }
+    }
+
+    fn cell(&self, key: &Key, make: impl FnOnce() -> Cell) -> Arc<Cell> {
+        let Ok(mut cells) = self.cells.lock() else {
+            return Arc::new(make());
+        };
+        Arc::clone(cells.entry(key.clone()).or_insert_with(|| Arc::new(make())))
+    }
+
+    /// The EMF lines for what was counted since the last call (counters and histograms
+    /// start again from nothing; gauges keep their value), stamped `timestamp_ms`.
+    #[must_use]
+    pub fn take_lines(&self, timestamp_ms: i64) -> Vec<String> {
+        let Ok(cells) = self.cells.lock() else {
+            return Vec::new();
+        };
+        let mut lines: BTreeMap<LabelSet, Members> = BTreeMap::new();
+        for (key, cell) in cells.iter() {
+            let (value, unit) = match cell.as_ref() {
+                Cell::Counter(count) => match count.swap(0, Ordering::Relaxed) {
+                    0 => continue,
+                    n => (json!(n), "Count"),
+                },
+                Cell::Gauge(_) => (json!(cell.gauge()), "None"),
+                Cell::Histogram(values) => {
+                    let taken: Vec<f64> = match values.lock() {
+                        Ok(mut values) => std::mem::take(&mut *values),
+                        Err(_) => continue,
+                    };
+                    if taken.is_empty() {
+                        continue;
+                    }
+                    let unit = if key.name().ends_with("_seconds") {
+                        "Seconds"
+                    } else {
+                        "None"
+                    };
+                    let kept: Vec<f64> = taken.into_iter().take(MAX_VALUES).collect();
+                    (json!(kept), unit)
+                }
+            };
+            let mut labels: Vec<(String, String)> = key
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            labels.sort();
+            lines
+                .entry(labels)
+                .or_default()
+                .insert(key.name().to_owned(), (value, unit));
+        }
+        lines
+            .into_iter()
+            .map(|(labels, metrics)| self.line(timestamp_ms, &labels, &metrics))
+            .collect()
+    }
+
+    fn line(&self, timestamp_ms: i64, labels: &[(String, String)], metrics: &Members) -> String {
+        let mut root = Map::new();
+        let mut dimensions = vec!["FunctionName".to_owned()];
+        root.insert(
+            "FunctionName".into(),
+            Value::String(self.settings.function_name.clone()),
+        );
+        for (key, value) in labels {
+            // A label that collides with a metric's name or the function's dimension is
+            // dropped rather than overwrite a member CloudWatch reads.
+            if key == "FunctionName" || metrics.contains_key(key) || root.contains_key(key) {
+                continue;
+            }
+            dimensions.push(key.clone());
+            root.insert(key.clone(), Value::String(value.clone()));
+        }
+        let declared: Vec<Value> = metrics
+            .iter()
+            .map(|(name, (_, unit))| json!({"Name": name, "Unit": unit}))
+            .collect();
+        for (name, (value, _)) in metrics {
+            root.insert(name.clone(), value.clone());
+        }
+        root.insert(
+            "_aws".into(),
+            json!({
+                "Timestamp": timestamp_ms,
+                "CloudWatchMetrics": [{
+                    "Namespace": self.settings.namespace,
+                    "Dimensions": [dimensions],
+                    "Metrics": declared,
+                }],
+            }),
+        );
+        Value::Object(root).to_string()
+    }
+
+    /// Writes [`EmfRecorder::take_lines`] to stdout, where Lambda sends it to CloudWatch.
+    pub fn flush_to_stdout(&self) {
+        let now = chrono::Utc::now().timestamp_millis();
+        for line in self.take_lines(now) {
+            println!("{line}");
+        }
+    }
+}
+
+/// The recorder as installed globally.
+pub(super) struct Shared(pub(super) Arc<EmfRecorder>);
+
+impl Recorder for Shared {
+    fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+    fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+    fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+        Counter::from_arc(self.0.cell(key, || Cell::Counter(AtomicU64::new(0))))
+    }
+
+    fn register_gauge(&self, key: &Key, _: &Metadata<'_>) -> Gauge {
+        Gauge::from_arc(self.0.cell(key, || Cell::Gauge(AtomicU64::new(0))))
+    }
+
+    fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+        Histogram::from_arc(self.0.cell(key, || Cell::Histogram(Mutex::default())))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The EMF specification's rules, as CloudWatch applies them.
+    fn check_emf(line: &str) -> Value {
+        let root: Value = serde_json::from_str(line).expect("JSON");
+        let aws = &root["_aws"];
+        assert!(aws["Timestamp"].is_i64(), "{line}");
+        let directives = aws["CloudWatchMetrics"]
+            .as_array()
+            .expect("CloudWatchMetrics");
+        for directive in directives {
+            assert!(directive["Namespace"].is_string());
+            for set in directive["Dimensions"].as_array().expect("Dimensions") {
+                for dimension in set.as_array().expect("a dimension set") {
+                    let name = dimension.as_str().expect("a dimension name");
+                    assert!(
+                        root[name].is_string(),
+                        "dimension {name} is a string member"
+                    );
+                }
+            }
+            for metric in directive["Metrics"].as_array().expect("Metrics") {
+                let name = metric["Name"].as_str().expect("a metric name");
+                assert!(
+                    root[name].is_number() || root[name].is_array(),
+                    "metric {name} is a member: {line}"
+                );
+            }
+        }
+        root
+    }
+
+    #[test]
+    fn lines_follow_the_emf_specification_and_count_deltas() {
+        let recorder = Arc::new(EmfRecorder::new(EmfSettings {
+            namespace: "LZStock".into(),
+            function_name: "events".into(),
+        }));
+        let shared = Shared(Arc::clone(&recorder));
+        metrics::with_local_recorder(&shared, || {
+            metrics::counter!("lzstock_events_acked_total", "subject" => "lzstock.users.signed_up")
+                .increment(3);
+            metrics::counter!("lzstock_lambda_invocations_total").increment(1);
+            metrics::histogram!("lzstock_lambda_duration_seconds").record(0.25);
+            metrics::gauge!("lzstock_inflight").set(2.0);
+        });
+        let lines = recorder.take_lines(1_795_000_000_000);
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let roots: Vec<Value> = lines.iter().map(|l| check_emf(l)).collect();
+        let by_subject = roots
+            .iter()
+            .find(|r| r.get("subject").is_some())
+            .expect("a line per label set");
+        assert_eq!(by_subject["lzstock_events_acked_total"], 3);
+        assert_eq!(
+            by_subject["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
+            json!(["FunctionName", "subject"])
+        );
+        // Counters restart; the gauge keeps its value.
+        let next = recorder.take_lines(1_795_000_001_000);
+        assert_eq!(next.len(), 1);
+        assert_eq!(check_emf(&next[0])["lzstock_inflight"], 2.0);
+    }
+}
