@@ -51,6 +51,8 @@ ensure_system_packages() {
     python3 -c 'import venv, ensurepip' 2>/dev/null || missing+=(python3-venv)
     command -v curl >/dev/null || missing+=(curl)
     command -v redis-server >/dev/null || missing+=(redis-server)
+    # promtool checks the alert rules (ops/prometheus/alerts.yml).
+    command -v promtool >/dev/null || missing+=(prometheus)
     if ! pg_bin_dir >/dev/null; then
         # Install the server binaries without Debian creating and starting a cluster on
         # 5432: LZStock runs its own clusters on their own ports.
