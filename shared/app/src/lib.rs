@@ -13,3 +13,4 @@ pub mod health;
 pub mod resources;
 pub mod routing;
 pub mod scraper;
+pub mod trace_file;

@@ -67,7 +67,7 @@ impl Drop for Telemetry {
 /// command's output; Lambda sends both to CloudWatch), with the level from `RUST_LOG`
 /// (default `info`) and the format from [`LogFormat::detect`]. When
 /// `OTEL_EXPORTER_OTLP_ENDPOINT` is set, spans are also exported over OTLP (HTTP/protobuf,
-/// to `<endpoint>/v1/traces`) by a batch processor on its own thread, as service
+/// or JSON with `OTEL_EXPORTER_OTLP_PROTOCOL=http/json`, to `<endpoint>/v1/traces`) by a batch processor on its own thread, as service
 /// `OTEL_SERVICE_NAME` (default: the binary's name); unset, no OpenTelemetry layer is
 /// installed at all.
 ///
@@ -80,9 +80,17 @@ fn otlp_provider() -> Option<opentelemetry_sdk::trace::SdkTracerProvider> {
     std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT")
         .ok()
         .filter(|endpoint| !endpoint.trim().is_empty())?;
-    // The builder reads the endpoint (and OTEL_EXPORTER_OTLP_* settings) itself.
+    use opentelemetry_otlp::{Protocol, WithExportConfig};
+    // HTTP/protobuf, as the OTLP specification defaults; `OTEL_EXPORTER_OTLP_PROTOCOL=
+    // http/json` for a sink that reads JSON (`lzstock-admin trace-sink`). The builder reads
+    // the endpoint and the other OTEL_EXPORTER_OTLP_* settings itself.
+    let protocol = match std::env::var("OTEL_EXPORTER_OTLP_PROTOCOL").as_deref() {
+        Ok("http/json") => Protocol::HttpJson,
+        _ => Protocol::HttpBinary,
+    };
     let exporter = match opentelemetry_otlp::SpanExporter::builder()
         .with_http()
+        .with_protocol(protocol)
         .build()
     {
         Ok(exporter) => exporter,

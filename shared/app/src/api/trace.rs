@@ -10,7 +10,8 @@ use axum::response::Response;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-/// The trace a request runs in: 32 lower-case hex digits.
+/// The trace context a request runs in, as a W3C `traceparent` naming the request's span:
+/// the events the request publishes carry it, so their handlers hang under this span.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestTrace(pub String);
 
@@ -67,13 +68,13 @@ pub fn new_trace_id() -> String {
 /// The middleware: a span per request, in the caller's trace or a new one, with the trace
 /// id in the request's extensions for the controllers.
 pub async fn trace_request(mut request: Request, next: Next) -> Response {
-    let caller = caller_trace_id(request.headers());
-    let trace_id = caller.clone().unwrap_or_else(new_trace_id);
+    use opentelemetry::trace::TraceContextExt;
+
     let span = tracing::info_span!(
         "http.request",
         http.request.method = %request.method(),
         url.path = %request.uri().path(),
-        trace_id = %trace_id,
+        trace_id = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
     if let Some(parent) = request
@@ -84,9 +85,25 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
     {
         let _ = span.set_parent(parent);
     }
+    // With spans exported, the span's own context names the trace and the span the
+    // request's events hang under; without, the caller's trace or a new one, under a
+    // span id of our own.
+    let exported = span.context().span().span_context().clone();
+    let (trace_id, span_id) = if exported.is_valid() {
+        (
+            exported.trace_id().to_string(),
+            exported.span_id().to_string(),
+        )
+    } else {
+        let trace_id = caller_trace_id(request.headers()).unwrap_or_else(new_trace_id);
+        (trace_id, new_trace_id()[..16].to_owned())
+    };
+    span.record("trace_id", trace_id.as_str());
+    request
+        .extensions_mut()
+        .insert(RequestTrace(format!("00-{trace_id}-{span_id}-01")));
     let route = route_of(request.uri().path());
     let method = request.method().as_str().to_owned();
-    request.extensions_mut().insert(RequestTrace(trace_id));
     let started = std::time::Instant::now();
     let response = next.run(request).instrument(span.clone()).await;
     let status = response.status().as_u16();

@@ -5,7 +5,11 @@
 //! - `lzstock-admin dev-token [SUB]`: print an HS256 token signed with `JWT_SECRET`, valid
 //!   for 30 days (development only);
 //! - `lzstock-admin outbox-unpark`: return the outbox events the relay parked after repeated
-//!   failures to the relay, once their cause is fixed.
+//!   failures to the relay, once their cause is fixed;
+//! - `lzstock-admin trace-sink PORT FILE`: take OTLP/HTTP JSON span exports on
+//!   `127.0.0.1:PORT` and append them to FILE (the dev stack's local trace store);
+//! - `lzstock-admin trace TRACE_ID [FILE]`: print that trace's spans from FILE (default
+//!   `.lzstock/traces.jsonl`) as a tree with durations.
 
 use std::process::ExitCode;
 
@@ -14,8 +18,11 @@ use lzstock_app::{auth, resources};
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::telemetry;
 
-const USAGE: &str =
-    "usage: lzstock-admin migrate | provision-streams | dev-token [SUB] | outbox-unpark";
+const USAGE: &str = "usage: lzstock-admin migrate | provision-streams | dev-token [SUB] | \
+                     outbox-unpark | trace-sink PORT FILE | trace TRACE_ID [FILE]";
+
+/// Where the dev stack's trace sink writes.
+const DEFAULT_TRACE_FILE: &str = ".lzstock/traces.jsonl";
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,6 +40,9 @@ async fn main() -> ExitCode {
         ["dev-token"] => dev_token("dev-user"),
         ["dev-token", sub] => dev_token(sub),
         ["outbox-unpark"] => unpark().await,
+        ["trace-sink", port, file] => trace_sink(port, file).await,
+        ["trace", id] => print_trace(id, DEFAULT_TRACE_FILE),
+        ["trace", id, file] => print_trace(id, file),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -89,4 +99,29 @@ fn dev_token(sub: &str) -> Result<(), Box<dyn std::error::Error>> {
     let token = auth::issue_token(secret.expose().as_bytes(), sub, chrono::Duration::days(30))?;
     println!("{token}");
     Ok(())
+}
+
+async fn trace_sink(port: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let port: u16 = port
+        .parse()
+        .map_err(|_| format!("PORT {port:?} is not a port"))?;
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+    eprintln!("trace sink: OTLP JSON on http://127.0.0.1:{port}/v1/traces → {file}");
+    let router = lzstock_app::trace_file::sink_router(file.into());
+    lzstock_shim::http::serve_standalone(listener, router, lzstock_shim::shutdown::signal())
+        .await?;
+    Ok(())
+}
+
+fn print_trace(id: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let exports = std::fs::read_to_string(file).map_err(|e| format!("{file}: {e}"))?;
+    match lzstock_app::trace_file::span_tree(&exports, id) {
+        Some(tree) => {
+            print!("{tree}");
+            Ok(())
+        }
+        None => {
+            Err(format!("no span of trace {id} in {file} (spans arrive within seconds)").into())
+        }
+    }
 }

@@ -72,7 +72,7 @@ impl OutboxEvent {
             subject: format!("{subject_root}.{DASHBOARD_CREATED}"),
             payload: envelope(
                 event.event_id,
-                event.trace_id.as_deref(),
+                event.trace_id.as_deref().and_then(trace_id_of),
                 event.dashboard.created_at,
                 request,
                 dashboard_json(&event.dashboard),
@@ -113,7 +113,7 @@ impl OutboxEvent {
             subject: format!("{subject_root}.{EMAIL_CREATED}"),
             payload: envelope(
                 event.event_id,
-                event.trace_id.as_deref(),
+                event.trace_id.as_deref().and_then(trace_id_of),
                 email.created_at,
                 request,
                 response,
@@ -161,12 +161,33 @@ impl OutboxEvent {
     }
 }
 
-/// A `traceparent` continuing trace `trace_id` (32 hex digits), or `None` for any other id.
-fn traceparent(trace_id: &str) -> Option<String> {
-    let valid = trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit());
+/// The trace id (32 lower-case hex digits) of `trace`: a W3C `traceparent`, or a bare trace
+/// id; `None` for anything else.
+fn trace_id_of(trace: &str) -> Option<&str> {
+    let hex32 = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if hex32(trace) {
+        return Some(trace);
+    }
+    let mut parts = trace.split('-');
+    let (version, id) = (parts.next()?, parts.next()?);
+    (version == "00" && hex32(id)).then_some(id)
+}
+
+/// The `traceparent` to publish with: `trace` itself when it is one (its span, the
+/// request's, becomes the handlers' parent), or one continuing a bare trace id under a new
+/// span; `None` for anything else.
+fn traceparent(trace: &str) -> Option<String> {
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let parts: Vec<&str> = trace.split('-').collect();
+    if let ["00", id, span, flags] = parts.as_slice() {
+        if hex(id, 32) && hex(span, 16) && hex(flags, 2) {
+            return Some(trace.to_ascii_lowercase());
+        }
+    }
+    let valid = hex(trace, 32);
     valid.then(|| {
         let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-        format!("00-{}-{span}-01", trace_id.to_ascii_lowercase())
+        format!("00-{}-{span}-01", trace.to_ascii_lowercase())
     })
 }
 
@@ -201,5 +222,11 @@ mod tests {
         assert!(header.ends_with("-01"));
         assert_eq!(header.len(), 55);
         assert!(traceparent("not-a-trace").is_none());
+        let full = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        assert_eq!(traceparent(full).as_deref(), Some(full));
+        assert_eq!(
+            super::trace_id_of(full),
+            Some("4bf92f3577b34da6a3ce929d0e0e4736")
+        );
     }
 }
