@@ -31,6 +31,7 @@ fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreEr
 }
 
 impl CompanyStore for PgCompanyStore {
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "companies.company"))]
     async fn company(&self, ticker: &Ticker) -> Result<Option<Company>, StoreError> {
         let row = sqlx::query!(
             "SELECT ticker, cik, name FROM companies WHERE ticker = $1",
@@ -49,6 +50,7 @@ impl CompanyStore for PgCompanyStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "companies.annual_facts"))]
     async fn annual_facts(&self, ticker: &Ticker) -> Result<Vec<Fact>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT concept, unit, period_start, period_end, fiscal_year, fiscal_period, form,
@@ -79,6 +81,7 @@ impl CompanyStore for PgCompanyStore {
             .collect())
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "companies.facts_of"))]
     async fn facts_of(
         &self,
         tickers: &[Ticker],

@@ -109,6 +109,7 @@ fn from_row(row: DashboardRow) -> Result<Dashboard, StoreError> {
 }
 
 impl DashboardStore for PgDashboardStore {
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "dashboards.create"))]
     async fn create(
         &self,
         dashboard: &Dashboard,
@@ -119,6 +120,7 @@ impl DashboardStore for PgDashboardStore {
         tx.commit().await.map_err(unavailable)
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "dashboards.create_once"))]
     async fn create_once(
         &self,
         dashboard: &Dashboard,
@@ -143,6 +145,7 @@ impl DashboardStore for PgDashboardStore {
         Ok(true)
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "dashboards.get"))]
     async fn get(&self, id: DashboardId) -> Result<Option<Dashboard>, StoreError> {
         sqlx::query_as!(
             DashboardRow,
@@ -157,6 +160,7 @@ impl DashboardStore for PgDashboardStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "dashboards.list_by_owner"))]
     async fn list_by_owner(
         &self,
         owner: &OwnerId,
@@ -190,6 +194,7 @@ impl DashboardStore for PgDashboardStore {
         })
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "dashboards.delete_owned"))]
     async fn delete_owned(&self, id: DashboardId, owner: &OwnerId) -> Result<bool, StoreError> {
         let deleted = sqlx::query!(
             "DELETE FROM dashboards WHERE id = $1 AND owner_id = $2",

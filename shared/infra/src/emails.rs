@@ -217,12 +217,14 @@ impl PgEmailStore {
 }
 
 impl EmailStore for PgEmailStore {
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.create"))]
     async fn create(&self, email: &Email, event: &EmailCreated) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(unavailable)?;
         self.insert(&mut tx, email, event).await?;
         tx.commit().await.map_err(unavailable)
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.create_once"))]
     async fn create_once(
         &self,
         email: &Email,
@@ -241,6 +243,7 @@ impl EmailStore for PgEmailStore {
         Ok(true)
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.get"))]
     async fn get(&self, id: EmailId) -> Result<Option<Email>, StoreError> {
         sqlx::query_as!(
             EmailRow,
@@ -256,6 +259,7 @@ impl EmailStore for PgEmailStore {
         .transpose()
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.search"))]
     async fn search(
         &self,
         owner: &OwnerId,
@@ -324,6 +328,7 @@ impl EmailStore for PgEmailStore {
         })
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.claim"))]
     async fn claim(&self, id: EmailId, lease: Duration) -> Result<Claim, StoreError> {
         let claimed = sqlx::query_as!(
             EmailRow,
@@ -356,14 +361,17 @@ impl EmailStore for PgEmailStore {
         })
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.mark_sent"))]
     async fn mark_sent(&self, id: EmailId) -> Result<(), StoreError> {
         self.settle(id, EmailStatus::Sent, None).await
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.mark_failed"))]
     async fn mark_failed(&self, id: EmailId, reason: &str) -> Result<(), StoreError> {
         self.settle(id, EmailStatus::Failed, Some(reason)).await
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.release"))]
     async fn release(&self, id: EmailId, reason: &str) -> Result<(), StoreError> {
         self.settle(id, EmailStatus::Queued, Some(reason)).await
     }

@@ -57,6 +57,7 @@ fn contact_of(user: &str, address: &str, name: String) -> Result<Contact, StoreE
 }
 
 impl NoticeStore for PgNoticeStore {
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "notices.contact"))]
     async fn contact(&self, user: &OwnerId) -> Result<Option<Contact>, StoreError> {
         let row = sqlx::query!(
             "SELECT user_id, address, name FROM user_contacts WHERE user_id = $1",
@@ -69,6 +70,7 @@ impl NoticeStore for PgNoticeStore {
             .transpose()
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "notices.owners_tracking"))]
     async fn owners_tracking(
         &self,
         ticker: &Ticker,
@@ -99,6 +101,7 @@ impl NoticeStore for PgNoticeStore {
             .collect()
     }
 
+    #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "notices.create_notice"))]
     async fn create_notice(
         &self,
         key: &NoticeKey,

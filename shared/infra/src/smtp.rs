@@ -74,9 +74,25 @@ impl SmtpMailer {
 }
 
 impl Mailer for SmtpMailer {
+    #[tracing::instrument(
+        name = "smtp.send",
+        skip_all,
+        fields(
+            email.id = %email.id,
+            email.recipients = email.to.as_slice().len(),
+            smtp.outcome = tracing::field::Empty,
+        )
+    )]
     async fn send(&self, email: &Email) -> Result<(), SendFailure> {
         let message = self.message(email)?;
-        match self.transport.send(message).await {
+        let result = self.transport.send(message).await;
+        let outcome = match &result {
+            Ok(_) => "accepted",
+            Err(error) if error.is_permanent() => "refused",
+            Err(_) => "deferred",
+        };
+        tracing::Span::current().record("smtp.outcome", outcome);
+        match result {
             Ok(_) => Ok(()),
             // A 5xx answer: the server will never take this email.
             Err(error) if error.is_permanent() => Err(SendFailure::Permanent(error.to_string())),

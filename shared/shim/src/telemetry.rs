@@ -17,13 +17,14 @@ pub enum LogFormat {
 
 impl LogFormat {
     /// Chooses the format: `LOG_FORMAT=json|pretty` wins; otherwise JSON on Lambda, where
-    /// CloudWatch indexes the fields, and pretty everywhere else.
+    /// CloudWatch indexes the fields, and wherever stderr is not a terminal (a service
+    /// manager, a container, a log shipper), and pretty for a person at a terminal.
     #[must_use]
     pub fn detect(host: Host) -> Self {
         match std::env::var("LOG_FORMAT").ok().as_deref() {
             Some("json") => Self::Json,
             Some("pretty") => Self::Pretty,
-            _ if host == Host::Lambda => Self::Json,
+            _ if host == Host::Lambda || !std::io::stderr().is_terminal() => Self::Json,
             _ => Self::Pretty,
         }
     }

@@ -14,6 +14,7 @@ use super::settings::ConsumerSettings;
 use super::settle::{settle, Settling};
 use super::sizing;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};
+use tracing::Instrument;
 
 /// Invokes the function with the records of `messages`, as many invokes as their size
 /// needs, and settles every record.
@@ -107,7 +108,27 @@ async fn invoke<I: Invoke>(
     waiting: &[&Message],
 ) -> (HashMap<String, Outcome>, Option<String>) {
     let started = Instant::now();
-    let invoked = {
+    // One span per invoke, linked to the trace of every record it carries (a batch has no
+    // single parent: each record continues its own publisher's trace in the handler).
+    let span = tracing::info_span!(
+        "bridge.invoke",
+        messaging.system = "nats",
+        messaging.operation.type = "process",
+        messaging.destination.name = %settings.stream,
+        messaging.consumer.group.name = %settings.durable,
+        messaging.batch.message_count = batch.records.len(),
+    );
+    for record in &batch.records {
+        if let Some(context) = record
+            .header("traceparent")
+            .and_then(crate::telemetry::remote_parent)
+        {
+            use opentelemetry::trace::TraceContextExt;
+            use tracing_opentelemetry::OpenTelemetrySpanExt;
+            span.add_link(context.span().span_context().clone());
+        }
+    }
+    let invoked = async {
         // Past invoke_timeout the batch counts as failed (retried with backoff): a function
         // that never answers must not hold its messages in progress forever.
         let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(batch));
@@ -132,7 +153,9 @@ async fn invoke<I: Invoke>(
                 }
             }
         }
-    };
+    }
+    .instrument(span)
+    .await;
     metrics.invoked(&settings.durable, started.elapsed());
     match invoked.and_then(|response| checked(batch, response)) {
         Ok(response) => (
