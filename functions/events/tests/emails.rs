@@ -12,6 +12,16 @@ use serde_json::{json, Value};
 
 const EVENTS: &str = env!("CARGO_BIN_EXE_events");
 
+fn uuid_like() -> String {
+    format!(
+        "{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos())
+    )
+}
+
 struct Stack {
     db: TestDatabase,
     bus: TestNats,
@@ -21,6 +31,9 @@ struct Stack {
     token: String,
     /// Where the events function serves /metrics.
     events_metrics: String,
+    /// Where every process's spans are kept (OTLP JSON, one export a line).
+    traces: std::path::PathBuf,
+    _trace_sink: lzstock_harness::local_http::LocalServer,
     _processes: Vec<tokio::process::Child>,
 }
 
@@ -28,7 +41,15 @@ impl Stack {
     async fn start() -> Self {
         let (db, bus) = tokio::join!(database(), nats());
         let sink = SmtpSink::start().await;
+        let traces = std::env::temp_dir().join(format!("lzstock-traces-{}.jsonl", uuid_like()));
+        let trace_sink = lzstock_harness::local_http::LocalServer::start(
+            lzstock_app::trace_file::sink_router(traces.clone()),
+        )
+        .await;
         let mut env = base_env();
+        env.push(("OTEL_EXPORTER_OTLP_ENDPOINT".into(), trace_sink.url()));
+        env.push(("OTEL_EXPORTER_OTLP_PROTOCOL".into(), "http/json".into()));
+        env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "100".into()));
         env.push(("DATABASE_URL".into(), db.url.clone()));
         env.extend(bus.env());
         env.push(("SMTP_URL".into(), sink.url()));
@@ -57,6 +78,8 @@ impl Stack {
             sink,
             api: format!("http://127.0.0.1:{port}"),
             events_metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
+            traces,
+            _trace_sink: trace_sink,
             http: reqwest::Client::new(),
             token: issue_token(
                 TEST_JWT_SECRET.as_bytes(),
@@ -356,4 +379,65 @@ async fn a_new_user_gets_one_dashboard_and_one_welcome_email_however_often_signe
             .expect("count");
     assert_eq!(dashboards, 1);
     assert_eq!(stack.sink.received().len(), 1, "one welcome, ever");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dashboard_and_its_welcome_email_make_one_trace_across_the_broker() {
+    let stack = Stack::start().await;
+    sqlx::query("INSERT INTO user_contacts (user_id, address, name) VALUES ('ada', 'ada@example.com', 'Ada')")
+        .execute(&stack.db.pool)
+        .await
+        .expect("a contact");
+    let trace = "5b8efff798038103d269b633813fc60c";
+    let response = stack
+        .http
+        .post(format!("{}/v1/dashboards", stack.api))
+        .bearer_auth(&stack.token)
+        .header("traceparent", format!("00-{trace}-eee19b7ec3c1b174-01"))
+        .json(&json!({"name": "Traced", "tickers": ["AAPL"]}))
+        .send()
+        .await
+        .expect("POST");
+    assert_eq!(response.status(), 201);
+    let welcomed = stack.sink.wait_for(1, Duration::from_secs(60)).await;
+    assert_eq!(welcomed.len(), 1, "the welcome email");
+    // The spans arrive within a batch delay or two; the tree is complete once the send is in.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let tree = loop {
+        let exports = std::fs::read_to_string(&stack.traces).unwrap_or_default();
+        if let Some(tree) = lzstock_app::trace_file::span_tree(&exports, trace) {
+            if tree.contains("smtp.send") {
+                break tree;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the trace never reached the send: {:?} ({} exports)",
+            lzstock_app::trace_file::span_tree(&exports, trace),
+            exports.lines().count()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    // One root (the caller's request), everything else under it: the dashboards.created
+    // handler under the request, the emails.created handler under that one, the send under
+    // its handler.
+    let roots: Vec<&str> = tree.lines().filter(|l| !l.starts_with(' ')).collect();
+    assert_eq!(roots.len(), 1, "{tree}");
+    assert!(roots[0].starts_with("http.request [api]"), "{tree}");
+    let handlers: Vec<usize> = tree
+        .lines()
+        .filter(|l| l.trim_start().starts_with("handle_message"))
+        .map(|l| l.len() - l.trim_start().len())
+        .collect();
+    assert_eq!(handlers.len(), 2, "{tree}");
+    assert!(
+        handlers[1] > handlers[0],
+        "the send's handler hangs under the welcome's: {tree}"
+    );
+    let send = tree
+        .lines()
+        .find(|l| l.trim_start().starts_with("smtp.send"))
+        .expect("smtp.send");
+    assert!(send.len() - send.trim_start().len() > handlers[1], "{tree}");
+    assert!(tree.contains("db.query"), "{tree}");
 }

@@ -135,7 +135,7 @@ pub(crate) async fn email_requested(
         (None, None) => return Err(HandlerError::retryable(NotConfigured)),
     };
     let created = CreateEmail::new(deps.mail.emails.clone(), default_from)
-        .execute_once(owner, new, envelope.trace_id.clone(), &processed)
+        .execute_once(owner, new, current_trace(&envelope.trace_id), &processed)
         .await
         .map_err(|e| match e {
             CreateEmailError::Conflict(what) => HandlerError::permanent(what),
@@ -225,9 +225,15 @@ pub(crate) async fn facts_updated(
             &ticker,
             &filing,
             &response.changed_concepts,
-            envelope.trace_id.clone(),
+            current_trace(&envelope.trace_id),
         )
         .await
         .map_err(HandlerError::retryable)?;
     Ok(())
+}
+
+/// The trace an event's effects continue: the handler's own span when spans are exported
+/// (so what it publishes hangs under it), else the event's trace id.
+pub(crate) fn current_trace(event_trace: &Option<String>) -> Option<String> {
+    lzstock_shim::telemetry::current_traceparent().or_else(|| event_trace.clone())
 }

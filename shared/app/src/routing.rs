@@ -269,7 +269,7 @@ async fn user_signed_up(
         .execute_once(
             owner,
             request,
-            envelope.trace_id.clone(),
+            email_events::current_trace(&envelope.trace_id),
             &processed,
             Some(&contact),
         )
@@ -308,7 +308,7 @@ async fn dashboard_created(
         return Ok(());
     };
     WelcomeUser::new(deps.mail.notices.clone(), from.clone())
-        .execute(&owner, envelope.trace_id.clone())
+        .execute(&owner, email_events::current_trace(&envelope.trace_id))
         .await
         .map_err(HandlerError::retryable)?;
     let processed = ProcessedEvent {

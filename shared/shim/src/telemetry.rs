@@ -2,7 +2,9 @@
 
 use std::io::IsTerminal;
 
-use tracing_subscriber::{fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter};
+use tracing_subscriber::{
+    fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer as _,
+};
 
 use crate::Host;
 
@@ -128,11 +130,17 @@ pub fn init_with(format: LogFormat) -> Telemetry {
     use opentelemetry::trace::TracerProvider as _;
 
     let provider = otlp_provider();
-    let spans = provider
-        .as_ref()
-        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("lzstock")));
+    // Spans have their own filter: `RUST_LOG` quiets the log, not the traces. The HTTP
+    // stack's own spans stay out (the exporter's requests would trace themselves).
+    let spans = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("lzstock"))
+            .with_filter(EnvFilter::new(
+                "info,h2=off,hyper=off,hyper_util=off,reqwest=off,tower=off,opentelemetry=off",
+            ))
+    });
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter).with(spans);
+    let registry = tracing_subscriber::registry().with(spans);
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -142,7 +150,8 @@ pub fn init_with(format: LogFormat) -> Telemetry {
                     .with_current_span(true)
                     .with_span_list(false)
                     .with_target(true)
-                    .with_writer(std::io::stderr),
+                    .with_writer(std::io::stderr)
+                    .with_filter(filter),
             )
             .try_init(),
         LogFormat::Pretty => registry
@@ -150,13 +159,33 @@ pub fn init_with(format: LogFormat) -> Telemetry {
                 fmt::layer()
                     .with_ansi(std::io::stderr().is_terminal())
                     .with_writer(std::io::stderr)
-                    .compact(),
+                    .compact()
+                    .with_filter(filter),
             )
             .try_init(),
     };
     // A subscriber already installed (a test harness, a second init) is fine to keep.
     drop(result);
     Telemetry { provider }
+}
+
+/// The current span as a W3C `traceparent`, when spans are exported (an OpenTelemetry layer
+/// gives the span a context); events published from here then hang under this span.
+#[must_use]
+pub fn current_traceparent() -> Option<String> {
+    use opentelemetry::trace::TraceContextExt;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    span_context.is_valid().then(|| {
+        format!(
+            "00-{}-{}-{:02x}",
+            span_context.trace_id(),
+            span_context.span_id(),
+            span_context.trace_flags().to_u8()
+        )
+    })
 }
 
 /// The remote parent a W3C `traceparent` header names
