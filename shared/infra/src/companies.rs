@@ -1,5 +1,6 @@
 //! [`CompanyStore`] on PostgreSQL.
 
+use crate::postgres::unavailable;
 use lzstock_domain::company::{Company, CompanyStore, Fact};
 use lzstock_domain::dashboard::StoreError;
 use lzstock_domain::{Cik, Ticker};
@@ -24,10 +25,6 @@ impl PgCompanyStore {
     pub const fn new(pool: PgPool) -> Self {
         Self { pool }
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 impl CompanyStore for PgCompanyStore {

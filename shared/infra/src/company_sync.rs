@@ -10,6 +10,7 @@ use lzstock_domain::{Cik, Ticker};
 use sqlx::PgPool;
 
 use crate::outbox::{self, OutboxEvent};
+use crate::postgres::unavailable;
 
 /// Companies, their facts and their sync state in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -274,10 +275,6 @@ impl PgCompanySync {
         .await?;
         Ok(())
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 fn company_of(ticker: &str, cik: &str, name: String) -> Result<Company, StoreError> {

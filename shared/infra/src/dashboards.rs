@@ -10,6 +10,7 @@ use lzstock_domain::InvalidInput;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::outbox::{self, OutboxEvent};
+use crate::postgres::unavailable;
 
 /// The subject a created dashboard is announced on, below the subject root.
 pub const DASHBOARD_CREATED: &str = "dashboards.created";
@@ -56,10 +57,6 @@ impl TryFrom<DashboardRow> for Dashboard {
             created_at: row.created_at,
         })
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 impl PgDashboardStore {

@@ -13,6 +13,7 @@ use lzstock_domain::InvalidInput;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::outbox::{self, OutboxEvent};
+use crate::postgres::unavailable;
 
 /// The subject a created email is announced on, below the subject root.
 pub const EMAIL_CREATED: &str = "emails.created";
@@ -56,10 +57,6 @@ impl TryFrom<EmailRow> for Email {
             sent_at: row.sent_at,
         })
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 fn from_row(row: EmailRow) -> Result<Email, StoreError> {

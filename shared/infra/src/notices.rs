@@ -7,6 +7,7 @@ use lzstock_domain::Ticker;
 use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::emails::PgEmailStore;
+use crate::postgres::unavailable;
 
 /// Notices in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -21,10 +22,6 @@ impl PgNoticeStore {
     pub fn new(pool: PgPool, emails: PgEmailStore) -> Self {
         Self { pool, emails }
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 /// Records (or updates) `contact` in the caller's transaction.

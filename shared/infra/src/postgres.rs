@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use lzstock_domain::dashboard::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 /// The migrations in `migrations/`, embedded at compile time.
@@ -39,4 +40,10 @@ pub async fn server_version(pool: &PgPool) -> Result<String, sqlx::Error> {
     sqlx::query_scalar("SHOW server_version")
         .fetch_one(pool)
         .await
+}
+
+/// A storage failure the domain sees as [`StoreError::Unavailable`], its cause kept for
+/// the log: the one mapping every PostgreSQL adapter uses.
+pub(crate) fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Unavailable(Box::new(error))
 }

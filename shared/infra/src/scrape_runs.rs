@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use crate::postgres::unavailable;
 use lzstock_domain::company::{CompanyOutcome, RunLog, RunState, ScrapeReport};
 use lzstock_domain::dashboard::StoreError;
 use lzstock_domain::Ticker;
@@ -90,10 +91,6 @@ impl PgScrapeRuns {
         tx.commit().await.map_err(unavailable)?;
         Ok(state)
     }
-}
-
-fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Unavailable(Box::new(error))
 }
 
 fn outcome_of(text: &str, reason: Option<String>) -> Result<CompanyOutcome, StoreError> {

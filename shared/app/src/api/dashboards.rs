@@ -256,12 +256,7 @@ pub(super) async fn list(
     Caller(owner): Caller,
     query: Result<Query<PageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<DashboardPage>, ApiError> {
-    let Query(query) = query.map_err(|rejection| {
-        ApiError::new(
-            super::error::ErrorCode::InvalidArgument,
-            rejection.body_text(),
-        )
-    })?;
+    let Query(query) = query?;
     let page = PageRequest::parse(query.page, query.size)?;
     let page = ListDashboards::new(state.dashboards.clone())
         .execute(&owner, page)

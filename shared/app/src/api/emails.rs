@@ -329,8 +329,7 @@ pub(super) async fn search(
     Caller(owner): Caller,
     query: Result<Query<SearchQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<EmailPage>, ApiError> {
-    let Query(query) = query
-        .map_err(|rejection| ApiError::new(ErrorCode::InvalidArgument, rejection.body_text()))?;
+    let Query(query) = query?;
     let page = state
         .search_emails(
             &owner,

@@ -120,6 +120,13 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A query string that does not parse (a page that is not a number, say).
+impl From<axum::extract::rejection::QueryRejection> for ApiError {
+    fn from(rejection: axum::extract::rejection::QueryRejection) -> Self {
+        Self::new(ErrorCode::InvalidArgument, rejection.body_text())
+    }
+}
+
 impl From<InvalidInput> for ApiError {
     fn from(invalid: InvalidInput) -> Self {
         Self {
