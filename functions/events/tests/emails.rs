@@ -430,6 +430,23 @@ async fn a_dashboard_and_its_welcome_email_make_one_trace_across_the_broker() {
         .map(|l| l.len() - l.trim_start().len())
         .collect();
     assert_eq!(handlers.len(), 2, "{tree}");
+    // Each handler hangs under the publish that carried its event across the broker.
+    let depth = |line: &str| line.len() - line.trim_start().len();
+    let lines: Vec<&str> = tree.lines().collect();
+    for (at, line) in lines.iter().enumerate() {
+        if line.trim_start().starts_with("handle_message") {
+            let parent = lines[..at]
+                .iter()
+                .rev()
+                .find(|l| depth(l) < depth(line))
+                .expect("a parent");
+            assert!(
+                parent.trim_start().starts_with("outbox.publish")
+                    && depth(parent) + 2 == depth(line),
+                "{line:?} is not under a publish: {tree}"
+            );
+        }
+    }
     assert!(
         handlers[1] > handlers[0],
         "the send's handler hangs under the welcome's: {tree}"

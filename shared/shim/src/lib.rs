@@ -16,6 +16,7 @@ pub mod config;
 pub mod envelope;
 pub mod host;
 pub mod http;
+pub mod invocation;
 pub mod message_host;
 pub mod meters;
 pub mod schedule;

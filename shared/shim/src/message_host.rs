@@ -35,7 +35,7 @@ pub async fn run<H: MessageHandler>(
             lambda_runtime::run(service_fn(
                 move |event: LambdaEvent<MessageBatch>| async move {
                     tracing::info!(records = event.payload.records.len(), "batch received");
-                    crate::meters::invocation(async {
+                    crate::invocation::invocation(async {
                         let response: BatchResponse =
                             batch::process(&event.payload, concurrency, handler).await;
                         Ok::<_, lambda_runtime::Error>(response)

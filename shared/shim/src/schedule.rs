@@ -120,7 +120,7 @@ where
                 move |event: LambdaEvent<serde_json::Value>| async move {
                     let run = run_from_event(&event);
                     tracing::info!(run.id = %run.id, "scheduled event received");
-                    crate::meters::invocation(async {
+                    crate::invocation::invocation(async {
                         job(run).await.map_err(lambda_runtime::Error::from)
                     })
                     .await

@@ -177,7 +177,9 @@ pub fn router(state: ApiState) -> Router {
         lzstock_shim::claims::from_lambda_context,
     ))
     .layer(middleware::from_fn(trace::trace_request))
-    .layer(middleware::from_fn(lzstock_shim::meters::http_invocation))
+    .layer(middleware::from_fn(
+        lzstock_shim::invocation::http_invocation,
+    ))
 }
 
 /// The largest request `POST /v1/emails` and `EmailService/Create` take.

@@ -45,6 +45,15 @@ pub fn caller_trace_id(headers: &HeaderMap) -> Option<String> {
         .filter(|id| id.bytes().any(|b| b != b'0'))
 }
 
+/// The caller's span as a remote parent: from its W3C `traceparent`, else from an X-Ray
+/// header that names a parent.
+fn caller_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    header("traceparent")
+        .and_then(lzstock_shim::telemetry::remote_parent)
+        .or_else(|| header("x-amzn-trace-id").and_then(lzstock_shim::telemetry::remote_parent_xray))
+}
+
 /// The route a path belongs to, as a metric label: `/v1/<collection>/{id}` for one item, so
 /// ids never become label values; the result is bounded besides.
 #[must_use]
@@ -77,12 +86,7 @@ pub async fn trace_request(mut request: Request, next: Next) -> Response {
         trace_id = tracing::field::Empty,
         http.response.status_code = tracing::field::Empty,
     );
-    if let Some(parent) = request
-        .headers()
-        .get("traceparent")
-        .and_then(|v| v.to_str().ok())
-        .and_then(lzstock_shim::telemetry::remote_parent)
-    {
+    if let Some(parent) = caller_parent(request.headers()) {
         let _ = span.set_parent(parent);
     }
     // With spans exported, the span's own context names the trace and the span the

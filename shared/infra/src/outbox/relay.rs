@@ -23,9 +23,27 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use tracing::Instrument;
 
 use super::metrics::OutboxMetrics;
 use crate::publisher::{EventPublisher, OutgoingEvent, PublishError};
+
+/// The span of one event's publish, from the send to the stream's ack, in the trace the
+/// event's row was written in.
+fn publish_span(event: &OutgoingEvent) -> tracing::Span {
+    let span = tracing::info_span!(
+        "outbox.publish",
+        otel.kind = "producer",
+        messaging.system = "nats",
+        messaging.operation.type = "send",
+        messaging.destination.name = %event.subject,
+        messaging.message.id = %event.id,
+    );
+    if let Some(traceparent) = &event.traceparent {
+        lzstock_shim::telemetry::continue_trace(&span, traceparent);
+    }
+    span
+}
 
 /// How many events one claim takes at most.
 pub const RELAY_BATCH: i64 = 100;
@@ -218,8 +236,14 @@ impl OutboxRelay {
                 self.release(row.id).await?;
                 continue;
             }
-            match self.publisher.send(row.event.clone()).await {
-                Ok(pending) => waiting.push(async move { (row, pending.stored().await.map(drop)) }),
+            let span = publish_span(&row.event);
+            let mut event = row.event.clone();
+            // The handlers hang under this publish, so the trace shows the hop.
+            event.traceparent =
+                lzstock_shim::telemetry::traceparent_of(&span).or(event.traceparent);
+            match self.publisher.send(event).instrument(span.clone()).await {
+                Ok(pending) => waiting
+                    .push(async move { (row, pending.stored().await.map(drop)) }.instrument(span)),
                 Err(error) => self.settle(row, Err(error), pass, &mut outage).await?,
             }
         }

@@ -12,6 +12,7 @@
 
 use std::io::Read;
 use std::time::Duration;
+use tracing::Instrument;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, ACCEPT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, USER_AGENT};
@@ -198,9 +199,27 @@ impl SecHttp {
             if let Some(since) = if_modified_since {
                 request = request.header(IF_MODIFIED_SINCE, since);
             }
-            let response = match request.send().await {
+            let span = tracing::info_span!(
+                "http.client.request",
+                otel.kind = "client",
+                http.request.method = "GET",
+                url.full = %url,
+                server.address = reqwest::Url::parse(url).ok().and_then(|u| u.host_str().map(str::to_owned)).unwrap_or_default(),
+                http.request.resend_count = attempts - 1,
+                http.response.status_code = tracing::field::Empty,
+                error.type = tracing::field::Empty,
+            );
+            let response = match request.send().instrument(span.clone()).await {
                 Ok(response) => response,
                 Err(error) => {
+                    span.record(
+                        "error.type",
+                        if error.is_timeout() {
+                            "timeout"
+                        } else {
+                            "transport"
+                        },
+                    );
                     if attempts >= self.policy.max_attempts {
                         return Err(SecError::Transport {
                             url: url.to_owned(),
@@ -212,6 +231,7 @@ impl SecHttp {
                 }
             };
             let status = response.status();
+            span.record("http.response.status_code", status.as_u16());
             let retry_after = response
                 .headers()
                 .get(reqwest::header::RETRY_AFTER)
@@ -226,7 +246,7 @@ impl SecHttp {
             if status == StatusCode::NOT_MODIFIED {
                 return Ok(Fetched::NotModified);
             }
-            let body = read_body(url, response).await;
+            let body = read_body(url, response).instrument(span).await;
             match status {
                 s if s.is_success() => {
                     return Ok(Fetched::Document {

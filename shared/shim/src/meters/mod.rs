@@ -125,48 +125,12 @@ pub fn bounded(label: &'static str, value: &str) -> String {
     key.1
 }
 
-/// Runs one Lambda invocation: counts it (and the process's first as a cold start), its
-/// error and its duration, then flushes what the invocation counted, before the runtime
-/// answers (a frozen sandbox would otherwise hold them).
-pub async fn invocation<T, E>(
-    run: impl std::future::Future<Output = Result<T, E>>,
-) -> Result<T, E> {
-    static WARM: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-    if !WARM.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        metrics::counter!("lzstock_lambda_cold_starts_total").increment(1);
-    }
-    metrics::counter!("lzstock_lambda_invocations_total").increment(1);
-    let started = std::time::Instant::now();
-    let result = run.await;
-    if result.is_err() {
-        metrics::counter!("lzstock_lambda_errors_total").increment(1);
-    }
-    metrics::histogram!("lzstock_lambda_duration_seconds").record(started.elapsed().as_secs_f64());
+/// Writes what was counted since the last flush, where the installed exporter needs it
+/// (EMF on Lambda); a no-op elsewhere.
+pub fn flush() {
     if let Some(meters) = INSTALLED.get() {
         meters.flush();
     }
-    result
-}
-
-/// [`invocation`] for an HTTP function: each request is one invocation on Lambda; a 5xx
-/// counts as an error. Standalone it does nothing.
-pub async fn http_invocation(
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> axum::response::Response {
-    if Host::detect() == Host::Standalone {
-        return next.run(request).await;
-    }
-    let outcome = invocation(async {
-        let response = next.run(request).await;
-        if response.status().is_server_error() {
-            Err(response)
-        } else {
-            Ok(response)
-        }
-    })
-    .await;
-    outcome.unwrap_or_else(|response| response)
 }
 
 /// `METRICS_PORT`: where a standalone host without an HTTP server of its own (the events

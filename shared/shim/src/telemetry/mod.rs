@@ -2,16 +2,20 @@
 
 use std::io::IsTerminal;
 
+mod json_log;
+
 use tracing_subscriber::{
     fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer as _,
 };
+
+pub use json_log::JsonLog;
 
 use crate::Host;
 
 /// The log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
-    /// One JSON object a line, for CloudWatch and log shippers.
+    /// One JSON object a line, for CloudWatch and log shippers ([`JsonLog`]).
     Json,
     /// Human-readable multi-line output for a terminal.
     Pretty,
@@ -46,15 +50,24 @@ impl Telemetry {
     pub const fn exports(&self) -> bool {
         self.provider.is_some()
     }
+}
 
-    /// Sends every finished span now. The batch processor's own thread does the sending,
-    /// so this is safe from any runtime.
-    pub fn flush(&self) {
-        if let Some(provider) = &self.provider {
-            if let Err(error) = provider.force_flush() {
-                tracing::warn!(%error, "spans could not be flushed");
-            }
-        }
+/// The exporting provider, for [`flush_spans`] from wherever an invocation ends.
+static EXPORTING: std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> =
+    std::sync::OnceLock::new();
+
+/// Sends every finished span now, and returns once the exporter has answered (or given up);
+/// a no-op when spans are not exported. The batch processor's own thread does the
+/// sending, and this waits for it on a blocking thread: `force_flush` blocks its caller,
+/// which on a current-thread runtime would stop the very tasks the export may need.
+pub async fn flush_spans() {
+    let Some(provider) = EXPORTING.get().cloned() else {
+        return;
+    };
+    match tokio::task::spawn_blocking(move || provider.force_flush()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "spans could not be flushed"),
+        Err(error) => tracing::warn!(%error, "the span flush did not finish"),
     }
 }
 
@@ -130,6 +143,9 @@ pub fn init_with(format: LogFormat) -> Telemetry {
     use opentelemetry::trace::TracerProvider as _;
 
     let provider = otlp_provider();
+    if let Some(provider) = &provider {
+        let _ = EXPORTING.set(provider.clone());
+    }
     // Spans have their own filter: `RUST_LOG` quiets the log, not the traces. The HTTP
     // stack's own spans stay out (the exporter's requests would trace themselves).
     let spans = provider.as_ref().map(|provider| {
@@ -143,16 +159,7 @@ pub fn init_with(format: LogFormat) -> Telemetry {
     let registry = tracing_subscriber::registry().with(spans);
     let result = match format {
         LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true)
-                    .with_span_list(false)
-                    .with_target(true)
-                    .with_writer(std::io::stderr)
-                    .with_filter(filter),
-            )
+            .with(JsonLog::new(std::io::stderr).with_filter(filter))
             .try_init(),
         LogFormat::Pretty => registry
             .with(
@@ -173,11 +180,17 @@ pub fn init_with(format: LogFormat) -> Telemetry {
 /// gives the span a context); events published from here then hang under this span.
 #[must_use]
 pub fn current_traceparent() -> Option<String> {
+    traceparent_of(&tracing::Span::current())
+}
+
+/// `span` as a W3C `traceparent`, when spans are exported.
+#[must_use]
+pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
     use opentelemetry::trace::TraceContextExt;
     use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = tracing::Span::current().context();
-    let span = context.span();
-    let span_context = span.span_context();
+    let context = span.context();
+    let otel_span = context.span();
+    let span_context = otel_span.span_context();
     span_context.is_valid().then(|| {
         format!(
             "00-{}-{}-{:02x}",
@@ -186,6 +199,15 @@ pub fn current_traceparent() -> Option<String> {
             span_context.trace_flags().to_u8()
         )
     })
+}
+
+/// Makes the span a W3C `traceparent` names the parent of `span`, so `span` continues that
+/// trace; a malformed `traceparent` leaves `span` as it is.
+pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if let Some(parent) = remote_parent(traceparent) {
+        let _ = span.set_parent(parent);
+    }
 }
 
 /// The remote parent a W3C `traceparent` header names
@@ -220,11 +242,35 @@ pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
         .then(|| opentelemetry::Context::new().with_remote_span_context(context))
 }
 
+/// The remote parent an AWS X-Ray trace header names
+/// (`Root=1-<8 hex time>-<24 hex id>;Parent=<16 hex span id>;Sampled=1`), mapped as the AWS
+/// propagator maps it: the trace id is the time and the id joined. `None` without a root
+/// and a parent, or when either is malformed.
+#[must_use]
+pub fn remote_parent_xray(header: &str) -> Option<opentelemetry::Context> {
+    let field = |key: &str| {
+        header
+            .split(';')
+            .find_map(|part| part.trim().strip_prefix(key)?.strip_prefix('='))
+    };
+    let mut root = field("Root")?.split('-');
+    let (version, time, id) = (root.next()?, root.next()?, root.next()?);
+    if version != "1" || root.next().is_some() {
+        return None;
+    }
+    let sampled = if field("Sampled") == Some("0") {
+        "00"
+    } else {
+        "01"
+    };
+    remote_parent(&format!("00-{time}{id}-{}-{sampled}", field("Parent")?))
+}
+
 #[cfg(test)]
 mod tests {
     use opentelemetry::trace::TraceContextExt;
 
-    use super::remote_parent;
+    use super::{remote_parent, remote_parent_xray};
 
     #[test]
     fn a_traceparent_becomes_a_remote_parent_and_garbage_does_not() {
@@ -245,6 +291,31 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
         ] {
             assert!(remote_parent(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn an_xray_header_with_a_parent_becomes_a_remote_parent() {
+        let parent = remote_parent_xray(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+        )
+        .expect("valid");
+        let span = parent.span();
+        assert_eq!(
+            span.span_context().trace_id().to_string(),
+            "5759e988bd862e3fe1be46a994272793"
+        );
+        assert_eq!(
+            span.span_context().span_id().to_string(),
+            "53995c3f42cd8ad8"
+        );
+        for bad in [
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
+            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
+            "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8",
+            "nonsense",
+        ] {
+            assert!(remote_parent_xray(bad).is_none(), "{bad:?}");
         }
     }
 }
