@@ -93,7 +93,29 @@ async fn answers_an_eventbridge_scheduled_event_under_cargo_lambda_watch() {
     let sec = sec().await;
     let (_db, env) = setup(&sec).await;
     let event = scheduled_event();
-    let report = invoke(&env, &event).await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let function = emulator
+        .run_function(SCRAPER.as_ref(), &env)
+        .expect("function");
+    let report = emulator.invoke(&event).await.expect("report");
+
+    // Its metrics leave as EMF lines on stdout, flushed before the answer.
+    let stdout = function.stdout();
+    let metrics: Vec<Value> = stdout
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|line| {
+            lzstock_harness::emf::check(line).unwrap_or_else(|error| panic!("{error}: {line}"))
+        })
+        .collect();
+    let total = |name: &str| -> f64 { metrics.iter().filter_map(|m| m[name].as_f64()).sum() };
+    assert_eq!(total("lzstock_scraper_requests_total"), 5.0, "{stdout}");
+    assert_eq!(
+        total("lzstock_scraper_companies_synced_total"),
+        2.0,
+        "{stdout}"
+    );
+    assert_eq!(total("lzstock_lambda_cold_starts_total"), 1.0, "{stdout}");
 
     assert_eq!(
         report["run"]["id"], event["time"],

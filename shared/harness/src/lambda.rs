@@ -20,10 +20,12 @@ pub struct LambdaEmulator {
     http: reqwest::Client,
 }
 
-/// A function binary connected to the emulator's Runtime API; killed on drop.
+/// A function binary connected to the emulator's Runtime API; killed on drop. Its stdout
+/// (where a function prints its EMF metric lines) is kept in a file.
 #[derive(Debug)]
 pub struct LambdaFunction {
     child: Child,
+    stdout: tempfile::NamedTempFile,
 }
 
 impl Drop for LambdaFunction {
@@ -37,6 +39,12 @@ impl LambdaFunction {
     /// Whether the function process is still alive.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// What the function has printed to stdout so far.
+    #[must_use]
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.stdout.path()).unwrap_or_default()
     }
 }
 
@@ -122,8 +130,10 @@ impl LambdaEmulator {
             .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")
             .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null());
+        let stdout = tempfile::NamedTempFile::new()?;
+        command.stdout(stdout.reopen()?);
         let child = process::spawn_tied(command, libc::SIGKILL)?;
-        Ok(LambdaFunction { child })
+        Ok(LambdaFunction { child, stdout })
     }
 
     /// Invokes the function with `event` through the Invoke API and returns its response.

@@ -253,34 +253,8 @@ impl Recorder for Shared {
 mod tests {
     use super::*;
 
-    /// The EMF specification's rules, as CloudWatch applies them.
     fn check_emf(line: &str) -> Value {
-        let root: Value = serde_json::from_str(line).expect("JSON");
-        let aws = &root["_aws"];
-        assert!(aws["Timestamp"].is_i64(), "{line}");
-        let directives = aws["CloudWatchMetrics"]
-            .as_array()
-            .expect("CloudWatchMetrics");
-        for directive in directives {
-            assert!(directive["Namespace"].is_string());
-            for set in directive["Dimensions"].as_array().expect("Dimensions") {
-                for dimension in set.as_array().expect("a dimension set") {
-                    let name = dimension.as_str().expect("a dimension name");
-                    assert!(
-                        root[name].is_string(),
-                        "dimension {name} is a string member"
-                    );
-                }
-            }
-            for metric in directive["Metrics"].as_array().expect("Metrics") {
-                let name = metric["Name"].as_str().expect("a metric name");
-                assert!(
-                    root[name].is_number() || root[name].is_array(),
-                    "metric {name} is a member: {line}"
-                );
-            }
-        }
-        root
+        lzstock_harness::emf::check(line).unwrap_or_else(|error| panic!("{error}: {line}"))
     }
 
     #[test]
