@@ -30,13 +30,8 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
     let relay = pool
         .clone()
         .map(|pool| OutboxRelay::with_settings(pool, js.clone(), config.outbox.relay));
-    let metrics = BridgeMetrics::with_others(|registry| {
-        if let Some(relay) = &relay {
-            relay
-                .metrics()
-                .register(registry.sub_registry_with_prefix("lzstock_outbox"));
-        }
-    });
+    // One /metrics for the bridge and the relay: both count into the process's recorder.
+    let metrics = BridgeMetrics::new();
     let probe = health::HealthProbe {
         database: pool.clone(),
         nats: Some(nats),

@@ -163,6 +163,9 @@ async fn the_bridge_invokes_the_events_function_and_settles_every_record() {
         ),
         "lzstock_bridge_invoke_duration_seconds_count{route=\"bridge\"}".to_owned(),
         "lzstock_bridge_messages_pending{route=\"bridge\"} 0".to_owned(),
+        "lzstock_bridge_messages_ack_pending{route=\"bridge\"} 0".to_owned(),
+        "lzstock_bridge_max_ack_pending{route=\"bridge\"}".to_owned(),
+        "lzstock_bridge_invoke_duration_seconds_bucket{route=\"bridge\",le=\"0.001\"}".to_owned(),
     ];
     // The last batch may still be settling: read until the counters are complete.
     loop {

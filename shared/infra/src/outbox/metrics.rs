@@ -1,59 +1,57 @@
-//! The outbox relay's counters.
+//! The outbox relay's counters: each relay keeps its own (for its owner and tests to read)
+//! and adds to the process's `metrics` facade, which a host exports:
+//! `lzstock_outbox_events_published_total`, `lzstock_outbox_publish_failures_total`,
+//! `lzstock_outbox_events_parked_total` and `lzstock_outbox_events_pruned_total`.
 
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::registry::Registry;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-/// The relay's counters, for a process's `/metrics`.
-#[derive(Debug, Clone, Default)]
+/// One relay's counts since it was made.
+#[derive(Debug, Default)]
 pub struct OutboxMetrics {
-    published: Counter,
-    failed: Counter,
-    parked: Counter,
-    pruned: Counter,
+    published: AtomicU64,
+    failed: AtomicU64,
+    parked: AtomicU64,
+    pruned: AtomicU64,
 }
 
 impl OutboxMetrics {
-    /// Registers the counters as `events_published`, `publish_failures`, `events_parked`
-    /// and `events_pruned` in `registry` (which a caller gives its prefix, e.g.
-    /// `lzstock_outbox`).
-    pub fn register(&self, registry: &mut Registry) {
-        registry.register(
-            "events_published",
-            "Outbox events the stream acknowledged",
-            self.published.clone(),
-        );
-        registry.register(
-            "publish_failures",
-            "Outbox publishes that failed while the broker answered",
-            self.failed.clone(),
-        );
-        registry.register(
-            "events_parked",
-            "Outbox events parked after too many failed attempts",
-            self.parked.clone(),
-        );
-        registry.register(
-            "events_pruned",
-            "Published outbox events deleted after their retention",
-            self.pruned.clone(),
-        );
-    }
-}
-
-impl OutboxMetrics {
-    pub(super) fn published(&self) {
-        self.published.inc();
+    /// Events the stream acknowledged.
+    pub fn published(&self) -> u64 {
+        self.published.load(Ordering::Relaxed)
     }
 
-    pub(super) fn failed(&self) {
-        self.failed.inc();
+    /// Publishes that failed while the broker answered.
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed)
     }
 
-    pub(super) fn parked(&self) {
-        self.parked.inc();
+    /// Events parked after too many failed attempts.
+    pub fn parked(&self) -> u64 {
+        self.parked.load(Ordering::Relaxed)
     }
 
-    pub(super) fn pruned(&self, rows: u64) {
-        self.pruned.inc_by(rows);
+    /// Published events deleted after their retention.
+    pub fn pruned(&self) -> u64 {
+        self.pruned.load(Ordering::Relaxed)
+    }
+
+    pub(super) fn count_published(&self) {
+        self.published.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lzstock_outbox_events_published_total").increment(1);
+    }
+
+    pub(super) fn count_failed(&self) {
+        self.failed.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lzstock_outbox_publish_failures_total").increment(1);
+    }
+
+    pub(super) fn count_parked(&self) {
+        self.parked.fetch_add(1, Ordering::Relaxed);
+        metrics::counter!("lzstock_outbox_events_parked_total").increment(1);
+    }
+
+    pub(super) fn count_pruned(&self, rows: u64) {
+        self.pruned.fetch_add(rows, Ordering::Relaxed);
+        metrics::counter!("lzstock_outbox_events_pruned_total").increment(rows);
     }
 }

@@ -273,7 +273,7 @@ impl OutboxRelay {
                 )
                 .execute(&self.pool)
                 .await?;
-                self.metrics.published();
+                self.metrics.count_published();
                 pass.published += 1;
                 return Ok(());
             }
@@ -303,10 +303,10 @@ impl OutboxRelay {
         )
         .fetch_one(&self.pool)
         .await?;
-        self.metrics.failed();
+        self.metrics.count_failed();
         pass.failed += 1;
         if parked {
-            self.metrics.parked();
+            self.metrics.count_parked();
             pass.parked += 1;
             tracing::error!(
                 event = %row.id,
@@ -363,7 +363,7 @@ impl OutboxRelay {
             .await?
             .rows_affected();
             deleted += done;
-            self.metrics.pruned(done);
+            self.metrics.count_pruned(done);
             if done < u64::try_from(PRUNE_BATCH).unwrap_or(u64::MAX) {
                 return Ok(deleted);
             }

@@ -11,7 +11,7 @@ use futures::StreamExt;
 use super::dispatch::handle_batch;
 use super::durable::{reconcile, DurableError};
 use super::invoke::Invoke;
-use super::metrics::BridgeMetrics;
+use super::metrics::{BridgeMetrics, ConsumerState};
 use super::settings::ConsumerSettings;
 use crate::batch::MessageRecord;
 
@@ -32,6 +32,24 @@ pub enum ConsumerError {
 }
 
 type PullConsumer = jetstream::consumer::Consumer<pull::Config>;
+
+/// How often the consumer's state (pending, awaiting ack) is asked of the server.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// Records what the server says of the consumer; a broker that does not answer within a
+/// second is skipped until the next sample (the fetch loop reports the outage).
+async fn sample(consumer: &PullConsumer, route: &str, metrics: &BridgeMetrics) {
+    if let Ok(Ok(info)) = tokio::time::timeout(Duration::from_secs(1), consumer.get_info()).await {
+        metrics.consumer(
+            route,
+            ConsumerState {
+                pending: info.num_pending,
+                ack_pending: u64::try_from(info.num_ack_pending).unwrap_or(0),
+                max_ack_pending: info.config.max_ack_pending,
+            },
+        );
+    }
+}
 
 /// Consumes until `shutdown` resolves, then finishes the batch in hand (invoke, settle),
 /// flushes every settle to the server and returns: the graceful drain. Stops fetching as
@@ -98,7 +116,12 @@ async fn consume<I: Invoke>(
     mut stopped: tokio::sync::watch::Receiver<bool>,
 ) {
     let mut fetched = fetch(&consumer, settings).await;
+    let mut sampled: Option<std::time::Instant> = None;
     loop {
+        if sampled.is_none_or(|at| at.elapsed() >= SAMPLE_EVERY) {
+            sampled = Some(std::time::Instant::now());
+            sample(&consumer, &settings.durable, metrics).await;
+        }
         let messages = match fetched {
             Ok(messages) => messages,
             Err(error) => {

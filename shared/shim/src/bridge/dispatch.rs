@@ -171,6 +171,7 @@ async fn invoke<I: Invoke>(
             // back after the backoff, and dead-letters, with this error as the cause, once
             // it runs out of deliveries.
             tracing::warn!(%error, records = batch.records.len(), "invoke failed; retrying the batch");
+            metrics.invoke_failed(&settings.durable);
             let failures = batch
                 .records
                 .iter()

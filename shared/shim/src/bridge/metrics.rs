@@ -1,29 +1,24 @@
-//! The bridge's Prometheus metrics: per subject, what was delivered and what became of it;
-//! per route, what is still pending and how long invokes take.
+//! The bridge's metrics, through the process's `metrics` facade (see [`crate::meters`]):
+//! per subject, what was delivered and what became of it; per route, how far its consumer
+//! is behind, how many deliveries await their ack, and how long invokes take.
+//!
+//! | metric | labels | what |
+//! |---|---|---|
+//! | `lzstock_bridge_messages_{delivered,acked,retried,rejected,dead_lettered}_total` | subject | messages, by fate |
+//! | `lzstock_bridge_messages_pending` | route | in the stream, not yet delivered to the consumer |
+//! | `lzstock_bridge_messages_ack_pending` | route | delivered, not yet settled |
+//! | `lzstock_bridge_max_ack_pending` | route | the consumer's limit on the former |
+//! | `lzstock_bridge_consumer_stalls_total` | route | times a consumer was re-subscribed |
+//! | `lzstock_bridge_route_panics_total` | route | times a route's loop was restarted |
+//! | `lzstock_bridge_invoke_duration_seconds` | route | one batch's invoke |
+//! | `lzstock_bridge_invoke_failures_total` | route | invokes that failed as a whole (crash, timeout, unreachable, a malformed answer) |
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::header::CONTENT_TYPE;
-use axum::routing::get;
 use axum::Router;
-use prometheus_client::encoding::text::encode;
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
-use prometheus_client::registry::Registry;
 
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SubjectLabels {
-    subject: String,
-}
-
-#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RouteLabels {
-    route: String,
-}
+use crate::meters::{self, bounded, Meters};
+use crate::Host;
 
 /// What happened to a message, as counted per subject.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -34,6 +29,15 @@ pub(crate) enum Count {
     Rejected = 3,
     DeadLettered = 4,
 }
+
+/// The counter of each [`Count`], in its order.
+const COUNTERS: [&str; 5] = [
+    "lzstock_bridge_messages_delivered_total",
+    "lzstock_bridge_messages_acked_total",
+    "lzstock_bridge_messages_retried_total",
+    "lzstock_bridge_messages_rejected_total",
+    "lzstock_bridge_messages_dead_lettered_total",
+];
 
 /// One batch's counts, added to the metrics at once: a label lookup per subject per batch
 /// rather than several per message.
@@ -57,25 +61,22 @@ impl<'a> Tally<'a> {
     }
 }
 
-/// Counters and histograms shared by every consumer of one process; cheap to clone.
-#[derive(Clone)]
-pub struct BridgeMetrics {
-    registry: Arc<Registry>,
-    delivered: Family<SubjectLabels, Counter>,
-    acked: Family<SubjectLabels, Counter>,
-    retried: Family<SubjectLabels, Counter>,
-    rejected: Family<SubjectLabels, Counter>,
-    dead_lettered: Family<SubjectLabels, Counter>,
-    pending: Family<RouteLabels, Gauge>,
-    stalls: Family<RouteLabels, Counter>,
-    panics: Family<RouteLabels, Counter>,
-    invoke_seconds: Family<RouteLabels, Histogram>,
+/// A consumer's state as the server reports it, for [`BridgeMetrics::consumer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConsumerState {
+    /// Messages in the stream not yet delivered to the consumer.
+    pub pending: u64,
+    /// Deliveries awaiting their ack.
+    pub ack_pending: u64,
+    /// The consumer's `max_ack_pending`.
+    pub max_ack_pending: i64,
 }
 
-impl std::fmt::Debug for BridgeMetrics {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BridgeMetrics").finish_non_exhaustive()
-    }
+/// The bridge's metrics; cheap to clone. Every instance counts into the process's one
+/// recorder, installed on first use (Prometheus, since the bridge runs standalone).
+#[derive(Debug, Clone)]
+pub struct BridgeMetrics {
+    meters: Meters,
 }
 
 impl Default for BridgeMetrics {
@@ -84,112 +85,28 @@ impl Default for BridgeMetrics {
     }
 }
 
+// Gauges take f64; counts this large lose nothing that matters on a dashboard.
+#[allow(clippy::cast_precision_loss)]
+fn gauge_value(count: u64) -> f64 {
+    count as f64
+}
+
 impl BridgeMetrics {
-    /// A fresh set of metrics, all at zero.
+    /// The process's metrics, installing its Prometheus recorder if none is yet.
     #[must_use]
     pub fn new() -> Self {
-        Self::with_others(|_| {})
-    }
-
-    /// A fresh set of metrics, with the process's other metrics (the outbox relay's, say)
-    /// registered by `others` in the same registry, so one `/metrics` serves them all.
-    #[must_use]
-    pub fn with_others(others: impl FnOnce(&mut Registry)) -> Self {
-        let mut root = Registry::default();
-        let registry = root.sub_registry_with_prefix("lzstock_bridge");
-        let delivered = Family::<SubjectLabels, Counter>::default();
-        let acked = Family::<SubjectLabels, Counter>::default();
-        let retried = Family::<SubjectLabels, Counter>::default();
-        let rejected = Family::<SubjectLabels, Counter>::default();
-        let dead_lettered = Family::<SubjectLabels, Counter>::default();
-        let pending = Family::<RouteLabels, Gauge>::default();
-        let stalls = Family::<RouteLabels, Counter>::default();
-        let panics = Family::<RouteLabels, Counter>::default();
-        let invoke_seconds = Family::<RouteLabels, Histogram>::new_with_constructor(|| {
-            Histogram::new(exponential_buckets(0.001, 2.0, 16))
-        });
-        registry.register(
-            "messages_delivered",
-            "Messages delivered to the bridge",
-            delivered.clone(),
-        );
-        registry.register("messages_acked", "Messages acknowledged", acked.clone());
-        registry.register(
-            "messages_retried",
-            "Messages negatively acknowledged with a backoff delay",
-            retried.clone(),
-        );
-        registry.register(
-            "messages_rejected",
-            "Messages their handler rejected as poison",
-            rejected.clone(),
-        );
-        registry.register(
-            "messages_dead_lettered",
-            "Messages copied to the dead-letter stream",
-            dead_lettered.clone(),
-        );
-        registry.register(
-            "messages_pending",
-            "Messages in the stream not yet delivered to the route's consumer",
-            pending.clone(),
-        );
-        registry.register(
-            "consumer_stalls",
-            "Times a consumer stopped answering and was re-subscribed",
-            stalls.clone(),
-        );
-        registry.register(
-            "route_panics",
-            "Times a route's loop panicked and was restarted",
-            panics.clone(),
-        );
-        registry.register(
-            "invoke_duration_seconds",
-            "How long invoking the function with one batch took",
-            invoke_seconds.clone(),
-        );
-        others(&mut root);
         Self {
-            registry: Arc::new(root),
-            delivered,
-            acked,
-            retried,
-            rejected,
-            dead_lettered,
-            pending,
-            stalls,
-            panics,
-            invoke_seconds,
-        }
-    }
-
-    fn subject(subject: &str) -> SubjectLabels {
-        SubjectLabels {
-            subject: subject.to_owned(),
-        }
-    }
-
-    fn route(route: &str) -> RouteLabels {
-        RouteLabels {
-            route: route.to_owned(),
+            meters: meters::install(Host::Standalone),
         }
     }
 
     /// Adds one batch's counts.
     pub(crate) fn add(&self, tally: &Tally<'_>) {
-        let families = [
-            &self.delivered,
-            &self.acked,
-            &self.retried,
-            &self.rejected,
-            &self.dead_lettered,
-        ];
         for (subject, counts) in &tally.subjects {
-            let labels = Self::subject(subject);
-            for (family, &count) in families.iter().zip(counts) {
+            let subject = bounded("subject", subject);
+            for (name, &count) in COUNTERS.iter().zip(counts) {
                 if count > 0 {
-                    family.get_or_create(&labels).inc_by(count);
+                    metrics::counter!(*name, "subject" => subject.clone()).increment(count);
                 }
             }
         }
@@ -197,61 +114,63 @@ impl BridgeMetrics {
 
     /// Counts a message on `subject` copied to the dead-letter stream.
     pub fn dead_lettered(&self, subject: &str) {
-        self.dead_lettered
-            .get_or_create(&Self::subject(subject))
-            .inc();
+        metrics::counter!(COUNTERS[Count::DeadLettered as usize],
+            "subject" => bounded("subject", subject))
+        .increment(1);
     }
 
     /// Sets how many messages wait for `route`.
     pub fn pending(&self, route: &str, pending: u64) {
-        self.pending
-            .get_or_create(&Self::route(route))
-            .set(i64::try_from(pending).unwrap_or(i64::MAX));
+        metrics::gauge!("lzstock_bridge_messages_pending", "route" => bounded("route", route))
+            .set(gauge_value(pending));
+    }
+
+    /// Sets what the server says of `route`'s consumer.
+    pub fn consumer(&self, route: &str, state: ConsumerState) {
+        let route = bounded("route", route);
+        self.pending(&route, state.pending);
+        metrics::gauge!("lzstock_bridge_messages_ack_pending", "route" => route.clone())
+            .set(gauge_value(state.ack_pending));
+        #[allow(clippy::cast_precision_loss)]
+        metrics::gauge!("lzstock_bridge_max_ack_pending", "route" => route)
+            .set(state.max_ack_pending as f64);
     }
 
     /// Counts a stalled consumer of `route`.
     pub fn stalled(&self, route: &str) {
-        self.stalls.get_or_create(&Self::route(route)).inc();
+        metrics::counter!("lzstock_bridge_consumer_stalls_total", "route" => bounded("route", route))
+            .increment(1);
     }
 
     /// Counts a panic in a loop of `route`.
     pub fn panicked(&self, route: &str) {
-        self.panics.get_or_create(&Self::route(route)).inc();
+        metrics::counter!("lzstock_bridge_route_panics_total", "route" => bounded("route", route))
+            .increment(1);
     }
 
     /// Records how long one invoke for `route` took.
     pub fn invoked(&self, route: &str, took: Duration) {
-        self.invoke_seconds
-            .get_or_create(&Self::route(route))
-            .observe(took.as_secs_f64());
+        metrics::histogram!("lzstock_bridge_invoke_duration_seconds",
+            "route" => bounded("route", route))
+        .record(took.as_secs_f64());
     }
 
-    /// The metrics in the Prometheus text format.
+    /// Counts an invoke of `route` that failed as a whole.
+    pub fn invoke_failed(&self, route: &str) {
+        metrics::counter!("lzstock_bridge_invoke_failures_total",
+            "route" => bounded("route", route))
+        .increment(1);
+    }
+
+    /// The process's metrics in the Prometheus text format (empty when another recorder
+    /// than this module's was installed first).
     #[must_use]
     pub fn render(&self) -> String {
-        let mut text = String::new();
-        // Writing to a String cannot fail.
-        let _ = encode(&mut text, &self.registry);
-        text
+        self.meters.render().unwrap_or_default()
     }
 
     /// `GET /metrics`.
     pub fn router(&self) -> Router {
-        let metrics = self.clone();
-        Router::new().route(
-            "/metrics",
-            get(move || {
-                let text = metrics.render();
-                async move {
-                    (
-                        [(
-                            CONTENT_TYPE,
-                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                        )],
-                        text,
-                    )
-                }
-            }),
-        )
+        self.meters.router()
     }
 }

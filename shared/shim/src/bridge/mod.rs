@@ -27,7 +27,7 @@ pub use consumer::{run, ConsumerError};
 pub use durable::{reconcile, Reconciled};
 pub use invoke::{InProcess, Invoke, InvokeError};
 pub use lambda::LambdaFunction;
-pub use metrics::BridgeMetrics;
+pub use metrics::{BridgeMetrics, ConsumerState};
 pub use settings::ConsumerSettings;
 pub use settle::{dead_letter_headers, header_value, MAX_HEADER_VALUE};
 pub use supervise::supervise;

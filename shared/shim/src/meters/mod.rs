@@ -42,6 +42,12 @@ impl std::fmt::Debug for Meters {
 
 static INSTALLED: OnceLock<Meters> = OnceLock::new();
 
+/// The buckets of every Prometheus histogram (all of them durations, in seconds): from a
+/// millisecond to a minute, so `histogram_quantile` works across hosts and routes.
+const DURATION_BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
 /// Installs the exporter `host` expects, once per process; later calls return the first.
 pub fn install(host: Host) -> Meters {
     INSTALLED
@@ -53,7 +59,10 @@ pub fn install(host: Host) -> Meters {
                     Err(_) => Meters::Elsewhere,
                 }
             }
-            Host::Standalone => match PrometheusBuilder::new().install_recorder() {
+            Host::Standalone => match PrometheusBuilder::new()
+                .set_buckets(&DURATION_BUCKETS)
+                .and_then(PrometheusBuilder::install_recorder)
+            {
                 Ok(handle) => Meters::Prometheus(handle),
                 Err(_) => Meters::Elsewhere,
             },
