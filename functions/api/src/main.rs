@@ -19,7 +19,10 @@ async fn main() -> ExitCode {
     let _telemetry = telemetry::init();
     let config = config::or_exit("api", ApiConfig::from_source(&ProcessEnv));
     // The API serves /metrics on its own port standalone; on Lambda, EMF per invocation.
-    let _meters = lzstock_shim::meters::install(Host::detect());
+    let _meters = config::or_exit(
+        "api",
+        lzstock_shim::meters::install_from(&ProcessEnv, Host::detect()),
+    );
     match run(config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

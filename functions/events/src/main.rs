@@ -21,7 +21,7 @@ async fn main() -> ExitCode {
     let _telemetry = telemetry::init();
     let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
     let metrics_port = config::or_exit("events", meters::port_from_env(&ProcessEnv));
-    let meters = meters::install(Host::detect());
+    let meters = config::or_exit("events", meters::install_from(&ProcessEnv, Host::detect()));
     if let (Some(port), Host::Standalone) = (metrics_port, Host::detect()) {
         tokio::spawn(meters::serve(meters, port, shutdown::signal()));
     }

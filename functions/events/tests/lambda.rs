@@ -325,7 +325,7 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
         }
         if span.starts_with("smtp.send") {
             // Under the usecase the handler runs.
-            assert!(parent_of(at).starts_with("execute [events]"), "{tree}");
+            assert!(parent_of(at).starts_with("SendEmail [events]"), "{tree}");
         }
     }
     assert_eq!(handlers, 2, "{tree}");

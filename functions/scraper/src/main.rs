@@ -79,7 +79,7 @@ async fn main() -> ExitCode {
     };
     let config = config::or_exit("scraper", ScraperConfig::from_source(&ProcessEnv));
     let metrics_port = config::or_exit("scraper", meters::port_from_env(&ProcessEnv));
-    let meters = meters::install(Host::detect());
+    let meters = config::or_exit("scraper", meters::install_from(&ProcessEnv, Host::detect()));
     if let (Some(port), Command::Scheduled, Host::Standalone) =
         (metrics_port, &command, Host::detect())
     {

@@ -171,15 +171,70 @@ fn median(mut values: Vec<f64>) -> f64 {
     values[values.len() / 2]
 }
 
+/// Sign-ups through the bridge core into the real handler (PostgreSQL, the outbox).
+async fn signups(count: usize) -> f64 {
+    let bus = nats().await;
+    let db = database().await;
+    let router = EventRouter::new(
+        EventDeps {
+            mail: MailDeps::new(
+                db.pool.clone(),
+                &bus.streams.subject_root,
+                Some(&MailConfig {
+                    from: lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test")
+                        .expect("from"),
+                    smtp: lzstock_app::config::SmtpConfig {
+                        url: lzstock_shim::config::Secret::new("smtp://127.0.0.1:1".into()),
+                    },
+                }),
+                None,
+            )
+            .expect("mail"),
+            dashboards: PgDashboardStore::new(db.pool.clone(), bus.streams.subject_root.clone()),
+            pool: db.pool.clone(),
+            signup_tickers: parse_signup_tickers("AAPL,MSFT,NVDA").expect("tickers"),
+            backoff: Backoff::default(),
+        },
+        bus.streams.subject_root.clone(),
+    );
+    publish(&bus, count, |n| {
+        let id = format!("signup-{n}");
+        let body = serde_json::json!({
+            "id": id, "occurred_at": "2026-11-23T10:00:00Z",
+            "request": {"email": format!("u{n}@example.com"), "name": "U"},
+            "response": {"userId": format!("bench-{n}")},
+        });
+        (id, body.to_string())
+    })
+    .await;
+    let signup_rate = through_bridge(&bus, "signups", &router).await;
+    let created: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards")
+        .fetch_one(&db.pool)
+        .await
+        .expect("count");
+    assert_eq!(created, i64::try_from(count).expect("small"));
+    signup_rate
+}
+
 #[tokio::main]
 async fn main() {
+    // As the binaries do: spans are exported when OTEL_EXPORTER_OTLP_ENDPOINT is set
+    // (`scripts/bench-tracing` compares the two).
+    let _telemetry = lzstock_shim::telemetry::init();
     let rounds: usize = std::env::args()
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(3);
+    if std::env::args().nth(2).as_deref() == Some("bridge") {
+        // One round of the bridge's two cases only, as one machine-readable line.
+        let empty_rate = empty(&nats().await, 50_000).await;
+        let signup_rate = signups(2_000).await;
+        println!("bridge {empty_rate:.0} {signup_rate:.0}");
+        return;
+    }
     let empty_count = 50_000;
     let signup_count = 2_000;
-    let (mut raws, mut empties, mut signups) = (Vec::new(), Vec::new(), Vec::new());
+    let (mut raws, mut empties, mut signup_rates) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         // Fresh streams per measurement: each starts from the same state. The order
         // alternates between rounds, so neither side always runs on a warmer server.
@@ -191,49 +246,7 @@ async fn main() {
             (raw(&nats().await, empty_count).await, empty_rate)
         };
 
-        let bus = nats().await;
-        let db = database().await;
-        let router = EventRouter::new(
-            EventDeps {
-                mail: MailDeps::new(
-                    db.pool.clone(),
-                    &bus.streams.subject_root,
-                    Some(&MailConfig {
-                        from: lzstock_domain::email::EmailAddress::parse("noreply@lzstock.test")
-                            .expect("from"),
-                        smtp: lzstock_app::config::SmtpConfig {
-                            url: lzstock_shim::config::Secret::new("smtp://127.0.0.1:1".into()),
-                        },
-                    }),
-                    None,
-                )
-                .expect("mail"),
-                dashboards: PgDashboardStore::new(
-                    db.pool.clone(),
-                    bus.streams.subject_root.clone(),
-                ),
-                pool: db.pool.clone(),
-                signup_tickers: parse_signup_tickers("AAPL,MSFT,NVDA").expect("tickers"),
-                backoff: Backoff::default(),
-            },
-            bus.streams.subject_root.clone(),
-        );
-        publish(&bus, signup_count, |n| {
-            let id = format!("signup-{n}");
-            let body = serde_json::json!({
-                "id": id, "occurred_at": "2026-11-23T10:00:00Z",
-                "request": {"email": format!("u{n}@example.com"), "name": "U"},
-                "response": {"userId": format!("bench-{n}")},
-            });
-            (id, body.to_string())
-        })
-        .await;
-        let signup_rate = through_bridge(&bus, "signups", &router).await;
-        let created: i64 = sqlx::query_scalar("SELECT count(*) FROM dashboards")
-            .fetch_one(&db.pool)
-            .await
-            .expect("count");
-        assert_eq!(created, i64::try_from(signup_count).expect("small"));
+        let signup_rate = signups(signup_count).await;
 
         println!(
             "round {round}: raw {raw_rate:.0}/s, bridge+empty {empty_rate:.0}/s ({:.2}), bridge+signed_up {signup_rate:.0}/s ({:.3})",
@@ -242,10 +255,10 @@ async fn main() {
         );
         raws.push(raw_rate);
         empties.push(empty_rate);
-        signups.push(signup_rate);
+        signup_rates.push(signup_rate);
     }
     let ratios_empty: Vec<f64> = empties.iter().zip(&raws).map(|(e, r)| e / r).collect();
-    let ratios_signup: Vec<f64> = signups.iter().zip(&raws).map(|(s, r)| s / r).collect();
+    let ratios_signup: Vec<f64> = signup_rates.iter().zip(&raws).map(|(s, r)| s / r).collect();
     println!();
     println!("batch size {BATCH}, concurrency {CONCURRENCY}, {rounds} rounds, medians:");
     println!("| consumer | messages | events/s | ratio to raw |");
@@ -261,7 +274,7 @@ async fn main() {
     );
     println!(
         "| bridge core, users.signed_up → PostgreSQL | {signup_count} | {:.0} | {:.3} |",
-        median(signups),
+        median(signup_rates),
         median(ratios_signup)
     );
 }

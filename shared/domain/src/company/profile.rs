@@ -68,7 +68,7 @@ impl<S: CompanyStore> GetCompany<S> {
     ///
     /// # Errors
     /// See [`GetCompanyError`].
-    #[tracing::instrument(skip_all, fields(ticker = %ticker))]
+    #[tracing::instrument(name = "GetCompany", skip_all, fields(ticker = %ticker))]
     pub async fn execute(&self, ticker: &Ticker) -> Result<CompanyProfile, GetCompanyError> {
         let company = self
             .store

@@ -68,7 +68,7 @@ impl<S: DashboardStore> CreateDashboard<S> {
     ///
     /// # Errors
     /// See [`CreateDashboardError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    #[tracing::instrument(name = "CreateDashboard", skip_all, fields(owner = %owner))]
     pub async fn execute(
         &self,
         owner: OwnerId,
@@ -88,7 +88,7 @@ impl<S: DashboardStore> CreateDashboard<S> {
     ///
     /// # Errors
     /// See [`CreateDashboardError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner, event = %processed.event_id))]
+    #[tracing::instrument(name = "CreateDashboard.execute_once", skip_all, fields(owner = %owner, event = %processed.event_id))]
     pub async fn execute_once(
         &self,
         owner: OwnerId,
@@ -164,7 +164,7 @@ impl<S: DashboardStore, C: CompanyStore> GetDashboard<S, C> {
     ///
     /// # Errors
     /// See [`GetDashboardError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner, dashboard = %id))]
+    #[tracing::instrument(name = "GetDashboard", skip_all, fields(owner = %owner, dashboard = %id))]
     pub async fn execute(
         &self,
         owner: &OwnerId,
@@ -206,7 +206,7 @@ impl<S: DashboardStore> ListDashboards<S> {
     ///
     /// # Errors
     /// See [`ListDashboardsError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner, page = page.page()))]
+    #[tracing::instrument(name = "ListDashboards", skip_all, fields(owner = %owner, page = page.page()))]
     pub async fn execute(
         &self,
         owner: &OwnerId,
@@ -235,7 +235,7 @@ impl<S: DashboardStore> DeleteDashboard<S> {
     ///
     /// # Errors
     /// See [`DeleteDashboardError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner, dashboard = %id))]
+    #[tracing::instrument(name = "DeleteDashboard", skip_all, fields(owner = %owner, dashboard = %id))]
     pub async fn execute(
         &self,
         owner: &OwnerId,

@@ -128,7 +128,7 @@ impl<S: NoticeStore> WelcomeUser<S> {
     ///
     /// # Errors
     /// When storage fails.
-    #[tracing::instrument(skip_all, fields(user = %user))]
+    #[tracing::instrument(name = "WelcomeUser", skip_all, fields(user = %user))]
     pub async fn execute(
         &self,
         user: &OwnerId,
@@ -192,7 +192,7 @@ impl<S: NoticeStore> AlertOwners<S> {
     ///
     /// # Errors
     /// When storage fails.
-    #[tracing::instrument(skip_all, fields(ticker = %ticker, filing))]
+    #[tracing::instrument(name = "AlertOwners", skip_all, fields(ticker = %ticker, filing))]
     pub async fn execute(
         &self,
         ticker: &Ticker,

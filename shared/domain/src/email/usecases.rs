@@ -71,7 +71,7 @@ impl<S: EmailStore> CreateEmail<S> {
     ///
     /// # Errors
     /// See [`CreateEmailError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    #[tracing::instrument(name = "CreateEmail", skip_all, fields(owner = %owner))]
     pub async fn execute(
         &self,
         owner: OwnerId,
@@ -154,7 +154,7 @@ impl<S: EmailStore, M: Mailer, C: EmailCache> SendEmail<S, M, C> {
     ///
     /// # Errors
     /// See [`SendEmailError`].
-    #[tracing::instrument(skip_all, fields(email = %id))]
+    #[tracing::instrument(name = "SendEmail", skip_all, fields(email = %id))]
     pub async fn execute(&self, id: EmailId) -> Result<SendOutcome, SendEmailError> {
         let email = match self.store.claim(id, self.lease).await? {
             Claim::Claimed(email) => email,
@@ -222,7 +222,7 @@ impl<S: EmailStore, C: EmailCache> GetEmail<S, C> {
     ///
     /// # Errors
     /// See [`GetEmailError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner, email = %id))]
+    #[tracing::instrument(name = "GetEmail", skip_all, fields(owner = %owner, email = %id))]
     pub async fn execute(&self, owner: &OwnerId, id: EmailId) -> Result<Email, GetEmailError> {
         let email = match self.cache.get(id).await {
             Some(email) => email,
@@ -271,7 +271,7 @@ impl<S: EmailStore> SearchEmails<S> {
     ///
     /// # Errors
     /// See [`SearchEmailsError`].
-    #[tracing::instrument(skip_all, fields(owner = %owner))]
+    #[tracing::instrument(name = "SearchEmails", skip_all, fields(owner = %owner))]
     pub async fn execute(
         &self,
         owner: &OwnerId,

@@ -13,6 +13,8 @@ use metrics::{
 };
 use serde_json::{json, Map, Value};
 
+use crate::config::ConfigError;
+
 /// Where EMF lines go in CloudWatch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmfSettings {
@@ -20,23 +22,76 @@ pub struct EmfSettings {
     pub namespace: String,
     /// The `FunctionName` dimension on every line (`AWS_LAMBDA_FUNCTION_NAME`).
     pub function_name: String,
+    /// `METRICS_DIMENSIONS`: constant dimensions on every line after `FunctionName`, e.g.
+    /// `Stage=prod,Service=lzstock`.
+    pub dimensions: Vec<(String, String)>,
 }
 
-impl EmfSettings {
-    /// Reads `METRICS_NAMESPACE` and `AWS_LAMBDA_FUNCTION_NAME`.
-    #[must_use]
-    pub fn from_env() -> Self {
-        let read = |name: &str, default: &str| {
-            std::env::var(name)
-                .ok()
-                .filter(|v| !v.trim().is_empty())
-                .unwrap_or_else(|| default.to_owned())
-        };
+impl Default for EmfSettings {
+    fn default() -> Self {
         Self {
-            namespace: read("METRICS_NAMESPACE", "LZStock"),
-            function_name: read("AWS_LAMBDA_FUNCTION_NAME", "unknown"),
+            namespace: "LZStock".into(),
+            function_name: "unknown".into(),
+            dimensions: Vec::new(),
         }
     }
+}
+
+/// CloudWatch allows 30 dimensions a set: `FunctionName`, these, and the metric's labels.
+const MAX_CONSTANT_DIMENSIONS: usize = 10;
+
+impl EmfSettings {
+    /// Reads `METRICS_NAMESPACE`, `METRICS_DIMENSIONS` and `AWS_LAMBDA_FUNCTION_NAME`.
+    ///
+    /// # Errors
+    /// When the namespace is longer than CloudWatch's 255 characters, or the dimensions are
+    /// not `Name=value` pairs (names distinct, at most 10, neither part blank or over 255
+    /// characters).
+    pub fn from_source(source: &dyn crate::config::Source) -> Result<Self, ConfigError> {
+        let namespace = crate::config::optional(source, "METRICS_NAMESPACE")
+            .unwrap_or_else(|| "LZStock".into());
+        if namespace.len() > 255 {
+            return Err(ConfigError::Malformed {
+                name: "METRICS_NAMESPACE",
+                reason: "longer than CloudWatch's 255 characters".into(),
+            });
+        }
+        let dimensions = crate::config::optional(source, "METRICS_DIMENSIONS")
+            .map(|raw| parse_dimensions(&raw))
+            .transpose()
+            .map_err(|reason| ConfigError::Malformed {
+                name: "METRICS_DIMENSIONS",
+                reason,
+            })?
+            .unwrap_or_default();
+        Ok(Self {
+            namespace,
+            function_name: crate::config::optional(source, "AWS_LAMBDA_FUNCTION_NAME")
+                .unwrap_or_else(|| "unknown".into()),
+            dimensions,
+        })
+    }
+}
+
+fn parse_dimensions(raw: &str) -> Result<Vec<(String, String)>, String> {
+    let mut dimensions: Vec<(String, String)> = Vec::new();
+    for pair in raw.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let Some((name, value)) = pair.split_once('=') else {
+            return Err(format!("{pair:?} is not Name=value"));
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() || value.is_empty() || name.len() > 255 || value.len() > 255 {
+            return Err(format!("{pair:?}: a name and a value of 1-255 characters"));
+        }
+        if name == "FunctionName" || dimensions.iter().any(|(n, _)| n == name) {
+            return Err(format!("{name} is named twice"));
+        }
+        dimensions.push((name.to_owned(), value.to_owned()));
+    }
+    if dimensions.len() > MAX_CONSTANT_DIMENSIONS {
+        return Err(format!("at most {MAX_CONSTANT_DIMENSIONS} dimensions"));
+    }
+    Ok(dimensions)
 }
 
 enum Cell {
@@ -189,6 +244,10 @@ impl EmfRecorder {
             "FunctionName".into(),
             Value::String(self.settings.function_name.clone()),
         );
+        for (key, value) in &self.settings.dimensions {
+            dimensions.push(key.clone());
+            root.insert(key.clone(), Value::String(value.clone()));
+        }
         for (key, value) in labels {
             // A label that collides with a metric's name or the function's dimension is
             // dropped rather than overwrite a member CloudWatch reads.
@@ -258,10 +317,31 @@ mod tests {
     }
 
     #[test]
+    fn constant_dimensions_are_name_value_pairs() {
+        assert_eq!(
+            parse_dimensions("Stage=prod, Service=lzstock").expect("valid"),
+            [
+                ("Stage".into(), "prod".into()),
+                ("Service".into(), "lzstock".into())
+            ]
+        );
+        for bad in [
+            "Stage",
+            "Stage=",
+            "=prod",
+            "Stage=a,Stage=b",
+            "FunctionName=x",
+        ] {
+            assert!(parse_dimensions(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
     fn lines_follow_the_emf_specification_and_count_deltas() {
         let recorder = Arc::new(EmfRecorder::new(EmfSettings {
             namespace: "LZStock".into(),
             function_name: "events".into(),
+            dimensions: vec![("Stage".into(), "test".into())],
         }));
         let shared = Shared(Arc::clone(&recorder));
         metrics::with_local_recorder(&shared, || {
@@ -281,8 +361,9 @@ mod tests {
         assert_eq!(by_subject["lzstock_events_acked_total"], 3);
         assert_eq!(
             by_subject["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0],
-            json!(["FunctionName", "subject"])
+            json!(["FunctionName", "Stage", "subject"])
         );
+        assert_eq!(by_subject["Stage"], "test");
         // Counters restart; the gauge keeps its value.
         let next = recorder.take_lines(1_795_000_001_000);
         assert_eq!(next.len(), 1);

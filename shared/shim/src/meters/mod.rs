@@ -48,12 +48,35 @@ const DURATION_BUCKETS: [f64; 15] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
 ];
 
-/// Installs the exporter `host` expects, once per process; later calls return the first.
+/// Installs the exporter `host` expects, once per process, with its settings from
+/// `source` (`METRICS_NAMESPACE`, `METRICS_DIMENSIONS`; see [`EmfSettings`]); later calls
+/// return the first. A binary calls this at start, so a malformed setting stops it there.
+///
+/// # Errors
+/// When a setting is malformed, on any host.
+pub fn install_from(
+    source: &dyn crate::config::Source,
+    host: Host,
+) -> Result<Meters, crate::config::ConfigError> {
+    let settings = EmfSettings::from_source(source)?;
+    Ok(install_with(host, settings))
+}
+
+/// The installed exporter, or the one `host` expects with default settings when none is
+/// installed yet (a library's code, a test).
 pub fn install(host: Host) -> Meters {
+    if let Some(meters) = INSTALLED.get() {
+        return meters.clone();
+    }
+    let settings = EmfSettings::from_source(&crate::config::ProcessEnv).unwrap_or_default();
+    install_with(host, settings)
+}
+
+fn install_with(host: Host, settings: EmfSettings) -> Meters {
     INSTALLED
         .get_or_init(|| match host {
             Host::Lambda => {
-                let recorder = Arc::new(EmfRecorder::new(EmfSettings::from_env()));
+                let recorder = Arc::new(EmfRecorder::new(settings));
                 match metrics::set_global_recorder(emf::Shared(Arc::clone(&recorder))) {
                     Ok(()) => Meters::Emf(recorder),
                     Err(_) => Meters::Elsewhere,
