@@ -45,12 +45,15 @@ pub fn caller_trace_id(headers: &HeaderMap) -> Option<String> {
         .filter(|id| id.bytes().any(|b| b != b'0'))
 }
 
-/// The caller's span as a remote parent: from its W3C `traceparent`, else from an X-Ray
+/// The caller's span as a remote parent: from its W3C `traceparent` (with its `tracestate`),
+/// else from an X-Ray
 /// header that names a parent.
 fn caller_parent(headers: &HeaderMap) -> Option<opentelemetry::Context> {
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     header("traceparent")
-        .and_then(lzstock_shim::telemetry::remote_parent)
+        .and_then(|parent| {
+            lzstock_shim::telemetry::remote_parent_with_state(parent, header("tracestate"))
+        })
         .or_else(|| header("x-amzn-trace-id").and_then(lzstock_shim::telemetry::remote_parent_xray))
 }
 

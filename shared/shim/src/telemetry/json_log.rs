@@ -46,10 +46,45 @@ fn short_name(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-/// A span's fields as they were recorded, kept in the span's extensions.
-struct SpanFields(Map<String, Value>);
+/// A span's fields as they were recorded, kept in the span's extensions: names are
+/// `'static`, so recording a span allocates only for its text values.
+struct SpanFields(Vec<(&'static str, Value)>);
 
-/// Collects fields as JSON values: numbers and booleans as themselves, the rest as text.
+impl SpanFields {
+    fn set(&mut self, name: &'static str, value: Value) {
+        match self.0.iter_mut().find(|(n, _)| *n == name) {
+            Some((_, old)) => *old = value,
+            None => self.0.push((name, value)),
+        }
+    }
+}
+
+impl Visit for SpanFields {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.set(field.name(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.set(field.name(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.set(field.name(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.set(field.name(), value.into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.set(field.name(), value.into());
+    }
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.set(field.name(), value.to_string().into());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.set(field.name(), format!("{value:?}").into());
+    }
+}
+
+/// Collects an event's fields as JSON values: numbers and booleans as themselves, the rest
+/// as text.
 struct Fields<'a>(&'a mut Map<String, Value>);
 
 impl Visit for Fields<'_> {
@@ -84,16 +119,16 @@ where
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
-        let mut fields = Map::new();
-        attrs.record(&mut Fields(&mut fields));
-        span.extensions_mut().insert(SpanFields(fields));
+        let mut fields = SpanFields(Vec::with_capacity(attrs.fields().len()));
+        attrs.record(&mut fields);
+        span.extensions_mut().insert(fields);
     }
 
     fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut extensions = span.extensions_mut();
-        if let Some(SpanFields(fields)) = extensions.get_mut::<SpanFields>() {
-            values.record(&mut Fields(fields));
+        if let Some(fields) = extensions.get_mut::<SpanFields>() {
+            values.record(fields);
         }
     }
 

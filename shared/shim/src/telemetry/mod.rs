@@ -218,6 +218,16 @@ pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
 /// OpenTelemetry pipeline the process installs.
 #[must_use]
 pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
+    remote_parent_with_state(traceparent, None)
+}
+
+/// [`remote_parent`] with the caller's W3C `tracestate` (vendor data that travels with the
+/// trace); a malformed `tracestate` is dropped, the parent kept.
+#[must_use]
+pub fn remote_parent_with_state(
+    traceparent: &str,
+    tracestate: Option<&str>,
+) -> Option<opentelemetry::Context> {
     use opentelemetry::trace::{
         SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
     };
@@ -236,7 +246,10 @@ pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
     let trace_id = TraceId::from_hex(trace_id).ok()?;
     let span_id = SpanId::from_hex(span_id).ok()?;
     let flags = TraceFlags::new(u8::from_str_radix(flags, 16).ok()? & 1);
-    let context = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+    let state = tracestate
+        .and_then(|state| state.parse::<TraceState>().ok())
+        .unwrap_or_default();
+    let context = SpanContext::new(trace_id, span_id, flags, true, state);
     context
         .is_valid()
         .then(|| opentelemetry::Context::new().with_remote_span_context(context))
@@ -270,7 +283,7 @@ pub fn remote_parent_xray(header: &str) -> Option<opentelemetry::Context> {
 mod tests {
     use opentelemetry::trace::TraceContextExt;
 
-    use super::{remote_parent, remote_parent_xray};
+    use super::{remote_parent, remote_parent_with_state, remote_parent_xray};
 
     #[test]
     fn a_traceparent_becomes_a_remote_parent_and_garbage_does_not() {
@@ -292,6 +305,20 @@ mod tests {
         ] {
             assert!(remote_parent(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn the_callers_tracestate_travels_with_its_parent() {
+        let parent = remote_parent_with_state(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
+        )
+        .expect("valid");
+        let span = parent.span();
+        assert_eq!(
+            span.span_context().trace_state().get("congo"),
+            Some("t61rcWkgMzE")
+        );
     }
 
     #[test]
