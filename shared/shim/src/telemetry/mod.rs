@@ -149,8 +149,15 @@ pub fn init_with(format: LogFormat) -> Telemetry {
     // Spans have their own filter: `RUST_LOG` quiets the log, not the traces. The HTTP
     // stack's own spans stay out (the exporter's requests would trace themselves).
     let spans = provider.as_ref().map(|provider| {
+        // Only what a reader of the trace uses: the source location, thread, target and
+        // busy/idle times would be attributes on every span. (The context stays activated on
+        // entry: that is what gives a log line its span's OpenTelemetry ids.)
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("lzstock"))
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_tracked_inactivity(false)
             .with_filter(EnvFilter::new(
                 "info,h2=off,hyper=off,hyper_util=off,reqwest=off,tower=off,opentelemetry=off",
             ))
