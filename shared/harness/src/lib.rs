@@ -76,7 +76,19 @@ pub async fn database() -> TestDatabase {
         Target::Private(server) => server.url("postgres"),
         Target::External(url) => url.clone(),
     };
-    create_database(&maintenance).await
+    create_database(&maintenance, true).await
+}
+
+/// A fresh database with no schema at all, for tests of the migrations themselves.
+///
+/// # Panics
+/// When the server cannot be started or reached.
+pub async fn empty_database() -> TestDatabase {
+    let maintenance = match shared_postgres() {
+        Target::Private(server) => server.url("postgres"),
+        Target::External(url) => url.clone(),
+    };
+    create_database(&maintenance, false).await
 }
 
 /// A fresh migrated database on `server` (a private server of a fault test).
@@ -84,10 +96,10 @@ pub async fn database() -> TestDatabase {
 /// # Panics
 /// When the server cannot be reached.
 pub async fn database_on(server: &PostgresServer) -> TestDatabase {
-    create_database(&server.url("postgres")).await
+    create_database(&server.url("postgres"), true).await
 }
 
-async fn create_database(maintenance_url: &str) -> TestDatabase {
+async fn create_database(maintenance_url: &str, migrated: bool) -> TestDatabase {
     let name = format!("lzstock_test_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(maintenance_url)
         .await
@@ -103,9 +115,11 @@ async fn create_database(maintenance_url: &str) -> TestDatabase {
         .connect(&url)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to {name}: {e}"));
-    lzstock_infra::postgres::migrate(&pool)
-        .await
-        .unwrap_or_else(|e| panic!("migrations failed on {name}: {e}"));
+    if migrated {
+        lzstock_infra::postgres::migrate(&pool)
+            .await
+            .unwrap_or_else(|e| panic!("migrations failed on {name}: {e}"));
+    }
     TestDatabase { pool, url, name }
 }
 

@@ -7,6 +7,7 @@ pub mod company_sync;
 pub mod dashboards;
 pub mod email_cache;
 pub mod emails;
+pub mod migrations;
 pub mod nats;
 pub mod notices;
 pub mod outbox;

@@ -5,9 +5,6 @@ use std::time::Duration;
 use lzstock_domain::dashboard::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
-/// The migrations in `migrations/`, embedded at compile time.
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations");
-
 /// How long a query waits for a free connection before it fails; an unreachable database
 /// surfaces as an error in seconds instead of a hung request.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -24,12 +21,12 @@ pub fn pool(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
         .connect_lazy(url)
 }
 
-/// Applies pending migrations.
+/// Applies pending migrations ([`crate::migrations::apply_pending`]).
 ///
 /// # Errors
-/// When the database is unreachable or a migration fails.
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// When the database is unreachable, a migration fails, or an applied one changed.
+pub async fn migrate(pool: &PgPool) -> Result<(), crate::migrations::MigrationError> {
+    crate::migrations::apply_pending(pool).await.map(drop)
 }
 
 /// The server's version string, e.g. `15.19 (Debian 15.19-0+deb12u1)`.

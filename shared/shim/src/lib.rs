@@ -13,6 +13,7 @@ pub mod batch;
 pub mod bridge;
 pub mod claims;
 pub mod config;
+pub mod custom_resource;
 pub mod envelope;
 pub mod host;
 pub mod http;

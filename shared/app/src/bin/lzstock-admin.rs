@@ -60,9 +60,24 @@ async fn main() -> ExitCode {
 async fn migrate() -> Result<(), Box<dyn std::error::Error>> {
     let config = config::or_exit("lzstock-admin", DatabaseConfig::from_source(&ProcessEnv));
     let pool = resources::database(&config)?;
-    lzstock_infra::postgres::migrate(&pool).await?;
+    let report = lzstock_infra::migrations::apply_pending(&pool).await?;
     let version = lzstock_infra::postgres::server_version(&pool).await?;
-    eprintln!("migrations applied (PostgreSQL {version})");
+    match report.applied.as_slice() {
+        [] => eprintln!(
+            "the schema is up to date: {} migrations (PostgreSQL {version})",
+            report.total
+        ),
+        applied => {
+            for migration in applied {
+                eprintln!("applied {} {}", migration.version, migration.description);
+            }
+            eprintln!(
+                "{} of {} migrations applied now (PostgreSQL {version})",
+                applied.len(),
+                report.total
+            );
+        }
+    }
     Ok(())
 }
 
