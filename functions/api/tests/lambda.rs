@@ -46,7 +46,7 @@ async fn answers_an_api_gateway_v2_event_under_cargo_lambda_watch() {
     let _function = emulator.run_function(API.as_ref(), &env).unwrap();
 
     let event: Value =
-        serde_json::from_str(include_str!("fixtures/apigw-v2-healthz.json")).unwrap();
+        serde_json::from_str(include_str!("../../../events/api-healthz.json")).unwrap();
     let response = emulator.invoke(&event).await.unwrap();
 
     assert_eq!(response["statusCode"], 200, "{response}");
@@ -62,7 +62,7 @@ async fn creates_and_reads_a_dashboard_from_api_gateway_events_under_cargo_lambd
 
     // The owner comes from the claims the API Gateway JWT authorizer verified.
     let create: Value =
-        serde_json::from_str(include_str!("fixtures/apigw-v2-create-dashboard.json")).unwrap();
+        serde_json::from_str(include_str!("../../../events/api-create-dashboard.json")).unwrap();
     let created = emulator.invoke(&create).await.unwrap();
     assert_eq!(created["statusCode"], 201, "{created}");
     let dashboard: Value = serde_json::from_str(created["body"].as_str().unwrap()).unwrap();
@@ -102,7 +102,7 @@ async fn on_lambda_a_valid_token_without_authorizer_claims_is_refused() {
     let _function = emulator.run_function(API.as_ref(), &env).unwrap();
 
     let mut event: Value =
-        serde_json::from_str(include_str!("fixtures/apigw-v2-create-dashboard.json")).unwrap();
+        serde_json::from_str(include_str!("../../../events/api-create-dashboard.json")).unwrap();
     event["requestContext"]
         .as_object_mut()
         .unwrap()

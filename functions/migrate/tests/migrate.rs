@@ -172,7 +172,7 @@ async fn as_a_custom_resource_it_answers_cloudformation_at_the_response_url() {
 
     // Create: everything is applied, and CloudFormation hears so.
     let create = request(
-        include_str!("../../../events/cloudformation-create.json"),
+        include_str!("../../../events/migrate-create.json"),
         &s3.url(),
     );
     let returned = emulator.invoke(&create).await.expect("an answer");
@@ -199,7 +199,7 @@ async fn as_a_custom_resource_it_answers_cloudformation_at_the_response_url() {
 
     // Update: nothing pending.
     let update = request(
-        include_str!("../../../events/cloudformation-update.json"),
+        include_str!("../../../events/migrate-update.json"),
         &s3.url(),
     );
     emulator.invoke(&update).await.expect("an answer");
@@ -230,7 +230,7 @@ async fn as_a_custom_resource_it_answers_cloudformation_at_the_response_url() {
 
     // Delete: the schema stays, and the stack may go.
     let delete = request(
-        include_str!("../../../events/cloudformation-delete.json"),
+        include_str!("../../../events/migrate-delete.json"),
         &s3.url(),
     );
     emulator.invoke(&delete).await.expect("an answer");

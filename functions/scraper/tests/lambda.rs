@@ -70,7 +70,7 @@ async fn invoke(env: &[(String, String)], event: &Value) -> Value {
 }
 
 fn scheduled_event() -> Value {
-    serde_json::from_str(include_str!("fixtures/eventbridge-scheduled.json")).expect("event")
+    serde_json::from_str(include_str!("../../../events/scraper-scheduled.json")).expect("event")
 }
 
 async fn facts_updated_events(db: &TestDatabase) -> i64 {
@@ -291,5 +291,19 @@ async fn runs_on_its_cron_schedule_standalone() {
     let report: Value =
         serde_json::from_str(finished["report"].as_str().expect("report")).expect("JSON");
     assert_eq!(report["run"]["trigger"], "cron");
+    assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn answers_the_constant_input_of_the_templates_schedule() {
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
+    // What EventBridge Scheduler delivers for the template's nightly rule, its
+    // `<aws.scheduler.scheduled-time>` filled in.
+    let input: Value =
+        serde_json::from_str(include_str!("../../../events/scraper-schedule-input.json"))
+            .expect("input");
+    let report = invoke(&env, &input).await;
+    assert_eq!(report["run_id"], "2026-11-24T03:00:00Z/dashboards", "{report}");
     assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
 }

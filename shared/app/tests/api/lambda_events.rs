@@ -20,7 +20,7 @@ async fn the_authorizers_verified_claims_name_the_owner() {
     // API Gateway authorizer verified are what counts.
     let reply = send(
         &api.router,
-        event(include_str!("../fixtures/apigw-v2-create-dashboard.json")),
+        event(include_str!("../../../../events/api-create-dashboard.json")),
     )
     .await;
     assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
@@ -32,7 +32,7 @@ async fn the_authorizers_verified_claims_name_the_owner() {
 async fn without_authorizer_claims_even_a_valid_token_is_refused_on_lambda() {
     let api = TestApi::with_auth(Authenticator::Authorizer).await;
     let mut fixture: serde_json::Value =
-        serde_json::from_str(include_str!("../fixtures/apigw-v2-create-dashboard.json")).unwrap();
+        serde_json::from_str(include_str!("../../../../events/api-create-dashboard.json")).unwrap();
     fixture["requestContext"]
         .as_object_mut()
         .unwrap()
@@ -50,7 +50,7 @@ async fn standalone_ignores_anything_claiming_to_be_authorizer_claims() {
     let api = TestApi::new().await;
     let reply = send(
         &api.router,
-        event(include_str!("../fixtures/apigw-v2-create-dashboard.json")),
+        event(include_str!("../../../../events/api-create-dashboard.json")),
     )
     .await;
     assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
