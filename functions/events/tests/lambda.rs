@@ -22,7 +22,8 @@ async fn answers_a_batch_under_cargo_lambda_watch() {
     let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
     let _function = emulator.run_function(EVENTS.as_ref(), &env).unwrap();
 
-    let batch: Value = serde_json::from_str(include_str!("../../../events/events-batch.json")).unwrap();
+    let batch: Value =
+        serde_json::from_str(include_str!("../../../events/events-batch.json")).unwrap();
     let response = emulator.invoke(&batch).await.unwrap();
 
     // Only failures are reported: the good sign-up is done, the other two are poison.

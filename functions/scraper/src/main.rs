@@ -3,7 +3,9 @@
 //! `scraper` runs on the schedule (EventBridge on Lambda, `SCRAPER_SCHEDULE` standalone)
 //! over every company on a dashboard, or what the rule's input names (`{"tickers": […]}`,
 //! `{"universe": "dashboards" | "all"}`); `scraper run [--tickers A,B | --universe U]
-//! [--deadline 10m]` runs once now and prints the report as JSON.
+//! [--deadline 10m]` runs once now and prints the report as JSON; `scraper event '<json>'`
+//! runs once for a scheduled event or a rule's input exactly as a Lambda invocation would
+//! (the local scheduler fires the template's rules at a standalone scraper this way).
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -16,11 +18,13 @@ use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
 use lzstock_shim::{meters, telemetry, Host};
 
-const USAGE: &str =
-    "usage: scraper [run [--tickers AAPL,MSFT | --universe dashboards|all] [--deadline 10m]]";
+const USAGE: &str = "usage: scraper [run [--tickers AAPL,MSFT | --universe dashboards|all] \
+                     [--deadline 10m] | event '<scheduled event or rule input as JSON>']";
 
 enum Command {
     Scheduled,
+    /// One delivery of a schedule, as on Lambda.
+    Event(serde_json::Value),
     Once {
         scope: Scope,
         deadline: Option<Duration>,
@@ -45,6 +49,14 @@ fn parse_args(args: &[String]) -> Result<Command, String> {
     let Some((first, rest)) = args.split_first() else {
         return Ok(Command::Scheduled);
     };
+    if first == "event" {
+        let [event] = rest else {
+            return Err(USAGE.to_owned());
+        };
+        return serde_json::from_str(event)
+            .map(Command::Event)
+            .map_err(|e| format!("event: not JSON: {e}"));
+    }
     if first != "run" {
         return Err(USAGE.to_owned());
     }
@@ -113,6 +125,15 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
                 deadline,
             )
             .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Event(event) => {
+            let deps = ScraperDeps {
+                config: config.clone(),
+                pool: pool.clone(),
+            };
+            let run = schedule::run_from_payload(&event, &format!("local-{}", std::process::id()));
+            let report = (routing::SEC_SYNC.run)(&deps, run).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Scheduled => {

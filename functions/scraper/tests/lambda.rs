@@ -304,6 +304,46 @@ async fn answers_the_constant_input_of_the_templates_schedule() {
         serde_json::from_str(include_str!("../../../events/scraper-schedule-input.json"))
             .expect("input");
     let report = invoke(&env, &input).await;
-    assert_eq!(report["run_id"], "2026-11-24T03:00:00Z/dashboards", "{report}");
+    assert_eq!(
+        report["run_id"], "2026-11-24T03:00:00Z/dashboards",
+        "{report}"
+    );
     assert_eq!(report["synced"], json!(["AAPL", "MSFT"]), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_local_scheduler_fires_the_templates_nightly_rule_at_the_standalone_scraper() {
+    let sec = sec().await;
+    let (_db, env) = setup(&sec).await;
+    // `--fire` fires the rule of the project's own template now (the clock set to the
+    // rule's hour), at the `scraper` binary beside `lzstock-admin`, with the rule's input.
+    let output =
+        tokio::process::Command::new(lzstock_harness::process::workspace_binary("lzstock-admin"))
+            .args([
+                "schedules",
+                "--fire",
+                "ScraperFunction/Nightly",
+                "--template",
+            ])
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .envs(env.iter().cloned())
+            .env("LZSTOCK_SCHEDULER_START", "2026-11-24T03:00:00Z")
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .output()
+            .await
+            .expect("lzstock-admin runs");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        printed.contains("2026-11-24T03:00:00Z fire ScraperFunction/Nightly → scraper"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains(r#""run_id":"2026-11-24T03:00:00Z/dashboards""#),
+        "the scraper ran the rule's input: {printed}"
+    );
 }

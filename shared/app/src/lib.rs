@@ -10,6 +10,7 @@ pub mod config;
 pub mod email_events;
 pub mod events;
 pub mod health;
+pub mod local_schedules;
 pub mod resources;
 pub mod routing;
 pub mod scraper;

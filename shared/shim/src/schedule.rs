@@ -145,15 +145,25 @@ fn run_from_event(event: &LambdaEvent<serde_json::Value>) -> ScheduledRun {
     let deadline = DateTime::<Utc>::from_timestamp_millis(
         i64::try_from(event.context.deadline).unwrap_or(i64::MAX),
     );
-    let scheduled =
-        event.payload.get("detail-type").is_some() && event.payload.get("source").is_some();
+    ScheduledRun {
+        deadline,
+        ..run_from_payload(&event.payload, &event.context.request_id)
+    }
+}
+
+/// The run a scheduled event or a rule's constant input stands for, as on Lambda, with no
+/// deadline; `request_id` names it when the payload carries no fire time. The local
+/// scheduler's standalone target runs a job through this.
+#[must_use]
+pub fn run_from_payload(payload: &serde_json::Value, request_id: &str) -> ScheduledRun {
+    let scheduled = payload.get("detail-type").is_some() && payload.get("source").is_some();
     let (fired, input) = if scheduled {
-        match serde_json::from_value::<EventBridgeEvent<serde_json::Value>>(event.payload.clone()) {
+        match serde_json::from_value::<EventBridgeEvent<serde_json::Value>>(payload.clone()) {
             Ok(scheduled) => (scheduled.time, scheduled.detail),
             Err(_) => (None, serde_json::Value::Null),
         }
     } else {
-        let mut input = event.payload.clone();
+        let mut input = payload.clone();
         let fired = input
             .as_object_mut()
             .and_then(|fields| fields.remove(FIRE_TIME_KEY))
@@ -165,10 +175,10 @@ fn run_from_event(event: &LambdaEvent<serde_json::Value>) -> ScheduledRun {
         other => other,
     };
     ScheduledRun {
-        id: fired.map_or_else(|| event.context.request_id.clone(), |at| fire_id(&at)),
+        id: fired.map_or_else(|| request_id.to_owned(), |at| fire_id(&at)),
         scheduled_at: fired.unwrap_or_else(Utc::now),
         trigger: Trigger::EventBridge,
-        deadline,
+        deadline: None,
         input,
     }
 }

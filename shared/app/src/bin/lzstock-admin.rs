@@ -9,7 +9,13 @@
 //! - `lzstock-admin trace-sink PORT FILE`: take OTLP/HTTP JSON span exports on
 //!   `127.0.0.1:PORT` and append them to FILE (the dev stack's local trace store);
 //! - `lzstock-admin trace TRACE_ID [FILE]`: print that trace's spans from FILE (default
-//!   `.lzstock/traces.jsonl`) as a tree with durations.
+//!   `.lzstock/traces.jsonl`) as a tree with durations;
+//! - `lzstock-admin schedules [--template FILE] [--invoke URL] [--fire RULE]`: fire every
+//!   `Schedule`/`ScheduleV2` rule of the template (default `template.yaml`) at its times,
+//!   with its input: at `cargo lambda watch`'s Invoke API with `--invoke`, else at the
+//!   standalone binaries beside this one (`<binary> event '<json>'`); `--fire RULE`
+//!   (`Function/Event`) fires that rule once now and exits. `LZSTOCK_SCHEDULER_START`
+//!   (RFC 3339) starts the scheduler's clock at that instant instead of now.
 
 use std::process::ExitCode;
 
@@ -19,7 +25,8 @@ use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::telemetry;
 
 const USAGE: &str = "usage: lzstock-admin migrate | provision-streams | dev-token [SUB] | \
-                     outbox-unpark | trace-sink PORT FILE | trace TRACE_ID [FILE]";
+                     outbox-unpark | trace-sink PORT FILE | trace TRACE_ID [FILE] | \
+                     schedules [--template FILE] [--invoke URL] [--fire RULE]";
 
 /// Where the dev stack's trace sink writes.
 const DEFAULT_TRACE_FILE: &str = ".lzstock/traces.jsonl";
@@ -43,6 +50,7 @@ async fn main() -> ExitCode {
         ["trace-sink", port, file] => trace_sink(port, file).await,
         ["trace", id] => print_trace(id, DEFAULT_TRACE_FILE),
         ["trace", id, file] => print_trace(id, file),
+        ["schedules", options @ ..] => schedules(options).await,
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -139,4 +147,56 @@ fn print_trace(id: &str, file: &str) -> Result<(), Box<dyn std::error::Error>> {
             Err(format!("no span of trace {id} in {file} (spans arrive within seconds)").into())
         }
     }
+}
+
+async fn schedules(options: &[&str]) -> Result<(), Box<dyn std::error::Error>> {
+    use lzstock_app::local_schedules::{self, Clock, FireTarget};
+    let mut template = "template.yaml".to_owned();
+    let mut invoke = None;
+    let mut fire = None;
+    let mut rest = options.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("{flag} needs a value\n{USAGE}"))?;
+        match *flag {
+            "--template" => template = (*value).to_owned(),
+            "--invoke" => invoke = Some((*value).to_owned()),
+            "--fire" => fire = Some((*value).to_owned()),
+            _ => return Err(format!("unknown option {flag}\n{USAGE}").into()),
+        }
+    }
+    let text = std::fs::read_to_string(&template).map_err(|e| format!("{template}: {e}"))?;
+    let rules = local_schedules::rules_of(&text)?;
+    let target = match invoke {
+        Some(url) => FireTarget::Invoke(url),
+        None => FireTarget::Exec(
+            std::env::current_exe()?
+                .parent()
+                .map(std::path::Path::to_path_buf)
+                .unwrap_or_default(),
+        ),
+    };
+    let clock = match std::env::var("LZSTOCK_SCHEDULER_START") {
+        Ok(start) if !start.trim().is_empty() => Clock::starting_at(
+            start
+                .trim()
+                .parse()
+                .map_err(|e| format!("LZSTOCK_SCHEDULER_START: {start:?} is not RFC 3339: {e}"))?,
+        ),
+        _ => Clock::wall(),
+    };
+    if let Some(name) = fire {
+        let rule = rules.iter().find(|r| r.name == name).ok_or_else(|| {
+            let known: Vec<&str> = rules.iter().map(|r| r.name.as_str()).collect();
+            format!("no rule {name} in {template} (it has {})", known.join(", "))
+        })?;
+        local_schedules::fire(rule, clock.now(), &target).await?;
+        return Ok(());
+    }
+    if rules.iter().all(|r| !r.enabled) {
+        return Err(format!("{template} has no enabled schedule").into());
+    }
+    local_schedules::fire_forever(&rules, &target, clock, lzstock_shim::shutdown::signal()).await;
+    Ok(())
 }
