@@ -1,17 +1,28 @@
 //! The NATS connection.
 
-use std::path::Path;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use async_nats::{Client, ConnectOptions};
+use lzstock_shim::config::Secret;
+
+/// The credentials a NATS server asks for: a `.creds` file (JWT and nkey seed), or its
+/// content itself (as a secret manager hands it to a Lambda function).
+#[derive(Debug, Clone)]
+pub enum NatsCredentials {
+    /// A `.creds` file's path.
+    File(PathBuf),
+    /// A `.creds` file's content.
+    Inline(Secret<String>),
+}
 
 /// Why a NATS client could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum NatsError {
-    /// The credentials file is missing or malformed.
-    #[error("cannot read NATS credentials file {path}: {source}")]
+    /// The credentials are missing or malformed.
+    #[error("cannot read NATS credentials {path}: {source}")]
     Credentials {
-        /// The file's path.
+        /// The file's path, or that they were given inline.
         path: String,
         /// Why it could not be read.
         source: std::io::Error,
@@ -27,22 +38,35 @@ pub enum NatsError {
 ///
 /// # Errors
 /// See [`NatsError`].
-pub async fn connect(url: &str, creds: Option<&Path>, name: &str) -> Result<Client, NatsError> {
+pub async fn connect(
+    url: &str,
+    creds: Option<&NatsCredentials>,
+    name: &str,
+) -> Result<Client, NatsError> {
     let mut options = ConnectOptions::new()
         .name(name)
         .retry_on_initial_connect()
         .connection_timeout(Duration::from_secs(5))
         .request_timeout(Some(Duration::from_secs(5)));
-    if let Some(path) = creds {
-        options =
-            options
-                .credentials_file(path)
-                .await
+    options =
+        match creds {
+            None => options,
+            Some(NatsCredentials::File(path)) => {
+                options
+                    .credentials_file(path)
+                    .await
+                    .map_err(|source| NatsError::Credentials {
+                        path: path.display().to_string(),
+                        source,
+                    })?
+            }
+            Some(NatsCredentials::Inline(content)) => options
+                .credentials(content.expose())
                 .map_err(|source| NatsError::Credentials {
-                    path: path.display().to_string(),
+                    path: "given inline".into(),
                     source,
-                })?;
-    }
+                })?,
+        };
     Ok(options.connect(url).await?)
 }
 

@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use lzstock_infra::nats::NatsCredentials;
 use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
@@ -30,8 +31,9 @@ pub struct DatabaseConfig {
 pub struct NatsConfig {
     /// Server URL(s), comma-separated, e.g. `nats://127.0.0.1:4222`.
     pub url: String,
-    /// Path to a `.creds` file (JWT + nkey seed), if the server requires one.
-    pub creds: Option<PathBuf>,
+    /// `NATS_CREDS`: a `.creds` file's path, or its content (from a secret), if the server
+    /// requires credentials.
+    pub creds: Option<NatsCredentials>,
 }
 
 /// `PORT` for a standalone HTTP server.
@@ -181,7 +183,7 @@ impl DatabaseConfig {
 }
 
 impl NatsConfig {
-    /// Reads `NATS_URL` and `NATS_CREDS`.
+    /// Reads `NATS_URL` and `NATS_CREDS` (a `.creds` file's path, or its content).
     ///
     /// # Errors
     /// When `NATS_URL` is missing or has an unknown scheme, or `NATS_CREDS` names no file.
@@ -192,15 +194,26 @@ impl NatsConfig {
                 check_scheme("NATS_URL", server.trim(), &["nats", "tls", "ws", "wss"])?;
             }
         }
-        let creds = optional(source, "NATS_CREDS").map(PathBuf::from);
-        if let Some(path) = &creds {
-            if !path.is_file() {
-                return Err(ConfigError::Malformed {
-                    name: "NATS_CREDS",
-                    reason: format!("no credentials file at {}", path.display()),
-                });
+        let creds = match optional(source, "NATS_CREDS") {
+            None => None,
+            // The file's content itself, as Secrets Manager hands it to a function.
+            Some(content) if content.contains("-----BEGIN NATS USER JWT-----") => {
+                Some(NatsCredentials::Inline(Secret::new(content)))
             }
-        }
+            Some(path) => {
+                let path = PathBuf::from(path);
+                if !path.is_file() {
+                    return Err(ConfigError::Malformed {
+                        name: "NATS_CREDS",
+                        reason: format!(
+                            "no credentials file at {} (give a .creds file's path or its content)",
+                            path.display()
+                        ),
+                    });
+                }
+                Some(NatsCredentials::File(path))
+            }
+        };
         Ok(Self { url, creds })
     }
 }

@@ -145,3 +145,28 @@ fn mail_needs_both_its_variables_and_refuses_a_malformed_one_by_name() {
         })
     ));
 }
+
+#[test]
+fn nats_credentials_are_a_files_path_or_its_content() {
+    let content = "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n";
+    let inline = [
+        ("NATS_URL", "nats://127.0.0.1:4222"),
+        ("NATS_CREDS", content),
+    ];
+    assert!(matches!(
+        NatsConfig::from_source(&inline),
+        Ok(NatsConfig {
+            creds: Some(NatsCredentials::Inline(_)),
+            ..
+        })
+    ));
+    let missing = [
+        ("NATS_URL", "nats://127.0.0.1:4222"),
+        ("NATS_CREDS", "/nonexistent/user.creds"),
+    ];
+    let err = NatsConfig::from_source(&missing).unwrap_err().to_string();
+    assert!(
+        err.contains("NATS_CREDS") && err.contains("/nonexistent/user.creds"),
+        "{err}"
+    );
+}
