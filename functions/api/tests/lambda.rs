@@ -178,3 +178,59 @@ fn a_missing_variable_is_one_line_naming_it() {
     assert!(stderr.contains("DATABASE_URL"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+/// Connections the function holds on `db`.
+async fn connections(pool: &sqlx::PgPool, db: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+    )
+    .bind(db)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_lambda_the_pool_is_lazy_small_and_survives_a_thaw_after_its_connections_died() {
+    let (db, bus) = tokio::join!(lzstock_harness::database(), nats());
+    let mut env = base_env();
+    env.push(("DATABASE_URL".into(), db.url.clone()));
+    // What template.yaml gives the API function.
+    env.push(("DATABASE_MAX_CONNECTIONS".into(), "2".into()));
+    env.extend(bus.env());
+    // The test's own pool is closed: only the function's connections count.
+    let watcher = sqlx::PgPool::connect(&db.url.replace(&db.name, "postgres"))
+        .await
+        .unwrap();
+    db.pool.close().await;
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
+    let function = emulator.run_function(API.as_ref(), &env).unwrap();
+    let create: Value =
+        serde_json::from_str(include_str!("../../../events/api-create-dashboard.json")).unwrap();
+
+    // Started and waiting for its first event: no connection yet (the pool is lazy).
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        connections(&watcher, &db.name).await,
+        0,
+        "a connection at init"
+    );
+    for _ in 0..5 {
+        let created = emulator.invoke(&create).await.unwrap();
+        assert_eq!(created["statusCode"], 201, "{created}");
+    }
+    let held = connections(&watcher, &db.name).await;
+    assert!((1..=2).contains(&held), "{held} connections");
+
+    // Frozen between events, its connections are cut (an idle timeout, a failover); thawed,
+    // the next event still succeeds.
+    function.freeze();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()")
+        .bind(&db.name)
+        .execute(&watcher)
+        .await
+        .unwrap();
+    function.thaw();
+    let created = emulator.invoke(&create).await.unwrap();
+    assert_eq!(created["statusCode"], 201, "{created}");
+}

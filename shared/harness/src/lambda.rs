@@ -41,6 +41,26 @@ impl LambdaFunction {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Freezes the function's process (SIGSTOP), as Lambda freezes an idle sandbox.
+    pub fn freeze(&self) {
+        self.signal(libc::SIGSTOP);
+    }
+
+    /// Thaws it (SIGCONT).
+    pub fn thaw(&self) {
+        self.signal(libc::SIGCONT);
+    }
+
+    #[allow(unsafe_code)]
+    fn signal(&self, signal: libc::c_int) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a pid this handle owns and a valid signal number.
+            unsafe {
+                libc::kill(pid, signal);
+            }
+        }
+    }
+
     /// What the function has printed to stdout so far.
     #[must_use]
     pub fn stdout(&self) -> String {
