@@ -187,7 +187,7 @@ async fn connections(pool: &sqlx::PgPool, db: &str) -> i64 {
     .bind(db)
     .fetch_one(pool)
     .await
-    .unwrap()
+    .expect("pg_stat_activity")
 }
 
 #[tokio::test(flavor = "multi_thread")]
