@@ -61,15 +61,18 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
         },
         config.streams.subject_root.clone(),
     );
-    let nats = resources::nats(&config.nats, "lzstock-events").await?;
-    let js = jetstream::new(nats);
-    // Standalone, this process owns its consumer, so the streams must exist first. On
-    // Lambda the bridge owns them.
-    if Host::detect() == Host::Standalone
-        && !resources::provision_streams(&js, &config.streams, shutdown::signal()).await?
-    {
+    if Host::detect() == Host::Lambda {
+        // The bridge fetched the batch and settles it: no broker connection, and no network
+        // I/O before the first event.
+        message_host::on_lambda(config.consumer.concurrency, &router).await?;
         return Ok(());
     }
-    message_host::run(&js, &config.consumer, &router).await?;
+    let nats = resources::nats(&config.nats, "lzstock-events").await?;
+    let js = jetstream::new(nats);
+    // Standalone, this process owns its consumer, so the streams must exist first.
+    if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
+        return Ok(());
+    }
+    message_host::standalone(&js, &config.consumer, &router).await?;
     Ok(())
 }
