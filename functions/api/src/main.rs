@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use async_nats::jetstream;
 use lzstock_app::api::{self, ApiConfig, ApiState, Authenticator};
-use lzstock_app::{health::HealthProbe, resources};
+use lzstock_app::health::{HealthProbe, NatsProbe};
+use lzstock_app::resources;
 use lzstock_infra::companies::PgCompanyStore;
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::emails::PgEmailStore;
@@ -34,19 +35,23 @@ async fn main() -> ExitCode {
 
 async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
-    let nats = resources::nats(&config.nats, "lzstock-api").await?;
     // Standalone, this process relays its own outbox; on Lambda, where nothing runs between
-    // invocations, the nats-bridge does.
-    let relay = (Host::detect() == Host::Standalone).then(|| {
-        Arc::new(OutboxRelay::with_settings(
-            pool.clone(),
-            jetstream::new(nats.clone()),
-            config.outbox.relay,
-        ))
-    });
-    if let Some(relay) = relay.clone() {
-        tokio::spawn(async move { relay.run(shutdown::signal()).await });
-    }
+    // invocations, the nats-bridge does, and only the health check uses the broker: it
+    // connects at the first check, not during init.
+    let (relay, nats) = match Host::detect() {
+        Host::Standalone => {
+            let nats = resources::nats(&config.nats, "lzstock-api").await?;
+            let relay = Arc::new(OutboxRelay::with_settings(
+                pool.clone(),
+                jetstream::new(nats.clone()),
+                config.outbox.relay,
+            ));
+            let running = Arc::clone(&relay);
+            tokio::spawn(async move { running.run(shutdown::signal()).await });
+            (Some(relay), NatsProbe::Client(nats))
+        }
+        Host::Lambda => (None, NatsProbe::on_first_check(config.nats.clone())),
+    };
     let state = ApiState {
         health: HealthProbe {
             database: Some(pool.clone()),

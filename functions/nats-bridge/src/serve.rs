@@ -34,7 +34,7 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
     let metrics = BridgeMetrics::new();
     let probe = health::HealthProbe {
         database: pool.clone(),
-        nats: Some(nats),
+        nats: Some(health::NatsProbe::Client(nats)),
     };
     // The bridge's port is an operator port (beside /metrics): versions for every caller.
     let routes = health::router(probe, health::Disclosure::Everyone).merge(metrics.router());

@@ -8,6 +8,8 @@
 //! NATS one round trip each per period, not one per request.
 
 use std::sync::Arc;
+
+use crate::config::NatsConfig;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -45,7 +47,37 @@ pub struct HealthProbe {
     /// The process's pool, if it uses PostgreSQL.
     pub database: Option<PgPool>,
     /// The process's NATS client, if it uses NATS.
-    pub nats: Option<async_nats::Client>,
+    pub nats: Option<NatsProbe>,
+}
+
+/// The NATS client a probe checks: one the process holds, or one connected at the first
+/// check (on Lambda, where init must not touch the network and only the health check uses
+/// the broker).
+#[derive(Debug, Clone)]
+pub enum NatsProbe {
+    /// The process's client.
+    Client(async_nats::Client),
+    /// Connected on first use, with these settings.
+    OnFirstCheck(Arc<tokio::sync::OnceCell<async_nats::Client>>, NatsConfig),
+}
+
+impl NatsProbe {
+    /// A probe that connects at the first check.
+    #[must_use]
+    pub fn on_first_check(config: NatsConfig) -> Self {
+        Self::OnFirstCheck(Arc::default(), config)
+    }
+
+    async fn client(&self) -> Result<async_nats::Client, String> {
+        match self {
+            Self::Client(client) => Ok(client.clone()),
+            Self::OnFirstCheck(cell, config) => cell
+                .get_or_try_init(|| crate::resources::nats(config, "lzstock-health"))
+                .await
+                .cloned()
+                .map_err(|error| error.to_string()),
+        }
+    }
 }
 
 /// Up, or not.
@@ -116,7 +148,13 @@ impl HealthProbe {
             },
             async {
                 match &self.nats {
-                    Some(client) => Some(check_nats(client).await),
+                    Some(probe) => Some(match probe.client().await {
+                        Ok(client) => check_nats(&client).await,
+                        Err(error) => {
+                            tracing::warn!(%error, "no NATS client for the health check");
+                            DependencyHealth::down("no connection")
+                        }
+                    }),
                     None => None,
                 }
             }
