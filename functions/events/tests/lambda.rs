@@ -373,3 +373,30 @@ fn tempfile_path(name: &str) -> std::path::PathBuf {
             .as_nanos()
     ))
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn on_lambda_sigterm_flushes_and_exits_cleanly() {
+    let (db, bus) = tokio::join!(database(), nats());
+    let mut env = base_env();
+    env.push(("DATABASE_URL".into(), db.url.clone()));
+    env.extend(bus.env());
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).unwrap();
+    let mut function = emulator.run_function(EVENTS.as_ref(), &env).unwrap();
+    // One invocation first: the function is past init and waiting for its next event.
+    let answer = emulator
+        .invoke(&serde_json::json!({"records": []}))
+        .await
+        .unwrap();
+    assert_eq!(
+        answer["batchItemFailures"],
+        serde_json::json!([]),
+        "{answer}"
+    );
+    // What Lambda does when an extension is registered and the sandbox shuts down.
+    let status = function.terminate(Duration::from_secs(10));
+    assert_eq!(
+        status.and_then(|s| s.code()),
+        Some(0),
+        "exited by its handler, not killed by the signal"
+    );
+}

@@ -61,6 +61,20 @@ impl LambdaFunction {
         }
     }
 
+    /// Sends SIGTERM, as Lambda does at shutdown when an extension is registered, and waits
+    /// up to `within` for the process to exit; its exit status, if it did.
+    pub fn terminate(&mut self, within: std::time::Duration) -> Option<std::process::ExitStatus> {
+        self.signal(libc::SIGTERM);
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+
     /// What the function has printed to stdout so far.
     #[must_use]
     pub fn stdout(&self) -> String {

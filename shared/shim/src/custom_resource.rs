@@ -189,6 +189,7 @@ where
     E: std::fmt::Display + Send,
 {
     let job = &job;
+    crate::invocation::flush_on_sigterm();
     lambda_runtime::run(lambda_runtime::service_fn(
         move |event: lambda_runtime::LambdaEvent<Value>| async move {
             crate::invocation::invocation(handle(physical_resource_id, job, event.payload)).await

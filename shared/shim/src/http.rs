@@ -35,9 +35,12 @@ pub enum HttpHostError {
 /// See [`HttpHostError`].
 pub async fn serve(router: Router, port: u16) -> Result<(), HttpHostError> {
     match Host::detect() {
-        Host::Lambda => lambda_http::run(router)
-            .await
-            .map_err(HttpHostError::Lambda),
+        Host::Lambda => {
+            crate::invocation::flush_on_sigterm();
+            lambda_http::run(router)
+                .await
+                .map_err(HttpHostError::Lambda)
+        }
         Host::Standalone => {
             let addr = SocketAddr::from((Ipv4Addr::UNSPECIFIED, port));
             let listener = tokio::net::TcpListener::bind(addr)

@@ -49,3 +49,24 @@ pub async fn http_invocation(
     .await;
     outcome.unwrap_or_else(|response| response)
 }
+
+/// On Lambda, a process is sent SIGTERM before it is shut down only when an extension is
+/// registered (a telemetry layer, say); without a handler it would die with whatever it
+/// still buffers. This spawns one: on SIGTERM, what was counted and the finished spans are
+/// flushed, and the process exits cleanly. Lambda allows 500 ms for it (2 s with an
+/// external extension); the flush is bounded by the exporter's own timeout.
+pub fn flush_on_sigterm() {
+    let Ok(mut terminate) =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+    else {
+        return;
+    };
+    tokio::spawn(async move {
+        if terminate.recv().await.is_some() {
+            tracing::info!("SIGTERM: flushing metrics and spans before shutdown");
+            meters::flush();
+            telemetry::flush_spans().await;
+            std::process::exit(0);
+        }
+    });
+}

@@ -45,6 +45,7 @@ pub async fn on_lambda<H: MessageHandler>(
     concurrency: usize,
     handler: &H,
 ) -> Result<(), MessageHostError> {
+    crate::invocation::flush_on_sigterm();
     lambda_runtime::run(service_fn(
         move |event: LambdaEvent<MessageBatch>| async move {
             tracing::info!(records = event.payload.records.len(), "batch received");

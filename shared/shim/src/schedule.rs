@@ -116,6 +116,7 @@ where
     match Host::detect() {
         Host::Lambda => {
             let job = &job;
+            crate::invocation::flush_on_sigterm();
             lambda_runtime::run(service_fn(
                 move |event: LambdaEvent<serde_json::Value>| async move {
                     let run = run_from_event(&event);
