@@ -152,7 +152,10 @@ pub enum RespondError {
 /// # Errors
 /// See [`RespondError`].
 pub async fn respond(url: &str, response: &CustomResourceResponse) -> Result<(), RespondError> {
-    let answered = reqwest::Client::new()
+    // One client for the process: TLS roots are loaded once, not per answer.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let answered = CLIENT
+        .get_or_init(reqwest::Client::new)
         .put(url)
         .timeout(RESPONSE_TIMEOUT)
         .body(response.to_json())
