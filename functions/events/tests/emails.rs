@@ -401,12 +401,17 @@ async fn a_dashboard_and_its_welcome_email_make_one_trace_across_the_broker() {
     assert_eq!(response.status(), 201);
     let welcomed = stack.sink.wait_for(1, Duration::from_secs(60)).await;
     assert_eq!(welcomed.len(), 1, "the welcome email");
-    // The spans arrive within a batch delay or two; the tree is complete once the send is in.
+    // The spans arrive within a batch delay or two.
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let tree = loop {
         let exports = std::fs::read_to_string(&stack.traces).unwrap_or_default();
+        // Complete once the send is in and both publishes are (each process exports on its
+        // own schedule, so a later span can arrive before an earlier one).
         if let Some(tree) = lzstock_app::trace_file::span_tree(&exports, trace) {
-            if tree.contains("smtp.send") {
+            if tree.contains("smtp.send")
+                && tree.contains("http.request")
+                && tree.matches("outbox.publish").count() >= 2
+            {
                 break tree;
             }
         }

@@ -281,7 +281,10 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
     let tree = loop {
         let exports = std::fs::read_to_string(&traces).unwrap_or_default();
         if let Some(tree) = lzstock_app::trace_file::span_tree(&exports, trace) {
-            if tree.contains("smtp.send") && tree.matches("outbox.publish").count() >= 2 {
+            if tree.contains("smtp.send")
+                && tree.contains("http.request")
+                && tree.matches("outbox.publish").count() >= 2
+            {
                 break tree;
             }
         }
