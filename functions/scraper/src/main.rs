@@ -8,7 +8,7 @@
 //! (the local scheduler fires the template's rules at a standalone scraper this way).
 
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lzstock_app::resources;
 use lzstock_app::routing;
@@ -115,7 +115,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
     let root = config.streams.subject_root.clone();
     match command {
         Command::Once { scope, deadline } => {
-            let deadline = deadline.map(|d| Instant::now() + d);
+            let deadline = deadline.map(scraper::Deadline::after);
             let report = scraper::run(
                 &config,
                 &pool,

@@ -112,7 +112,7 @@ pub struct ScraperDeps {
 /// See [`RunError`].
 pub async fn scheduled(deps: &ScraperDeps, run: ScheduledRun) -> Result<RunReport, RunError> {
     let scope = scope_of_input(&run.input).map_err(RunError::Input)?;
-    let deadline = run.deadline.and_then(last_start);
+    let deadline = run.deadline.and_then(Deadline::before_host);
     let root = deps.config.streams.subject_root.clone();
     self::run(&deps.config, &deps.pool, &root, run, &scope, deadline).await
 }
@@ -148,6 +148,11 @@ pub struct RunReport {
     /// Companies asked for, and what became of each.
     #[serde(flatten)]
     pub companies: ScrapeReport,
+    /// The moment after which this invocation started no company: a minute before the
+    /// host's deadline, or the operator's `--deadline`; absent when none applied (a local
+    /// emulator's deadline is ignored, see [`Deadline::before_host`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<chrono::DateTime<chrono::Utc>>,
     /// Requests this invocation sent to SEC.
     pub requests: u64,
     /// Times SEC blocked the fleet during this invocation.
@@ -176,18 +181,40 @@ pub enum RunError {
 /// companies under way to finish and the report to be written.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(60);
 
-/// The last moment a run may start a company, given the host's deadline (Lambda's).
-/// A deadline over a day in the past is no deadline (local emulators send a duration
-/// where Lambda sends a time) and is ignored.
-#[must_use]
-pub fn last_start(host_deadline: chrono::DateTime<chrono::Utc>) -> Option<Instant> {
-    let now = chrono::Utc::now();
-    if host_deadline < now - chrono::Duration::days(1) {
-        tracing::warn!(%host_deadline, "the host's deadline is long past: ignored");
-        return None;
+/// The last moment a run may start a company, on both clocks: the monotonic one the run
+/// checks, and the wall clock its report shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Deadline {
+    /// When, for the run's checks.
+    pub instant: Instant,
+    /// When, for the report.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Deadline {
+    /// `left` from now (an operator's `--deadline`).
+    #[must_use]
+    pub fn after(left: Duration) -> Self {
+        Self {
+            instant: Instant::now() + left,
+            at: chrono::Utc::now()
+                + chrono::Duration::from_std(left).unwrap_or(chrono::TimeDelta::MAX),
+        }
     }
-    let left = (host_deadline - now).to_std().unwrap_or_default();
-    Some(Instant::now() + left.saturating_sub(DEADLINE_MARGIN))
+
+    /// A minute before the host's deadline (Lambda's). A deadline over a day in the past is
+    /// no deadline (local emulators send a duration where Lambda sends a time) and is
+    /// ignored.
+    #[must_use]
+    pub fn before_host(host_deadline: chrono::DateTime<chrono::Utc>) -> Option<Self> {
+        let now = chrono::Utc::now();
+        if host_deadline < now - chrono::Duration::days(1) {
+            tracing::warn!(%host_deadline, "the host's deadline is long past: ignored");
+            return None;
+        }
+        let left = (host_deadline - now).to_std().unwrap_or_default();
+        Some(Self::after(left.saturating_sub(DEADLINE_MARGIN)))
+    }
 }
 
 /// How long a run stays held by an invocation that stopped renewing it (it died).
@@ -204,7 +231,7 @@ pub async fn run(
     subject_root: &str,
     run: ScheduledRun,
     scope: &Scope,
-    deadline: Option<Instant>,
+    deadline: Option<Deadline>,
 ) -> Result<RunReport, RunError> {
     let budget = RequestBudget::new(pool.clone(), "sec", config.sec.requests_per_second);
     let policy = SecPolicy {
@@ -225,7 +252,7 @@ pub async fn run(
         id: run_id(&run, scope),
         scope: scope.clone(),
         refresh_listing,
-        deadline,
+        deadline: deadline.map(|d| d.instant),
     };
     tracing::info!(run.id = %request.id, ?scope, refresh_listing, "scraper run");
     let outcome = tokio::select! {
@@ -248,6 +275,7 @@ pub async fn run(
         run_id: request.id,
         run,
         companies,
+        deadline: deadline.map(|d| d.at),
         requests: counters.requests(),
         throttled: counters.throttled(),
     })
@@ -286,6 +314,20 @@ mod tests {
         assert!(scope_of_input(&json!({"universe": "everything"})).is_err());
         assert!(scope_of_input(&json!({"tickers": ["A"], "universe": "all"})).is_err());
         assert!(scope_of_input(&json!({"ticker": "AAPL"})).is_err());
+    }
+
+    #[test]
+    fn a_hosts_deadline_is_used_a_minute_early_unless_it_is_long_past() {
+        let host = chrono::Utc::now() + chrono::Duration::minutes(15);
+        let used = Deadline::before_host(host).expect("a deadline in the future is used");
+        let margin = (host - used.at).num_milliseconds();
+        assert!(
+            (59_000..=61_000).contains(&margin),
+            "{margin} ms before the host's"
+        );
+        // cargo lambda watch sends its timeout (ten minutes after the epoch).
+        let emulator = chrono::DateTime::from_timestamp(600, 0).expect("a time");
+        assert_eq!(Deadline::before_host(emulator), None);
     }
 
     #[test]

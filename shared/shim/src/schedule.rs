@@ -22,7 +22,9 @@ pub struct ScheduledRun {
     pub scheduled_at: DateTime<Utc>,
     /// What started the run.
     pub trigger: Trigger,
-    /// When the run must be finished by, if the host imposes a deadline (Lambda does).
+    /// When the run must be finished by, if the host imposes a deadline (Lambda does). Not
+    /// reported as it came: a job reports the deadline it used.
+    #[serde(skip)]
     pub deadline: Option<DateTime<Utc>>,
     /// What the trigger asked for: a rule's constant input, or a scheduled event's
     /// `detail`; `null` when nothing was given. The job decides what it means.
