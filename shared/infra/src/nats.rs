@@ -32,14 +32,15 @@ pub enum NatsError {
     Connect(#[from] async_nats::ConnectError),
 }
 
-/// Connects to NATS as `name`. The client keeps retrying in the background while the
+/// Connects to NATS as `name`, through any of `servers` (seeds: the client learns the rest
+/// of a cluster from the server it reaches). The client keeps retrying in the background while the
 /// server is down (initial connect included), so a function starts and reports the outage
 /// instead of crashing.
 ///
 /// # Errors
 /// See [`NatsError`].
 pub async fn connect(
-    url: &str,
+    servers: &[async_nats::ServerAddr],
     creds: Option<&NatsCredentials>,
     name: &str,
 ) -> Result<Client, NatsError> {
@@ -67,7 +68,7 @@ pub async fn connect(
                     source,
                 })?,
         };
-    Ok(options.connect(url).await?)
+    Ok(options.connect(servers).await?)
 }
 
 /// The version of the server the client is connected to, or `None` while disconnected.

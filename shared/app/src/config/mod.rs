@@ -29,8 +29,9 @@ pub struct DatabaseConfig {
 /// `NATS_URL` and optional `NATS_CREDS`.
 #[derive(Debug, Clone)]
 pub struct NatsConfig {
-    /// Server URL(s), comma-separated, e.g. `nats://127.0.0.1:4222`.
-    pub url: String,
+    /// The seeds of `NATS_URL` (comma-separated, e.g. `nats://n1:4222,nats://n2:4222`):
+    /// the client connects to one of them and learns the rest of the cluster from it.
+    pub servers: Vec<async_nats::ServerAddr>,
     /// `NATS_CREDS`: a `.creds` file's path, or its content (from a secret), if the server
     /// requires credentials.
     pub creds: Option<NatsCredentials>,
@@ -186,13 +187,34 @@ impl NatsConfig {
     /// Reads `NATS_URL` and `NATS_CREDS` (a `.creds` file's path, or its content).
     ///
     /// # Errors
-    /// When `NATS_URL` is missing or has an unknown scheme, or `NATS_CREDS` names no file.
+    /// When `NATS_URL` is missing, or one of its seeds is not a server address with a known
+    /// scheme, or `NATS_CREDS` names no file.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let url = required(source, "NATS_URL", "set it to nats://host:port")?;
-        for server in url.split(',') {
-            if server.contains("://") {
-                check_scheme("NATS_URL", server.trim(), &["nats", "tls", "ws", "wss"])?;
-            }
+        let servers = url
+            .split(',')
+            .map(str::trim)
+            .filter(|seed| !seed.is_empty())
+            .map(|seed| {
+                if seed.contains("://") {
+                    check_scheme("NATS_URL", seed, &["nats", "tls", "ws", "wss"])?;
+                }
+                seed.parse::<async_nats::ServerAddr>()
+                    .map_err(|error| ConfigError::Malformed {
+                        name: "NATS_URL",
+                        // The seed without its user information: it may hold a password.
+                        reason: format!(
+                            "{:?} is not a server address: {error}",
+                            seed.rsplit('@').next().unwrap_or(seed)
+                        ),
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(ConfigError::Malformed {
+                name: "NATS_URL",
+                reason: "names no server".into(),
+            });
         }
         let creds = match optional(source, "NATS_CREDS") {
             None => None,
@@ -214,7 +236,7 @@ impl NatsConfig {
                 Some(NatsCredentials::File(path))
             }
         };
-        Ok(Self { url, creds })
+        Ok(Self { servers, creds })
     }
 }
 

@@ -74,10 +74,28 @@ fn the_sec_user_agent_needs_a_contact_address() {
 
 #[test]
 fn nats_accepts_several_servers() {
-    let env = [("NATS_URL", "nats://a:4222, nats://b:4222")];
-    assert!(NatsConfig::from_source(&env).is_ok());
-    let env = [("NATS_URL", "http://a:4222")];
-    assert!(NatsConfig::from_source(&env).is_err());
+    let env = [("NATS_URL", "nats://a:4222, nats://b:4222,tls://c:4443")];
+    let seeds = NatsConfig::from_source(&env).expect("three seeds").servers;
+    let hosts: Vec<_> = seeds
+        .iter()
+        .map(|s| (s.host().to_owned(), s.port()))
+        .collect();
+    assert_eq!(
+        hosts,
+        [("a".into(), 4222), ("b".into(), 4222), ("c".into(), 4443)]
+    );
+    for malformed in [
+        "http://a:4222",
+        "nats://a:port",
+        "nats://a:4222,nats://:4222x",
+    ] {
+        let err = NatsConfig::from_source(&[("NATS_URL", malformed)]).unwrap_err();
+        assert!(err.to_string().contains("NATS_URL"), "{malformed}: {err}");
+    }
+    let err = NatsConfig::from_source(&[("NATS_URL", "nats://user:hunter2@a:port")])
+        .unwrap_err()
+        .to_string();
+    assert!(!err.contains("hunter2"), "{err}");
 }
 
 #[test]
