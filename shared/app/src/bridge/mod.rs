@@ -51,6 +51,10 @@ pub struct BridgeConfig {
     pub routes: Vec<BridgeRoute>,
     /// How the outbox relay retries, parks and prunes (with `DATABASE_URL`).
     pub outbox: OutboxConfig,
+    /// `AWS_ENDPOINT_URL_LAMBDA`, when set: where invokes go instead of Lambda's regional
+    /// endpoint (`cargo lambda watch` locally). The AWS SDK reads it, and `AWS_REGION`,
+    /// itself; both are checked here so a malformed one stops the bridge at start.
+    pub lambda_endpoint: Option<String>,
 }
 
 /// One durable consumer and the function its batches go to.
@@ -105,8 +109,44 @@ impl BridgeConfig {
                 .transpose()?,
             routes,
             outbox: OutboxConfig::from_source(source)?,
+            lambda_endpoint: lambda_endpoint(source)?,
         })
     }
+}
+
+/// `AWS_ENDPOINT_URL_LAMBDA` (an `http://` or `https://` URL) and `AWS_REGION` (like
+/// `eu-west-1`), when set.
+fn lambda_endpoint(source: &dyn Source) -> Result<Option<String>, ConfigError> {
+    if let Some(region) = optional(source, "AWS_REGION") {
+        let parts: Vec<&str> = region.split('-').collect();
+        let shaped = parts.len() >= 3
+            && parts.iter().all(|p| {
+                !p.is_empty()
+                    && p.bytes()
+                        .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            });
+        if !shaped {
+            return Err(ConfigError::Malformed {
+                name: "AWS_REGION",
+                reason: format!("{region:?} is not a region name like eu-west-1"),
+            });
+        }
+    }
+    optional(source, "AWS_ENDPOINT_URL_LAMBDA")
+        .map(|url| {
+            let url = url.trim().to_owned();
+            let host = ["http://", "https://"]
+                .iter()
+                .find_map(|scheme| url.strip_prefix(scheme));
+            match host {
+                Some(rest) if !rest.is_empty() => Ok(url),
+                _ => Err(ConfigError::Malformed {
+                    name: "AWS_ENDPOINT_URL_LAMBDA",
+                    reason: "must be an http:// or https:// URL".into(),
+                }),
+            }
+        })
+        .transpose()
 }
 
 /// The `BRIDGE_*` variable that sets a route default, by its routes-file field.

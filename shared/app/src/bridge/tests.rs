@@ -150,3 +150,20 @@ fn a_bad_routes_file_is_refused_with_the_reason() {
         .to_string();
     assert!(error.contains("/nonexistent/routes.json"), "{error}");
 }
+
+#[test]
+fn the_invoke_endpoint_and_region_are_checked_at_start() {
+    let valid = config(&[
+        ("AWS_ENDPOINT_URL_LAMBDA", "http://[::1]:9000"),
+        ("AWS_REGION", "us-east-1"),
+    ])
+    .expect("valid");
+    assert_eq!(valid.lambda_endpoint.as_deref(), Some("http://[::1]:9000"));
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL_LAMBDA", "127.0.0.1:9000"),
+        ("AWS_REGION", "US East"),
+    ] {
+        let error = config(&[(name, value)]).unwrap_err();
+        assert!(error.to_string().contains(name), "{name}={value}: {error}");
+    }
+}
