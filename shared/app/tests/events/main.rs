@@ -188,6 +188,10 @@ async fn the_handler_span_continues_the_publishers_trace() {
         "traceparent".into(),
         vec!["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()],
     );
+    // Other tests of this binary hit the same callsites with no subscriber, in parallel;
+    // one of them can cache a callsite's interest as "never" while this test's subscriber
+    // is being registered. Ask every callsite again, now that it is.
+    tracing::callsite::rebuild_interest_cache();
     assert_eq!(router.handle(&event).await, Outcome::Ack);
     assert_eq!(dashboards_of(&db, "user-traced").await.len(), 1);
 
