@@ -2,12 +2,14 @@
 
 use std::time::Duration;
 
-use async_nats::jetstream::{self, context::CreateStreamError};
+use async_nats::jetstream;
 use lzstock_infra::nats::NatsError;
 use lzstock_infra::streams::EventStreams;
 use lzstock_infra::{nats, postgres};
 use lzstock_shim::bridge::advisory;
-use lzstock_shim::config::{optional, ConfigError, Source};
+use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
+use lzstock_shim::envelope::Backoff;
+use lzstock_shim::streams::ProvisionError;
 use sqlx::PgPool;
 
 use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
@@ -23,9 +25,9 @@ pub enum StartupError {
     /// The NATS client could not be built.
     #[error("NATS: {0}")]
     Nats(#[from] NatsError),
-    /// JetStream refused the stream configuration.
-    #[error("JetStream refused the streams: {0}")]
-    Streams(#[from] CreateStreamError),
+    /// The streams could not be provisioned.
+    #[error("{0}")]
+    Streams(#[from] StreamsError),
     /// `SMTP_URL` is not one the mailer can use.
     #[error("SMTP_URL: {0}")]
     Smtp(#[from] SmtpUrlError),
@@ -79,60 +81,130 @@ pub async fn nats(
 
 /// Reads the stream names, defaulting to `LZSTOCK`, `LZSTOCK_DLQ` and subjects `lzstock.>`.
 /// `EVENTS_STREAM`, `DEAD_LETTER_STREAM` and `EVENTS_SUBJECT_ROOT` override them (tests give
-/// each case its own).
+/// each case its own); `NATS_STREAM_REPLICAS` (1, 3 or 5) sets the copies a cluster keeps of
+/// each.
 ///
 /// # Errors
-/// Never today; the signature leaves room for validation.
+/// When `NATS_STREAM_REPLICAS` is not 1, 3 or 5.
 pub fn event_streams(source: &dyn Source) -> Result<EventStreams, ConfigError> {
     let defaults = EventStreams::default();
+    let replicas = optional(source, "NATS_STREAM_REPLICAS")
+        .map(|_| parsed_or(source, "NATS_STREAM_REPLICAS", 1_usize))
+        .transpose()?;
+    if let Some(replicas) = replicas.filter(|r| ![1, 3, 5].contains(r)) {
+        return Err(ConfigError::Malformed {
+            name: "NATS_STREAM_REPLICAS",
+            reason: format!(
+                "must be 1, 3 or 5 (a replicated stream needs a majority of its copies), got {replicas}"
+            ),
+        });
+    }
     Ok(EventStreams {
         events: optional(source, "EVENTS_STREAM").unwrap_or(defaults.events),
         dead_letters: optional(source, "DEAD_LETTER_STREAM").unwrap_or(defaults.dead_letters),
         subject_root: optional(source, "EVENTS_SUBJECT_ROOT").unwrap_or(defaults.subject_root),
         dead_letter_prefix: defaults.dead_letter_prefix,
+        replicas,
     })
 }
 
-/// Provisions the streams, retrying with capped backoff while JetStream is unreachable,
-/// until it succeeds (`Ok(true)`) or `shutdown` resolves (`Ok(false)`).
+/// How long provisioning at start waits out an unavailable JetStream (a leader election, a
+/// node restarting, the broker not up yet) before giving up with the last reason.
+pub const PROVISION_PATIENCE: Duration = Duration::from_secs(300);
+
+/// Why the streams could not be provisioned at start.
+#[derive(Debug, thiserror::Error)]
+pub enum StreamsError {
+    /// The server refused the configuration: retrying cannot fix that.
+    #[error("JetStream refused the streams: {0}")]
+    Refused(ProvisionError),
+    /// `NATS_STREAM_REPLICAS` asks for more copies than the cluster can place.
+    #[error("NATS_STREAM_REPLICAS: {0}")]
+    Replicas(ProvisionError),
+    /// JetStream stayed unavailable for [`PROVISION_PATIENCE`].
+    #[error("JetStream was not available within {} s: {last}", .patience.as_secs())]
+    Unavailable {
+        /// How long it was waited for.
+        patience: Duration,
+        /// The last reason.
+        last: ProvisionError,
+    },
+}
+
+/// Provisions the event, dead-letter and advisory streams, retrying with capped backoff
+/// and jitter while JetStream is unavailable, for at most [`PROVISION_PATIENCE`]. Returns
+/// `Ok(true)` once they are provisioned, `Ok(false)` when `shutdown` resolved first.
 ///
 /// # Errors
-/// When the server refuses the configuration (say, subjects overlapping another stream):
-/// retrying cannot fix that, so the caller should stop with the reason.
+/// See [`StreamsError`]. Too many replicas is final at once where the cluster cannot have
+/// them (a single server, or fewer servers than asked for); where it could (a node of a
+/// big enough cluster is down), it is retried like an unavailable JetStream.
 pub async fn provision_streams(
     js: &jetstream::Context,
     streams: &EventStreams,
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<bool, CreateStreamError> {
+) -> Result<bool, StreamsError> {
+    provision_streams_within(js, streams, PROVISION_PATIENCE, shutdown).await
+}
+
+/// [`provision_streams`] with another patience.
+///
+/// # Errors
+/// See [`StreamsError`].
+pub async fn provision_streams_within(
+    js: &jetstream::Context,
+    streams: &EventStreams,
+    patience: Duration,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<bool, StreamsError> {
     tokio::pin!(shutdown);
-    let mut delay = Duration::from_millis(200);
+    let started = tokio::time::Instant::now();
+    let backoff = Backoff {
+        base: Duration::from_millis(200),
+        max: Duration::from_secs(5),
+    };
+    let mut attempt = 0_u64;
     loop {
+        attempt += 1;
         let provisioned = match streams.provision(js).await {
-            Ok(()) => advisory::provision(js, &streams.events).await,
+            Ok(()) => advisory::provision(js, &streams.events, streams.replicas).await,
             Err(error) => Err(error),
         };
-        match provisioned {
+        let error = match provisioned {
             Ok(()) => return Ok(true),
-            Err(error) if is_refusal(&error) => return Err(error),
-            Err(error) => {
-                tracing::warn!(%error, retry_in = ?delay, "cannot provision streams yet");
+            Err(error @ ProvisionError::Refused { .. }) => {
+                return Err(StreamsError::Refused(error))
             }
+            Err(error @ ProvisionError::Replicas { wanted, .. }) => {
+                if !cluster_could_hold(js, wanted) {
+                    return Err(StreamsError::Replicas(error));
+                }
+                error
+            }
+            Err(error) => error,
+        };
+        if started.elapsed() >= patience {
+            return Err(match error {
+                ProvisionError::Replicas { .. } => StreamsError::Replicas(error),
+                _ => StreamsError::Unavailable {
+                    patience,
+                    last: error,
+                },
+            });
         }
+        let delay = backoff.delay(attempt, attempt ^ u64::from(std::process::id()));
+        tracing::warn!(%error, retry_in = ?delay, "cannot provision streams yet");
         tokio::select! {
             () = &mut shutdown => return Ok(false),
             () = tokio::time::sleep(delay) => {}
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
-fn is_refusal(error: &CreateStreamError) -> bool {
-    use jetstream::context::CreateStreamErrorKind as Kind;
-    matches!(
-        error.kind(),
-        Kind::JetStream(_)
-            | Kind::EmptyStreamName
-            | Kind::InvalidStreamName
-            | Kind::DomainAndExternalSet
-    )
+/// Whether the cluster the client is connected to may have `replicas` servers: it is a
+/// cluster, and the server announced at least that many (itself and its peers' client
+/// URLs) when the client connected.
+fn cluster_could_hold(js: &jetstream::Context, replicas: usize) -> bool {
+    let info = js.client().server_info();
+    info.cluster.is_some() && info.connect_urls.len().max(1) >= replicas.saturating_sub(1)
 }

@@ -9,6 +9,7 @@
 //! Fault tests start private servers ([`PostgresServer::start`], [`NatsServer::start`])
 //! that they can stop and resume mid-test.
 
+pub mod cluster;
 pub mod emf;
 pub mod invoke_api;
 pub mod lambda;
@@ -287,6 +288,7 @@ async fn connect_nats(url: String) -> TestNats {
         dead_letters: format!("LZSTOCK_DLQ_{id}"),
         subject_root: format!("t{id}.lzstock"),
         dead_letter_prefix: "dlq".into(),
+        replicas: None,
     };
     streams
         .provision(&jetstream)

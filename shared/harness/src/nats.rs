@@ -15,6 +15,8 @@ pub struct NatsServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    /// Arguments after the defaults: a cluster node's name and routes, TLS.
+    extra: Vec<String>,
     child: Option<Child>,
 }
 
@@ -27,6 +29,15 @@ impl NatsServer {
     /// # Errors
     /// When the binary is missing or the server does not start.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(process::free_port(), Vec::new())
+    }
+
+    /// Starts a server on `port` with `extra` arguments after the defaults (`-a 127.0.0.1
+    /// -p <port> -js -sd <store>`): a cluster node's name, cluster and routes, or TLS.
+    ///
+    /// # Errors
+    /// When the binary is missing or the server does not start.
+    pub fn start_with(port: u16, extra: Vec<String>) -> io::Result<Self> {
         let bin = process::find_program("nats-server", "NATS_SERVER_BIN").ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -37,7 +48,8 @@ impl NatsServer {
         let mut server = Self {
             dir: process::server_dir("lzstock-nats-")?,
             bin,
-            port: process::free_port(),
+            port,
+            extra,
             child: None,
         };
         server.resume()?;
@@ -54,6 +66,25 @@ impl NatsServer {
     #[must_use]
     pub fn url(&self) -> String {
         format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// The server's own directory (its store and log), where a test may keep files the
+    /// server reads (certificates).
+    #[must_use]
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Whether the server process is running.
+    #[must_use]
+    pub const fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// What the server logged so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.dir.path().join("nats.log")).unwrap_or_default()
     }
 
     /// Stops the server (SIGTERM, so JetStream flushes its store) and waits for it.
@@ -95,6 +126,7 @@ impl NatsServer {
                 "-sd",
             ])
             .arg(self.dir.path().join("store"))
+            .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::{self, stream};
+use lzstock_shim::streams::ProvisionError;
 
 /// The names of the event stream, the dead-letter stream and their subjects.
 ///
@@ -18,6 +19,9 @@ pub struct EventStreams {
     pub subject_root: String,
     /// Dead letters go to `<dead_letter_prefix>.<original subject>` (`dlq`).
     pub dead_letter_prefix: String,
+    /// Copies of each stream a cluster keeps (`NATS_STREAM_REPLICAS`); `None` leaves an
+    /// existing stream's replicas as they are and creates a new one with one.
+    pub replicas: Option<usize>,
 }
 
 impl Default for EventStreams {
@@ -27,6 +31,7 @@ impl Default for EventStreams {
             dead_letters: "LZSTOCK_DLQ".into(),
             subject_root: "lzstock".into(),
             dead_letter_prefix: "dlq".into(),
+            replicas: None,
         }
     }
 }
@@ -81,19 +86,15 @@ impl EventStreams {
         }
     }
 
-    /// Creates both streams, or brings existing ones to this configuration. Safe to run
-    /// at every start and from several processes at once.
+    /// Creates both streams, or brings existing ones to this configuration and to
+    /// [`Self::replicas`]. Safe to run at every start and from several processes at once: a
+    /// stream already as asked is left untouched.
     ///
     /// # Errors
     /// When JetStream is unreachable or refuses the configuration.
-    pub async fn provision(
-        &self,
-        js: &jetstream::Context,
-    ) -> Result<(), jetstream::context::CreateStreamError> {
+    pub async fn provision(&self, js: &jetstream::Context) -> Result<(), ProvisionError> {
         for config in [self.events_config(), self.dead_letters_config()] {
-            let name = config.name.clone();
-            js.create_or_update_stream(config).await?;
-            tracing::debug!(stream = %name, "stream provisioned");
+            lzstock_shim::streams::provision(js, config, self.replicas).await?;
         }
         Ok(())
     }

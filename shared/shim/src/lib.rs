@@ -23,6 +23,7 @@ pub mod meters;
 pub mod schedule;
 pub mod schedule_expression;
 pub mod shutdown;
+pub mod streams;
 pub mod telemetry;
 
 pub use host::Host;

@@ -48,23 +48,25 @@ pub enum AdvisoryError {
     },
 }
 
-/// Creates or updates the stream that keeps `events_stream`'s max-deliveries advisories.
+/// Creates or updates the stream that keeps `events_stream`'s max-deliveries advisories,
+/// with `replicas` copies (`None`: an existing stream's, or one; see
+/// [`crate::streams::provision`]).
 ///
 /// # Errors
 /// When JetStream is unreachable or refuses the configuration.
 pub async fn provision(
     js: &jetstream::Context,
     events_stream: &str,
-) -> Result<(), jetstream::context::CreateStreamError> {
-    js.create_or_update_stream(stream::Config {
+    replicas: Option<usize>,
+) -> Result<(), crate::streams::ProvisionError> {
+    let config = stream::Config {
         name: stream_name(events_stream),
         subjects: vec![subject(events_stream)],
         retention: stream::RetentionPolicy::WorkQueue,
         max_age: Duration::from_secs(7 * 24 * 3600),
         ..Default::default()
-    })
-    .await?;
-    Ok(())
+    };
+    crate::streams::provision(js, config, replicas).await
 }
 
 /// The advisory's body, as JetStream sends it.

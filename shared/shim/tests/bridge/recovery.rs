@@ -38,7 +38,7 @@ async fn a_consumer_deleted_under_the_bridge_is_re_created_and_nothing_is_missed
 #[tokio::test(flavor = "multi_thread")]
 async fn a_message_that_ran_out_of_deliveries_with_no_bridge_is_dead_lettered_from_the_advisory() {
     let bus = nats().await;
-    advisory::provision(&bus.jetstream, &bus.streams.events)
+    advisory::provision(&bus.jetstream, &bus.streams.events, None)
         .await
         .expect("advisory stream");
     // A bridge that takes the message and dies, twice, on a consumer allowing two deliveries.

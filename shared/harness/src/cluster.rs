@@ -1,0 +1,184 @@
+//! A JetStream cluster on loopback: N `nats-server` nodes on free ports joined by routes,
+//! each with its own store, any of which a test can kill, stop, restart or make step down
+//! from leading a stream.
+
+use std::io::{self, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+
+use crate::nats::NatsServer;
+use crate::process;
+
+/// The cluster's name, as its nodes announce it.
+pub const CLUSTER_NAME: &str = "lzstock-test";
+
+/// One node: its server and monitoring port.
+#[derive(Debug)]
+pub struct ClusterNode {
+    /// The node's `server_name` (`n1`, `n2`, …), which stream info names a leader by.
+    pub name: String,
+    /// The server.
+    pub server: NatsServer,
+    monitor_port: u16,
+}
+
+impl ClusterNode {
+    /// Whether the node answers its health check: connected to the cluster, its JetStream
+    /// caught up with the meta leader.
+    #[must_use]
+    pub fn is_healthy(&self) -> bool {
+        http_ok(self.monitor_port, "/healthz")
+    }
+}
+
+/// N nodes joined as one JetStream cluster. Killed with the test process.
+#[derive(Debug)]
+pub struct NatsCluster {
+    nodes: Vec<ClusterNode>,
+}
+
+impl NatsCluster {
+    /// Starts `size` nodes (3 or 5 in practice) and waits until every one is healthy.
+    ///
+    /// # Errors
+    /// When a node does not start, or the cluster does not form within a minute.
+    pub fn start(size: usize) -> io::Result<Self> {
+        let ports: Vec<(u16, u16, u16)> = (0..size)
+            .map(|_| {
+                (
+                    process::free_port(),
+                    process::free_port(),
+                    process::free_port(),
+                )
+            })
+            .collect();
+        let routes: Vec<String> = ports
+            .iter()
+            .map(|(_, cluster, _)| format!("nats://127.0.0.1:{cluster}"))
+            .collect();
+        let mut nodes = Vec::with_capacity(size);
+        for (index, (client, cluster, monitor)) in ports.iter().enumerate() {
+            let name = format!("n{}", index + 1);
+            let extra = vec![
+                "--name".to_owned(),
+                name.clone(),
+                "--cluster_name".to_owned(),
+                CLUSTER_NAME.to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://127.0.0.1:{cluster}"),
+                "--routes".to_owned(),
+                routes.join(","),
+                "-m".to_owned(),
+                monitor.to_string(),
+            ];
+            nodes.push(ClusterNode {
+                name,
+                server: NatsServer::start_with(*client, extra)?,
+                monitor_port: *monitor,
+            });
+        }
+        let cluster = Self { nodes };
+        cluster.wait_healthy(Duration::from_secs(60))?;
+        Ok(cluster)
+    }
+
+    /// The nodes, in order.
+    #[must_use]
+    pub fn nodes(&self) -> &[ClusterNode] {
+        &self.nodes
+    }
+
+    /// Node `index` (from 0).
+    ///
+    /// # Panics
+    /// When there is no such node.
+    pub fn node_mut(&mut self, index: usize) -> &mut ClusterNode {
+        &mut self.nodes[index]
+    }
+
+    /// The index of the node named `name`.
+    #[must_use]
+    pub fn index_of(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|node| node.name == name)
+    }
+
+    /// Every node's client URL, comma-separated: a `NATS_URL` of seeds.
+    #[must_use]
+    pub fn seeds(&self) -> String {
+        self.nodes
+            .iter()
+            .map(|node| node.server.url())
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// Waits until every running node is healthy.
+    ///
+    /// # Errors
+    /// When one is not within `timeout`.
+    pub fn wait_healthy(&self, timeout: Duration) -> io::Result<()> {
+        let started = Instant::now();
+        loop {
+            let unhealthy: Vec<&str> = self
+                .nodes
+                .iter()
+                .filter(|node| node.server.is_running() && !node.is_healthy())
+                .map(|node| node.name.as_str())
+                .collect();
+            if unhealthy.is_empty() {
+                return Ok(());
+            }
+            if started.elapsed() > timeout {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("cluster nodes {unhealthy:?} not healthy within {timeout:?}"),
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// The name of the node leading `stream`, as the stream's info reports it.
+    pub async fn leader_of(js: &jetstream::Context, stream: &str) -> Option<String> {
+        let mut stream = js.get_stream(stream).await.ok()?;
+        let info = stream.info().await.ok()?;
+        info.cluster
+            .as_ref()
+            .and_then(|cluster| cluster.leader.clone())
+    }
+
+    /// Asks the leader of `stream` to step down, so another replica is elected.
+    ///
+    /// # Errors
+    /// When the request is not answered or refused.
+    pub async fn step_down(js: &jetstream::Context, stream: &str) -> Result<(), String> {
+        let answer: serde_json::Value = js
+            .request(format!("STREAM.LEADER.STEPDOWN.{stream}"), &())
+            .await
+            .map_err(|e| e.to_string())?;
+        if answer["success"] == serde_json::Value::Bool(true) {
+            Ok(())
+        } else {
+            Err(answer.to_string())
+        }
+    }
+}
+
+/// Whether `GET path` on the monitoring port answers 200.
+fn http_ok(port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+    if stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").as_bytes())
+        .is_err()
+    {
+        return false;
+    }
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    answer.starts_with("HTTP/1.0 200") || answer.starts_with("HTTP/1.1 200")
+}
