@@ -76,7 +76,13 @@ pub async fn nats(
     config: &NatsConfig,
     client_name: &str,
 ) -> Result<async_nats::Client, StartupError> {
-    Ok(nats::connect(&config.servers, config.creds.as_ref(), client_name).await?)
+    Ok(nats::connect(
+        &config.servers,
+        config.creds.as_ref(),
+        &config.tls,
+        client_name,
+    )
+    .await?)
 }
 
 /// Reads the stream names, defaulting to `LZSTOCK`, `LZSTOCK_DLQ` and subjects `lzstock.>`.

@@ -20,6 +20,7 @@ pub mod process;
 pub mod redis;
 pub mod sec_standin;
 pub mod smtp_sink;
+pub mod tls;
 
 use std::sync::OnceLock;
 

@@ -7,7 +7,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use lzstock_infra::nats::NatsCredentials;
+use lzstock_infra::nats::{NatsCredentials, NatsTls};
 use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
@@ -35,6 +35,9 @@ pub struct NatsConfig {
     /// `NATS_CREDS`: a `.creds` file's path, or its content (from a secret), if the server
     /// requires credentials.
     pub creds: Option<NatsCredentials>,
+    /// `NATS_TLS_CA`, `NATS_TLS_CERT` and `NATS_TLS_KEY`, checked at start; TLS is required
+    /// when any is set or a seed is `tls://`.
+    pub tls: NatsTls,
 }
 
 /// `PORT` for a standalone HTTP server.
@@ -236,8 +239,60 @@ impl NatsConfig {
                 Some(NatsCredentials::File(path))
             }
         };
-        Ok(Self { servers, creds })
+        let tls = nats_tls(source, &servers)?;
+        Ok(Self {
+            servers,
+            creds,
+            tls,
+        })
     }
+}
+
+/// Reads `NATS_TLS_CA` (a PEM bundle), `NATS_TLS_CERT` and `NATS_TLS_KEY` (a client
+/// certificate and its key, both or neither), checking each file parses.
+fn nats_tls(
+    source: &dyn Source,
+    servers: &[async_nats::ServerAddr],
+) -> Result<NatsTls, ConfigError> {
+    let file = |name: &'static str,
+                check: fn(&std::path::Path) -> Result<(), lzstock_infra::nats::PemError>|
+     -> Result<Option<PathBuf>, ConfigError> {
+        optional(source, name)
+            .map(|path| {
+                let path = PathBuf::from(path);
+                check(&path).map_err(|error| ConfigError::Malformed {
+                    name,
+                    reason: error.to_string(),
+                })?;
+                Ok(path)
+            })
+            .transpose()
+    };
+    let ca = file("NATS_TLS_CA", lzstock_infra::nats::check_certificates)?;
+    let cert = file("NATS_TLS_CERT", lzstock_infra::nats::check_certificates)?;
+    let key = file("NATS_TLS_KEY", lzstock_infra::nats::check_private_key)?;
+    let client = match (cert, key) {
+        (Some(cert), Some(key)) => Some((cert, key)),
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(ConfigError::Missing {
+                name: "NATS_TLS_KEY",
+                hint: "NATS_TLS_CERT is set: give its private key (PEM) too",
+            })
+        }
+        (None, Some(_)) => {
+            return Err(ConfigError::Missing {
+                name: "NATS_TLS_CERT",
+                hint: "NATS_TLS_KEY is set: give its certificate (PEM) too",
+            })
+        }
+    };
+    let tls_seed = servers.iter().any(|seed| seed.tls_required());
+    Ok(NatsTls {
+        required: tls_seed || ca.is_some() || client.is_some(),
+        ca,
+        client,
+    })
 }
 
 impl HttpConfig {

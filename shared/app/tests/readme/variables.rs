@@ -6,6 +6,7 @@
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use lzstock_harness::tls::TestCertificates;
 use lzstock_shim::config::{ConfigError, Source};
 use lzstock_shim::meters::{self, EmfSettings};
 use lzstock_shim::telemetry::TelemetrySettings;
@@ -179,13 +180,19 @@ fn parse(binary: &str, source: &Recorded) -> Result<Lists, ConfigError> {
 /// Files the examples name: the test writes one of each kind and points the variable at it.
 struct Files {
     dir: tempfile::TempDir,
+    certificates: TestCertificates,
 }
 
 impl Files {
     fn new() -> Self {
         Self {
             dir: tempfile::tempdir().expect("a temporary directory"),
+            certificates: TestCertificates::generate().expect("certificates (openssl)"),
         }
+    }
+
+    fn certificate(&self, file: &str) -> String {
+        std::fs::read_to_string(self.certificates.path(file)).expect("a PEM file")
     }
 
     /// `value` as the binaries will find it: a path the README shows is replaced by a file
@@ -194,6 +201,9 @@ impl Files {
         let content = match name {
             "NATS_CREDS" => "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n".to_owned(),
             "BRIDGE_ROUTES_FILE" => routes_file_of_readme(),
+            "NATS_TLS_CA" => self.certificate("ca.pem"),
+            "NATS_TLS_CERT" => self.certificate("client.pem"),
+            "NATS_TLS_KEY" => self.certificate("client.key"),
             _ => return value.to_owned(),
         };
         assert!(
