@@ -130,11 +130,13 @@ impl LambdaEmulator {
             .stderr(Stdio::null());
         let child = process::spawn_tied(command, libc::SIGKILL)?;
         process::wait_for_port(port, Duration::from_secs(30))?;
-        Ok(Self {
-            child,
-            port,
-            http: reqwest::Client::new(),
-        })
+        // A fresh connection per invoke: the emulator may drop an idle keep-alive connection
+        // while the client reuses it, which fails the request with an unexpected message.
+        let http = reqwest::Client::builder()
+            .pool_max_idle_per_host(0)
+            .build()
+            .map_err(io::Error::other)?;
+        Ok(Self { child, port, http })
     }
 
     /// The emulator's address, serving the Invoke API: a client's `AWS_ENDPOINT_URL_LAMBDA`.

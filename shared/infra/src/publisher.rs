@@ -46,6 +46,16 @@ pub enum PublishError {
     },
 }
 
+impl PublishError {
+    /// The client's reason.
+    #[must_use]
+    pub const fn reason(&self) -> &jetstream::context::PublishError {
+        match self {
+            Self::Send { source, .. } | Self::Ack { source, .. } => source,
+        }
+    }
+}
+
 /// Publishes events with at most `max_in_flight` of them awaiting the stream's ack.
 ///
 /// Cheap to clone; clones share the bound.

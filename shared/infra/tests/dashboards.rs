@@ -346,3 +346,56 @@ async fn published_rows_are_pruned_after_their_retention() {
     let left: Vec<uuid::Uuid> = statuses(&db).await.into_iter().map(|(id, ..)| id).collect();
     assert_eq!(left, [recent, pending]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_relays_on_one_outbox_publish_every_row_and_settle_only_their_own() {
+    let (db, bus) = tokio::join!(database(), nats());
+    let mut ids = Vec::new();
+    for n in 0..300 {
+        ids.push(
+            outbox_row(
+                &db,
+                bus.streams.subject("things.happened"),
+                json!({"id": format!("shared-{n}")}),
+            )
+            .await,
+        );
+    }
+    let relays = [
+        OutboxRelay::new(db.pool.clone(), bus.jetstream.clone()),
+        OutboxRelay::new(db.pool.clone(), bus.jetstream.clone()),
+    ];
+    let (a, b) = tokio::join!(relays[0].publish_pending(), relays[1].publish_pending());
+    let (a, b) = (a.expect("relay a"), b.expect("relay b"));
+    assert_eq!(a.published + b.published, 300, "{a:?} {b:?}");
+    for (id, status, attempts) in statuses(&db).await {
+        assert_eq!((status.as_str(), attempts), ("published", 1), "{id}");
+    }
+    let mut stream = bus.jetstream.get_stream(&bus.streams.events).await.unwrap();
+    assert_eq!(stream.info().await.unwrap().state.messages, 300);
+
+    // A claim that lapsed and was taken over: the first holder's settlement changes nothing.
+    let row = outbox_row(
+        &db,
+        bus.streams.subject("things.happened"),
+        json!({"id": "late"}),
+    )
+    .await;
+    sqlx::query("UPDATE outbox SET claimed_until = now() + interval '1 minute', claim_token = gen_random_uuid() WHERE id = $1")
+        .bind(row)
+        .execute(&db.pool)
+        .await
+        .expect("another relay's claim");
+    assert_eq!(
+        relays[0].publish_pending().await.expect("pass").published,
+        0,
+        "a row another relay holds is not taken"
+    );
+    let holder: Option<uuid::Uuid> =
+        sqlx::query_scalar("SELECT claim_token FROM outbox WHERE id = $1")
+            .bind(row)
+            .fetch_one(&db.pool)
+            .await
+            .expect("token");
+    assert!(holder.is_some(), "the holder's claim stands");
+}

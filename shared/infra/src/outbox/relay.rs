@@ -5,9 +5,10 @@
 //! published as soon as the stream acknowledges it. A row whose publish fails while the
 //! broker answers (a payload over `max_payload`, a subject no stream holds) is tried again
 //! after a growing delay and parked after [`RelaySettings::max_attempts`], so it cannot hold
-//! back the rows behind it. While the broker does not answer at all, no row is charged an
-//! attempt: an outage delays events, it never parks them. Published rows are pruned after
-//! [`RelaySettings::retention`].
+//! back the rows behind it. A failure that is the broker's (a timeout, a lost connection, a
+//! stream without a leader during an election, JetStream temporarily unavailable) charges
+//! no row: an outage or an election delays events, it never parks them. Published rows are
+//! pruned after [`RelaySettings::retention`].
 //!
 //! Guarantees: every committed event is published at least once; a repeat within the
 //! stream's duplicate window (a relay that died between the ack and the mark) is dropped by
@@ -55,8 +56,19 @@ pub const RELAY_POLL: Duration = Duration::from_millis(500);
 const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Rows deleted per statement when pruning, so a large backlog never holds one long lock.
 const PRUNE_BATCH: i64 = 1000;
-/// How long the broker may take to answer the probe that tells a failing row from an outage.
+/// How long the broker may take to answer a question that tells a failing row from an
+/// unavailable broker.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whose fault a failed publish is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fault {
+    /// The row's: the stream refuses it, as it will next time (too large, no stream holds
+    /// its subject). Charged an attempt.
+    Row,
+    /// The broker's: it did not answer, or cannot now. Not charged.
+    Broker,
+}
 
 /// How the relay retries, parks and prunes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -132,6 +144,8 @@ pub struct OutboxRelay {
 /// A claimed row.
 struct Claimed {
     id: uuid::Uuid,
+    /// The claim's token: the row is settled only while it still carries it.
+    token: uuid::Uuid,
     attempts: i32,
     event: OutgoingEvent,
 }
@@ -186,10 +200,13 @@ impl OutboxRelay {
         }
     }
 
-    /// Claims the oldest due rows for [`RelaySettings::claim`], in commit order.
+    /// Claims the oldest due rows for [`RelaySettings::claim`], in commit order, under a
+    /// token of this claim's own.
     async fn claim(&self) -> Result<Vec<Claimed>, sqlx::Error> {
+        let token = uuid::Uuid::new_v4();
         let mut rows = sqlx::query!(
-            r#"UPDATE outbox SET claimed_until = now() + make_interval(secs => $2)
+            r#"UPDATE outbox SET claimed_until = now() + make_interval(secs => $2),
+                   claim_token = $3
                WHERE id IN (
                    SELECT id FROM outbox
                    WHERE published_at IS NULL AND parked_at IS NULL
@@ -201,6 +218,7 @@ impl OutboxRelay {
                RETURNING id, subject, payload, traceparent, attempts, created_at"#,
             RELAY_BATCH,
             self.settings.claim.as_secs_f64(),
+            token,
         )
         .fetch_all(&self.pool)
         .await?;
@@ -209,6 +227,7 @@ impl OutboxRelay {
             .into_iter()
             .map(|row| Claimed {
                 id: row.id,
+                token,
                 attempts: row.attempts,
                 event: OutgoingEvent {
                     subject: row.subject,
@@ -233,7 +252,7 @@ impl OutboxRelay {
             }
             if outage.is_some() {
                 // The broker is away: the rest of the claim waits for the next pass.
-                self.release(row.id).await?;
+                self.release(&row).await?;
                 continue;
             }
             let span = publish_span(&row.event);
@@ -265,10 +284,11 @@ impl OutboxRelay {
     ) -> Result<(), sqlx::Error> {
         let error = match result {
             Ok(()) => {
+                // Published, whoever holds the row now; the holder's own mark is a no-op.
                 sqlx::query!(
                     "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
-                         last_error = NULL, claimed_until = NULL
-                     WHERE id = $1",
+                         last_error = NULL, claimed_until = NULL, claim_token = NULL
+                     WHERE id = $1 AND published_at IS NULL",
                     row.id,
                 )
                 .execute(&self.pool)
@@ -279,30 +299,35 @@ impl OutboxRelay {
             }
             Err(error) => error,
         };
-        // One probe per pass tells a row the broker refuses from a broker that is away.
-        if outage.is_none() && !self.broker_answers().await {
+        if outage.is_none() && self.fault_of(&row.event.subject, &error).await == Fault::Broker {
             *outage = Some(error.to_string());
         }
         if outage.is_some() {
             // Not the row's fault: release it for the next pass, uncharged.
-            return self.release(row.id).await;
+            return self.release(&row).await;
         }
         let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
         let reason = error.to_string();
         let retry_after = self.settings.retry_after(attempts);
         let parked = sqlx::query_scalar!(
             r#"UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
+                   claim_token = NULL,
                    next_attempt_at = now() + make_interval(secs => $3),
                    parked_at = CASE WHEN attempts + 1 >= $4 THEN now() END
-               WHERE id = $1
+               WHERE id = $1 AND claim_token = $5
                RETURNING parked_at IS NOT NULL AS "parked!""#,
             row.id,
             reason,
             retry_after.as_secs_f64(),
             i32::try_from(self.settings.max_attempts).unwrap_or(i32::MAX),
+            row.token,
         )
-        .fetch_one(&self.pool)
+        .fetch_optional(&self.pool)
         .await?;
+        // Another relay took the row over after this claim lapsed: its attempt, not ours.
+        let Some(parked) = parked else {
+            return Ok(());
+        };
         self.metrics.count_failed();
         pass.failed += 1;
         if parked {
@@ -328,12 +353,55 @@ impl OutboxRelay {
         Ok(())
     }
 
-    /// Gives a claimed row back to the next pass, its attempts uncounted.
-    async fn release(&self, id: uuid::Uuid) -> Result<(), sqlx::Error> {
-        sqlx::query!("UPDATE outbox SET claimed_until = NULL WHERE id = $1", id)
-            .execute(&self.pool)
-            .await?;
+    /// Gives a claimed row back to the next pass, its attempts uncounted, if this claim
+    /// still holds it.
+    async fn release(&self, row: &Claimed) -> Result<(), sqlx::Error> {
+        sqlx::query!(
+            "UPDATE outbox SET claimed_until = NULL, claim_token = NULL
+             WHERE id = $1 AND claim_token = $2",
+            row.id,
+            row.token,
+        )
+        .execute(&self.pool)
+        .await?;
         Ok(())
+    }
+
+    /// Tells a row the stream refuses from a broker that cannot take it now, by the kind of
+    /// the failure: a lost connection is the broker's; so is a JetStream error that means
+    /// "not now" (an election, no quorum). No answer from a stream (no responders, or a
+    /// timeout) is either a subject no stream holds (the row's) or a stream without a leader
+    /// or slow (the broker's): JetStream is asked which stream holds the subject.
+    async fn fault_of(&self, subject: &str, error: &PublishError) -> Fault {
+        use async_nats::jetstream::context::{GetStreamByNameErrorKind, PublishErrorKind};
+        let reason = error.reason();
+        match reason.kind() {
+            PublishErrorKind::MaxPayloadExceeded
+            | PublishErrorKind::WrongLastMessageId
+            | PublishErrorKind::WrongLastSequence => Fault::Row,
+            PublishErrorKind::BrokenPipe | PublishErrorKind::MaxAckPending => Fault::Broker,
+            // No stream answered: none holds the subject (the row's fault, however the
+            // server says it: no responders, or silence when something else listens on the
+            // subject), or the one that holds it has no leader now, or is slow (the broker's).
+            PublishErrorKind::StreamNotFound | PublishErrorKind::TimedOut => {
+                match tokio::time::timeout(PROBE_TIMEOUT, self.js.stream_by_subject(subject)).await
+                {
+                    Ok(Err(e)) if e.kind() == GetStreamByNameErrorKind::NotFound => Fault::Row,
+                    _ => Fault::Broker,
+                }
+            }
+            PublishErrorKind::Other => {
+                let api = std::error::Error::source(reason)
+                    .and_then(|source| source.downcast_ref::<jetstream::Error>());
+                match api {
+                    Some(api) if lzstock_shim::streams::is_unavailable(api) => Fault::Broker,
+                    Some(_) => Fault::Row,
+                    // Not the server's words: blame the row only if JetStream answers.
+                    None if self.broker_answers().await => Fault::Row,
+                    None => Fault::Broker,
+                }
+            }
+        }
     }
 
     /// Whether JetStream answers a request at all right now.
