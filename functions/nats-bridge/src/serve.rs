@@ -64,7 +64,7 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         if !config.routes.is_empty() {
             let stream = js.get_stream(&config.streams.events).await?;
             for route in &config.routes {
-                let (_, reconciled) = bridge::reconcile(&stream, &route.consumer).await?;
+                let (_, reconciled, _) = bridge::reconcile(&stream, &route.consumer).await?;
                 tracing::info!(route = %route.consumer.durable, ?reconciled, "route's consumer ready");
             }
         }

@@ -76,7 +76,9 @@ pub async fn run<I: Invoke>(
             stream: settings.stream.clone(),
             source,
         })?;
-    let (consumer, _) = reconcile(&stream, settings).await?;
+    // Where a newer bridge wrote the durable, its values are the ones to work with.
+    let (consumer, _, settings) = reconcile(&stream, settings).await?;
+    let settings = &settings;
     tracing::info!(stream = %settings.stream, durable = %settings.durable, "consuming");
 
     // The shutdown future is driven beside the loop, which reads a flag between batches:
@@ -132,7 +134,7 @@ async fn consume<I: Invoke>(
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
                 match reconcile(stream, settings).await {
-                    Ok((reopened, _)) => consumer = reopened,
+                    Ok((reopened, _, _)) => consumer = reopened,
                     Err(error) => tracing::warn!(%error, "re-creating the consumer failed"),
                 }
                 fetched = fetch(&consumer, settings).await;

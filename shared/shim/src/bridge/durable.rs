@@ -6,6 +6,17 @@
 //! consumer with the settings, updates it in place where the server allows that, and
 //! re-creates it where it does not, resuming after its ack floor rather than replaying the
 //! stream.
+//!
+//! Several bridges share a route's durable. During a rolling deploy that changes a route's
+//! settings, the first new bridge updates the durable, and records when in the consumer's
+//! metadata (`lzstock.written_at`); a bridge whose settings came into force before that (it
+//! started earlier: an old replica) keeps the durable as the newer bridge left it and works
+//! with the durable's values, instead of reverting it. So the durable is updated once, and
+//! nothing flaps. (A replica restarted on old settings during the deploy counts as newer;
+//! hosts' clocks are trusted to within the time between two deploys.)
+
+use std::sync::OnceLock;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::consumer::{self, pull, AckPolicy, DeliverPolicy, FromConsumer};
 use async_nats::jetstream::context::ConsumerInfoErrorKind;
@@ -33,6 +44,9 @@ pub enum Reconciled {
     Unchanged,
     /// It was updated in place; each entry names a field and its old and new values.
     Updated(Vec<String>),
+    /// It differed, but a bridge whose settings are newer than these wrote it: it was kept
+    /// as it is, and the route works with its values.
+    KeptNewer(Vec<String>),
     /// The server refused an update; it was re-created from the sequence after its ack
     /// floor.
     Recreated {
@@ -60,8 +74,50 @@ fn filters(config: &consumer::Config) -> Vec<String> {
     subjects
 }
 
-/// Sets the fields the settings own on `config`, keeping every other field as it is.
-fn apply(settings: &ConsumerSettings, config: &mut pull::Config) {
+/// The metadata key holding when a bridge last wrote the durable (milliseconds since the
+/// epoch).
+pub const WRITTEN_AT: &str = "lzstock.written_at";
+/// The metadata key holding which bridge last wrote the durable.
+pub const WRITTEN_BY: &str = "lzstock.written_by";
+
+/// Who reconciles, and since when its settings are in force.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Writer {
+    /// Unique to the process.
+    pub id: String,
+    /// When its settings came into force (its first reconcile).
+    pub since: SystemTime,
+}
+
+impl Writer {
+    /// This process.
+    #[must_use]
+    pub fn this_process() -> Self {
+        static WRITER: OnceLock<Writer> = OnceLock::new();
+        WRITER
+            .get_or_init(|| Self {
+                id: format!("{}-{}", std::process::id(), millis(SystemTime::now())),
+                since: SystemTime::now(),
+            })
+            .clone()
+    }
+}
+
+fn millis(time: SystemTime) -> u128 {
+    time.duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis()
+}
+
+/// Sets the fields the settings own on `config`, keeping every other field as it is, and
+/// records who wrote it and when.
+fn apply(settings: &ConsumerSettings, writer: &Writer, config: &mut pull::Config) {
+    config
+        .metadata
+        .insert(WRITTEN_AT.to_owned(), millis(SystemTime::now()).to_string());
+    config
+        .metadata
+        .insert(WRITTEN_BY.to_owned(), writer.id.clone());
     config.durable_name = Some(settings.durable.clone());
     config.filter_subject = super::consumer::single_subject(&settings.filter_subjects);
     config.filter_subjects = super::consumer::several_subjects(&settings.filter_subjects);
@@ -119,16 +175,41 @@ fn deliver_policy(start: StartPosition) -> DeliverPolicy {
     }
 }
 
+/// The settings a route works with: its own, or the durable's where a newer bridge wrote
+/// them ([`Reconciled::KeptNewer`]).
+fn adopted(settings: &ConsumerSettings, current: &consumer::Config) -> ConsumerSettings {
+    ConsumerSettings {
+        filter_subjects: filters(current),
+        ack_wait: current.ack_wait,
+        max_deliver: current.max_deliver,
+        max_ack_pending: current.max_ack_pending,
+        ..settings.clone()
+    }
+}
+
 /// Opens the route's durable consumer on `stream`, creating it at the route's start
-/// position when it does not exist and bringing an existing one in line with `settings`;
-/// every change is logged.
+/// position when it does not exist and bringing an existing one in line with `settings`
+/// unless a newer bridge wrote it (see the module's notes); every change is logged. Returns
+/// the consumer, what was done, and the settings the route works with.
 ///
 /// # Errors
 /// When the server cannot be asked, or refuses both the update and the re-creation.
 pub async fn reconcile(
     stream: &Stream,
     settings: &ConsumerSettings,
-) -> Result<(PullConsumer, Reconciled), DurableError> {
+) -> Result<(PullConsumer, Reconciled, ConsumerSettings), DurableError> {
+    reconcile_as(stream, settings, &Writer::this_process()).await
+}
+
+/// [`reconcile`] by `writer`.
+///
+/// # Errors
+/// As [`reconcile`].
+pub async fn reconcile_as(
+    stream: &Stream,
+    settings: &ConsumerSettings,
+    writer: &Writer,
+) -> Result<(PullConsumer, Reconciled, ConsumerSettings), DurableError> {
     let failed = |source: async_nats::Error| DurableError {
         durable: settings.durable.clone(),
         source,
@@ -143,26 +224,41 @@ pub async fn reconcile(
             deliver_policy: deliver_policy(settings.start),
             ..Default::default()
         };
-        apply(settings, &mut config);
+        apply(settings, writer, &mut config);
         let created = create(stream, config).await.map_err(failed)?;
         tracing::info!(durable = %settings.durable, start = ?settings.start, "created the durable consumer");
-        return Ok((created, Reconciled::Created));
+        return Ok((created, Reconciled::Created, settings.clone()));
     };
     let changes = differences(settings, &info.config);
-    if changes.is_empty() {
+    let metadata = &info.config.metadata;
+    let written_by_newer = metadata.get(WRITTEN_BY).is_some_and(|by| *by != writer.id)
+        && metadata
+            .get(WRITTEN_AT)
+            .and_then(|at| at.parse::<u128>().ok())
+            .is_some_and(|at| at > millis(writer.since));
+    if changes.is_empty() || written_by_newer {
         let bound = stream
             .get_consumer(&settings.durable)
             .await
             .map_err(failed)?;
-        return Ok((bound, Reconciled::Unchanged));
+        if changes.is_empty() {
+            return Ok((bound, Reconciled::Unchanged, settings.clone()));
+        }
+        tracing::warn!(
+            durable = %settings.durable,
+            ?changes,
+            "a bridge with newer settings wrote the durable consumer; keeping them"
+        );
+        let kept = adopted(settings, &info.config);
+        return Ok((bound, Reconciled::KeptNewer(changes), kept));
     }
     let mut config =
         pull::Config::try_from_consumer_config(info.config.clone()).map_err(&failed)?;
-    apply(settings, &mut config);
+    apply(settings, writer, &mut config);
     match stream.update_consumer(config.clone()).await {
         Ok(updated) => {
             tracing::info!(durable = %settings.durable, ?changes, "updated the durable consumer in place");
-            Ok((updated, Reconciled::Updated(changes)))
+            Ok((updated, Reconciled::Updated(changes), settings.clone()))
         }
         Err(error) => {
             // Resume after what was acknowledged: re-creating at the route's start position
@@ -189,6 +285,7 @@ pub async fn reconcile(
                     changes,
                     resumed_at,
                 },
+                settings.clone(),
             ))
         }
     }

@@ -24,7 +24,7 @@ mod sizing;
 pub mod supervise;
 
 pub use consumer::{run, ConsumerError};
-pub use durable::{reconcile, Reconciled};
+pub use durable::{reconcile, reconcile_as, Reconciled, Writer};
 pub use invoke::{InProcess, Invoke, InvokeError};
 pub use lambda::LambdaFunction;
 pub use metrics::{BridgeMetrics, ConsumerState};

@@ -18,11 +18,11 @@ async fn a_new_durable_starts_where_the_route_says() {
         .expect("stream");
     let mut fresh = settings(&bus, "from-new");
     fresh.start = StartPosition::New;
-    let (_, reconciled) = bridge::reconcile(&stream, &fresh).await.expect("reconcile");
+    let (_, reconciled, _) = bridge::reconcile(&stream, &fresh).await.expect("reconcile");
     assert_eq!(reconciled, Reconciled::Created);
     assert_eq!(bus.consumer_info("from-new").await.num_pending, 0);
 
-    let (_, again) = bridge::reconcile(&stream, &fresh).await.expect("reconcile");
+    let (_, again, _) = bridge::reconcile(&stream, &fresh).await.expect("reconcile");
     assert_eq!(again, Reconciled::Unchanged);
 
     let everything = settings(&bus, "from-all");
@@ -45,7 +45,7 @@ async fn changed_settings_update_the_durable_in_place() {
     route.max_deliver = 2;
     route.max_ack_pending = 7;
     route.filter_subjects = vec![bus.streams.subject("only.this")];
-    let (_, reconciled) = bridge::reconcile(&stream, &route).await.expect("update");
+    let (_, reconciled, _) = bridge::reconcile(&stream, &route).await.expect("update");
     let Reconciled::Updated(changes) = reconciled else {
         panic!("{reconciled:?}")
     };
@@ -90,7 +90,7 @@ async fn a_durable_the_server_cannot_update_is_recreated_after_its_ack_floor() {
     last.expect("two messages").double_ack().await.expect("ack");
 
     let route = settings(&bus, "foreign");
-    let (_, reconciled) = bridge::reconcile(&stream, &route).await.expect("reconcile");
+    let (_, reconciled, _) = bridge::reconcile(&stream, &route).await.expect("reconcile");
     let Reconciled::Recreated { resumed_at, .. } = reconciled else {
         panic!("{reconciled:?}")
     };
@@ -100,5 +100,85 @@ async fn a_durable_the_server_cannot_update_is_recreated_after_its_ack_floor() {
     assert_eq!(
         info.num_pending, 1,
         "only the unacknowledged message is left"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rolling_settings_change_updates_the_durable_once_and_old_replicas_keep_it() {
+    use lzstock_shim::bridge::{reconcile_as, Writer};
+    use std::time::{Duration, SystemTime};
+
+    let bus = nats().await;
+    let stream = bus
+        .jetstream
+        .get_stream(&bus.streams.events)
+        .await
+        .expect("stream");
+    // Two replicas of the old deploy, started before the new one.
+    let old_settings = settings(&bus, "rolling");
+    let started = SystemTime::now();
+    let old = [
+        Writer {
+            id: "old-1".into(),
+            since: started,
+        },
+        Writer {
+            id: "old-2".into(),
+            since: started,
+        },
+    ];
+    let (_, created, _) = reconcile_as(&stream, &old_settings, &old[0])
+        .await
+        .expect("create");
+    assert_eq!(created, Reconciled::Created);
+    let (_, unchanged, _) = reconcile_as(&stream, &old_settings, &old[1])
+        .await
+        .expect("bind");
+    assert_eq!(unchanged, Reconciled::Unchanged);
+
+    // The new deploy's first replica changes the route.
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let mut new_settings = old_settings.clone();
+    new_settings.max_deliver = 9;
+    new_settings.ack_wait = Duration::from_secs(45);
+    let new = [
+        Writer {
+            id: "new-1".into(),
+            since: SystemTime::now(),
+        },
+        Writer {
+            id: "new-2".into(),
+            since: SystemTime::now(),
+        },
+    ];
+    let (_, updated, _) = reconcile_as(&stream, &new_settings, &new[0])
+        .await
+        .expect("update");
+    assert!(matches!(updated, Reconciled::Updated(_)), "{updated:?}");
+    let written = bus.consumer_info("rolling").await;
+
+    // Old replicas reconciling again (a stall, say) keep it, and work with its values.
+    for writer in &old {
+        let (_, kept, working) = reconcile_as(&stream, &old_settings, writer)
+            .await
+            .expect("reconcile");
+        assert!(matches!(kept, Reconciled::KeptNewer(_)), "{kept:?}");
+        assert_eq!(
+            (working.max_deliver, working.ack_wait),
+            (9, Duration::from_secs(45))
+        );
+    }
+    // The second new replica finds it as it wants it.
+    let (_, same, _) = reconcile_as(&stream, &new_settings, &new[1])
+        .await
+        .expect("reconcile");
+    assert_eq!(same, Reconciled::Unchanged);
+
+    let after = bus.consumer_info("rolling").await;
+    assert_eq!(after.config.max_deliver, 9);
+    assert_eq!(after.created, written.created, "never re-created");
+    assert_eq!(
+        after.config.metadata, written.config.metadata,
+        "written once, by the new deploy's first replica"
     );
 }
