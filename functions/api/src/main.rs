@@ -12,6 +12,7 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{http, shutdown, telemetry, Host};
 
 #[tokio::main]
@@ -38,7 +39,7 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
     // Standalone, this process relays its own outbox; on Lambda, where nothing runs between
     // invocations, the nats-bridge does, and only the health check uses the broker: it
     // connects at the first check, not during init.
-    let (relay, nats) = match Host::detect() {
+    let (relay, nats, tasks) = match Host::detect() {
         Host::Standalone => {
             let nats = resources::nats(&config.nats, "lzstock-api").await?;
             let relay = Arc::new(OutboxRelay::with_settings(
@@ -46,16 +47,25 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
                 jetstream::new(nats.clone()),
                 config.outbox.relay,
             ));
-            let running = Arc::clone(&relay);
-            tokio::spawn(async move { running.run(shutdown::signal()).await });
-            (Some(relay), NatsProbe::Client(nats))
+            // Supervised: restarted if it fails, and /healthz fails while it stays down.
+            let health = TaskHealth::new();
+            let (running, watched) = (Arc::clone(&relay), health.clone());
+            tokio::spawn(async move {
+                tasks::supervise("outbox-relay", &watched, shutdown::signal, |stop| async {
+                    running.run(stop).await;
+                    Ok::<(), std::convert::Infallible>(())
+                })
+                .await
+            });
+            (Some(relay), NatsProbe::Client(nats), Some(health))
         }
-        Host::Lambda => (None, NatsProbe::on_first_check(config.nats.clone())),
+        Host::Lambda => (None, NatsProbe::on_first_check(config.nats.clone()), None),
     };
     let state = ApiState {
         health: HealthProbe {
             database: Some(pool.clone()),
             nats: Some(nats),
+            tasks,
         },
         dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
         companies: PgCompanyStore::new(pool.clone()),

@@ -13,6 +13,7 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::envelope::Backoff;
+use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 
 #[tokio::main]
@@ -22,10 +23,18 @@ async fn main() -> ExitCode {
     let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
     let metrics_port = config::or_exit("events", meters::port_from_env(&ProcessEnv));
     let meters = config::or_exit("events", meters::install_from(&ProcessEnv, Host::detect()));
+    // The consumer, the advisory listener and the stalled-email announcer are supervised
+    // tasks; /healthz on METRICS_PORT fails while one stays down.
+    let tasks = TaskHealth::new();
     if let (Some(port), Host::Standalone) = (metrics_port, Host::detect()) {
-        tokio::spawn(meters::serve(meters, port, shutdown::signal()));
+        tokio::spawn(meters::serve(
+            meters,
+            tasks.clone(),
+            port,
+            shutdown::signal(),
+        ));
     }
-    match run(config).await {
+    match run(config, tasks).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "events stopped");
@@ -34,16 +43,26 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(config: EventsConfig, tasks: TaskHealth) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
     if Host::detect() == Host::Standalone {
         // Emails whose event ran out of deliveries (a long mail-server outage) are announced
         // again; on Lambda the nats-bridge does this beside its outbox relay.
         let emails = PgEmailStore::new(pool.clone(), config.streams.subject_root.clone());
+        let watched = tasks.clone();
         tokio::spawn(async move {
-            emails
-                .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, shutdown::signal())
-                .await;
+            tasks::supervise(
+                "stalled-email-announcer",
+                &watched,
+                shutdown::signal,
+                |stop| async {
+                    emails
+                        .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, stop)
+                        .await;
+                    Ok::<(), std::convert::Infallible>(())
+                },
+            )
+            .await
         });
     }
     let router = EventRouter::new(
@@ -73,6 +92,6 @@ async fn run(config: EventsConfig) -> Result<(), Box<dyn std::error::Error>> {
     if !resources::provision_streams(&js, &config.streams, shutdown::signal()).await? {
         return Ok(());
     }
-    message_host::standalone(&js, &config.consumer, &router).await?;
+    message_host::standalone(&js, &config.consumer, &router, &tasks).await?;
     Ok(())
 }

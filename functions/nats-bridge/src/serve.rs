@@ -12,6 +12,7 @@ use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::bridge::{self, advisory, lambda, BridgeMetrics, LambdaFunction};
 use lzstock_shim::http;
 use lzstock_shim::shutdown::Shutdown;
+use lzstock_shim::tasks::{self, TaskHealth};
 
 /// Serves until Ctrl-C or SIGTERM, then drains: stops fetching, finishes the batches in
 /// hand, settles them, and returns.
@@ -32,9 +33,13 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         .map(|pool| OutboxRelay::with_settings(pool, js.clone(), config.outbox.relay));
     // One /metrics for the bridge and the relay: both count into the process's recorder.
     let metrics = BridgeMetrics::new();
+    // Every long-running part below is a supervised task: restarted when it fails, and
+    // /healthz fails while one stays down.
+    let task_health = TaskHealth::new();
     let probe = health::HealthProbe {
         database: pool.clone(),
         nats: Some(health::NatsProbe::Client(nats)),
+        tasks: Some(task_health.clone()),
     };
     // The bridge's port is an operator port (beside /metrics): versions for every caller.
     let routes = health::router(probe, health::Disclosure::Everyone).merge(metrics.router());
@@ -82,40 +87,60 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
                     bridge::supervise(
                         &route.consumer.durable,
                         &metrics,
+                        &task_health,
                         || shutdown.requested(),
                         |stop| bridge::run(&js, &route.consumer, function, &metrics, stop),
                     )
                 }),
         );
-        let dead_lettering = advisory::run(
-            &js,
-            &config.streams.events,
-            &config.streams.dead_letter_prefix,
-            &metrics,
-            shutdown.requested(),
+        let dead_lettering = tasks::supervise(
+            "advisory-listener",
+            &task_health,
+            || shutdown.requested(),
+            |stop| {
+                advisory::run(
+                    &js,
+                    &config.streams.events,
+                    &config.streams.dead_letter_prefix,
+                    &metrics,
+                    stop,
+                )
+            },
         );
         let relaying = async {
             if let Some(relay) = &relay {
-                relay.run(shutdown.requested()).await;
+                tasks::supervise(
+                    "outbox-relay",
+                    &task_health,
+                    || shutdown.requested(),
+                    |stop| async {
+                        relay.run(stop).await;
+                        Ok::<(), std::convert::Infallible>(())
+                    },
+                )
+                .await;
             }
         };
         // Beside the relay, where the database is: emails whose event ran out of
         // deliveries are announced again (the events function cannot, between invocations).
         let resending = async {
             if let Some(pool) = &pool {
-                PgEmailStore::new(pool.clone(), config.streams.subject_root.clone())
-                    .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, shutdown.requested())
-                    .await;
+                let emails = PgEmailStore::new(pool.clone(), config.streams.subject_root.clone());
+                tasks::supervise(
+                    "stalled-email-announcer",
+                    &task_health,
+                    || shutdown.requested(),
+                    |stop| async {
+                        emails
+                            .resend_stalled(RESEND_EVERY, RESEND_STALLED_AFTER, stop)
+                            .await;
+                        Ok::<(), std::convert::Infallible>(())
+                    },
+                )
+                .await;
             }
         };
-        let relaying = async {
-            tokio::join!(relaying, resending);
-        };
-        let (consumed, dead_lettered, ()) = tokio::join!(consuming, dead_lettering, relaying);
-        for result in consumed.into_iter().flatten() {
-            result?;
-        }
-        dead_lettered?;
+        tokio::join!(consuming, dead_lettering, relaying, resending);
         Ok::<(), Box<dyn std::error::Error>>(())
     };
     let serving = async { serving.await.map_err(Into::into) };

@@ -163,3 +163,77 @@ async fn a_sigterm_during_start_up_still_stops_every_part() {
         .unwrap();
     assert!(status.success(), "{status}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_task_that_keeps_failing_is_restarted_and_makes_the_bridge_unready_until_it_recovers() {
+    let bus = nats().await;
+    let events = format!("{}_TASKS", bus.streams.events);
+    let port = process::free_port();
+    let _bridge = tokio::process::Command::new(BRIDGE)
+        .env("NATS_URL", &bus.url)
+        .env("EVENTS_STREAM", &events)
+        .env(
+            "DEAD_LETTER_STREAM",
+            format!("{}_TASKS", bus.streams.dead_letters),
+        )
+        .env(
+            "EVENTS_SUBJECT_ROOT",
+            format!("k{}", bus.streams.subject_root),
+        )
+        .env("PORT", port.to_string())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let healthz = format!("http://127.0.0.1:{port}/healthz");
+    let health = || async {
+        let response = reqwest::get(&healthz).await?;
+        let status = response.status().as_u16();
+        Ok::<_, reqwest::Error>((status, response.json::<Value>().await?))
+    };
+    let until = |want: u16| async move {
+        tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                if let Ok((status, body)) = health().await {
+                    if status == want {
+                        return body;
+                    }
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await
+        .unwrap_or_else(|_| panic!("/healthz never answered {want}"))
+    };
+    let ready = until(200).await;
+    assert_eq!(ready["tasks"]["status"], "ok", "{ready}");
+
+    // The advisory listener's stream disappears: the listener fails at each restart.
+    let advisories = format!("{events}_ADVISORIES");
+    bus.jetstream
+        .delete_stream(&advisories)
+        .await
+        .expect("deleted");
+    let unready = until(503).await;
+    assert_eq!(
+        unready["tasks"]["failing"],
+        serde_json::json!(["advisory-listener"]),
+        "{unready}"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("lzstock_task_restarts_total{task=\"advisory-listener\"}"),
+        "{metrics}"
+    );
+
+    // Its stream back (an operator provisions again): the next restart holds, ready again.
+    lzstock_shim::bridge::advisory::provision(&bus.jetstream, &events, None)
+        .await
+        .expect("provisioned");
+    let recovered = until(200).await;
+    assert_eq!(recovered["tasks"]["status"], "ok", "{recovered}");
+}

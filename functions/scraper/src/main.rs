@@ -95,8 +95,10 @@ async fn main() -> ExitCode {
     if let (Some(port), Command::Scheduled, Host::Standalone) =
         (metrics_port, &command, Host::detect())
     {
+        // The schedule loop is this process's only work, and main awaits it.
         tokio::spawn(meters::serve(
             meters,
+            lzstock_shim::tasks::TaskHealth::new(),
             port,
             lzstock_shim::shutdown::signal(),
         ));

@@ -48,6 +48,9 @@ pub struct HealthProbe {
     pub database: Option<PgPool>,
     /// The process's NATS client, if it uses NATS.
     pub nats: Option<NatsProbe>,
+    /// The process's supervised tasks, if it runs any: one down longer than its restart
+    /// should take makes the process unready.
+    pub tasks: Option<lzstock_shim::tasks::TaskHealth>,
 }
 
 /// The NATS client a probe checks: one the process holds, or one connected at the first
@@ -103,6 +106,19 @@ pub struct HealthReport {
     /// NATS and JetStream, when checked.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats: Option<DependencyHealth>,
+    /// The process's long-running tasks, when it runs any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<TasksHealth>,
+}
+
+/// The supervised tasks' state.
+#[derive(Debug, Clone, Serialize)]
+pub struct TasksHealth {
+    /// `ok` unless a task has been down longer than its restart should take.
+    pub status: Status,
+    /// Those tasks, by name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failing: Vec<String>,
 }
 
 /// One dependency's state.
@@ -159,10 +175,22 @@ impl HealthProbe {
                 }
             }
         );
+        let tasks = self.tasks.as_ref().map(|tasks| {
+            let failing = tasks.failing();
+            TasksHealth {
+                status: if failing.is_empty() {
+                    Status::Ok
+                } else {
+                    Status::Unavailable
+                },
+                failing,
+            }
+        });
         let all_ok = [&database, &nats]
             .into_iter()
             .flatten()
-            .all(|d| d.status == Status::Ok);
+            .all(|d| d.status == Status::Ok)
+            && tasks.as_ref().is_none_or(|t| t.status == Status::Ok);
         HealthReport {
             status: if all_ok {
                 Status::Ok
@@ -172,6 +200,7 @@ impl HealthProbe {
             version: env!("CARGO_PKG_VERSION"),
             database,
             nats,
+            tasks,
         }
     }
 }

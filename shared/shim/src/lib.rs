@@ -24,6 +24,7 @@ pub mod schedule;
 pub mod schedule_expression;
 pub mod shutdown;
 pub mod streams;
+pub mod tasks;
 pub mod telemetry;
 
 pub use host::Host;

@@ -5,7 +5,6 @@ use lambda_runtime::{service_fn, LambdaEvent};
 use crate::batch::{self, BatchResponse, MessageBatch, MessageHandler};
 use crate::bridge::{self, advisory, BridgeMetrics, ConsumerError, ConsumerSettings, InProcess};
 use crate::shutdown::Shutdown;
-use crate::Host;
 
 /// Why a message host stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -16,23 +15,6 @@ pub enum MessageHostError {
     /// The standalone consumer could not start.
     #[error(transparent)]
     Consumer(#[from] ConsumerError),
-}
-
-/// Runs `handler` on the detected [`Host`]: on Lambda it answers each [`MessageBatch`]
-/// with a [`BatchResponse`] ([`on_lambda`]); standalone it consumes JetStream itself with
-/// `settings` until Ctrl-C or SIGTERM ([`standalone`]).
-///
-/// # Errors
-/// See [`MessageHostError`].
-pub async fn run<H: MessageHandler>(
-    js: &async_nats::jetstream::Context,
-    settings: &ConsumerSettings,
-    handler: &H,
-) -> Result<(), MessageHostError> {
-    match Host::detect() {
-        Host::Lambda => on_lambda(settings.concurrency, handler).await,
-        Host::Standalone => standalone(js, settings, handler).await,
-    }
 }
 
 /// Answers each [`MessageBatch`] the Lambda runtime delivers with a [`BatchResponse`],
@@ -62,35 +44,43 @@ pub async fn on_lambda<H: MessageHandler>(
 }
 
 /// Consumes JetStream with `settings` until Ctrl-C or SIGTERM, and dead-letters what ran
-/// out of deliveries (there is no bridge process standalone).
+/// out of deliveries (there is no bridge process standalone). Both are tasks supervised in
+/// `tasks`: restarted when they fail.
 ///
 /// # Errors
-/// When the consumer cannot start.
+/// None today; the signature keeps room for a start-up refusal.
 pub async fn standalone<H: MessageHandler>(
     js: &async_nats::jetstream::Context,
     settings: &ConsumerSettings,
     handler: &H,
+    tasks: &crate::tasks::TaskHealth,
 ) -> Result<(), MessageHostError> {
     let shutdown = Shutdown::listen();
     let metrics = BridgeMetrics::new();
     let invoker = InProcess::new(handler, settings.concurrency);
-    let consuming = bridge::run(js, settings, &invoker, &metrics, shutdown.requested());
+    let consuming = bridge::supervise(
+        &settings.durable,
+        &metrics,
+        tasks,
+        || shutdown.requested(),
+        |stop| bridge::run(js, settings, &invoker, &metrics, stop),
+    );
     // Standalone there is no bridge process: this one also dead-letters what ran out of
     // deliveries while it was down.
-    let dead_lettering = async {
-        let stored = advisory::run(
-            js,
-            &settings.stream,
-            &settings.dead_letter_prefix,
-            &metrics,
-            shutdown.requested(),
-        )
-        .await;
-        if let Err(error) = stored {
-            tracing::warn!(%error, "not dead-lettering from advisories");
-        }
-    };
-    let (consumed, ()) = tokio::join!(consuming, dead_lettering);
-    consumed?;
+    let dead_lettering = crate::tasks::supervise(
+        "advisory-listener",
+        tasks,
+        || shutdown.requested(),
+        |stop| {
+            advisory::run(
+                js,
+                &settings.stream,
+                &settings.dead_letter_prefix,
+                &metrics,
+                stop,
+            )
+        },
+    );
+    tokio::join!(consuming, dead_lettering);
     Ok(())
 }

@@ -35,6 +35,7 @@ pub fn state_on(pool: sqlx::PgPool) -> ApiState {
         health: HealthProbe {
             database: Some(pool.clone()),
             nats: None,
+            tasks: None,
         },
         dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
         companies: lzstock_infra::companies::PgCompanyStore::new(pool.clone()),

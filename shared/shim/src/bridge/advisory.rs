@@ -69,6 +69,10 @@ pub async fn provision(
     crate::streams::provision(js, config, replicas).await
 }
 
+/// Consecutive consumer errors after which the listener stops, for its supervisor to open
+/// the stream and consumer again.
+const ERRORS_BEFORE_REOPENING: u32 = 3;
+
 /// The advisory's body, as JetStream sends it.
 #[derive(Debug, Deserialize)]
 struct MaxDeliveries {
@@ -123,19 +127,35 @@ pub async fn run(
     tokio::pin!(shutdown);
     let mut shutdown = shutdown.fuse();
     let mut stored = 0;
+    let mut errors_in_a_row = 0;
     loop {
         let next = tokio::select! {
             () = &mut shutdown => break,
             next = messages.next() => next,
         };
         let advisory = match next {
-            Some(Ok(advisory)) => advisory,
+            Some(Ok(advisory)) => {
+                errors_in_a_row = 0;
+                advisory
+            }
             Some(Err(error)) => {
-                // The stream re-subscribes by itself; a missed heartbeat is only reported.
-                tracing::warn!(%error, "advisory consumer");
+                // The stream re-subscribes by itself after a missed heartbeat; errors that go
+                // on (the consumer or its stream deleted) end this run, so its supervisor
+                // opens everything again and readiness shows the listener failing meanwhile.
+                errors_in_a_row += 1;
+                tracing::warn!(%error, errors_in_a_row, "advisory consumer");
+                if errors_in_a_row >= ERRORS_BEFORE_REOPENING {
+                    return Err(consumer_error(Box::new(error)));
+                }
                 continue;
             }
-            None => break,
+            // Not asked to stop, yet the messages ended (the consumer was deleted): the
+            // supervisor opens it again.
+            None => {
+                return Err(consumer_error(
+                    "the advisory consumer's messages ended".into(),
+                ))
+            }
         };
         let settled = match serde_json::from_slice::<MaxDeliveries>(&advisory.payload) {
             Ok(notice) => match dead_letter(js, &events, dead_letter_prefix, &notice).await {

@@ -1,33 +1,27 @@
-//! Keeping a route's loop alive: a panic inside it is caught, counted and the loop started
-//! again after a backoff, while the process's other routes go on.
+//! Keeping a route's loop alive: an error or a panic inside it is caught, counted and the
+//! loop started again after a backoff, while the process's other routes go on.
 //!
-//! The messages the panicking loop held were never settled; the server redelivers them
-//! after `ack_wait`, so a panic delays them and loses none.
+//! The messages the failed loop held were never settled; the server redelivers them after
+//! `ack_wait`, so a failure delays them and loses none.
 
+use std::fmt::Display;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 
 use super::metrics::BridgeMetrics;
-use crate::envelope::Backoff;
+use crate::tasks::{self, TaskHealth};
 
-/// The delays between restarts of a loop that keeps panicking.
-pub const RESTART_BACKOFF: Backoff = Backoff {
-    base: Duration::from_secs(1),
-    max: Duration::from_secs(60),
-};
+pub use crate::tasks::RESTART_BACKOFF;
 
-/// A loop that ran this long before panicking starts again from the shortest delay.
-const HEALTHY_RUN: Duration = Duration::from_secs(60);
-
-/// Runs `start(shutdown())` until it returns, starting it again after each panic (with
-/// [`RESTART_BACKOFF`] between restarts) unless `shutdown()` resolves meanwhile. Each
-/// panic is logged with its message and counted in `lzstock_bridge_route_panics_total`.
-pub async fn supervise<S, SF, R, RF, T>(
+/// Runs a route's loop as the task `route:<route>` under [`tasks::supervise`]: restarted
+/// after an error or a panic, with a backoff, while the process's other routes go on. A
+/// panic is also counted in `lzstock_bridge_route_panics_total`.
+pub async fn supervise<S, SF, R, RF, T, E>(
     route: &str,
     metrics: &BridgeMetrics,
+    health: &TaskHealth,
     shutdown: S,
     start: R,
 ) -> Option<T>
@@ -35,32 +29,22 @@ where
     S: Fn() -> SF,
     SF: Future<Output = ()>,
     R: Fn(SF) -> RF,
-    RF: Future<Output = T>,
+    RF: Future<Output = Result<T, E>>,
+    E: Display,
 {
-    let mut restarts = 0_u64;
-    loop {
-        let started = Instant::now();
-        let panic = match AssertUnwindSafe(start(shutdown())).catch_unwind().await {
-            Ok(done) => return Some(done),
-            Err(panic) => panic,
-        };
-        let message = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "a panic without a message".to_owned());
-        metrics.panicked(route);
-        if started.elapsed() >= HEALTHY_RUN {
-            restarts = 0;
-        }
-        restarts += 1;
-        let delay = RESTART_BACKOFF.delay(restarts, restarts);
-        tracing::error!(route, panic = %message, restart_in = ?delay, "a route's loop panicked; restarting it");
-        tokio::select! {
-            () = shutdown() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-    }
+    let task = format!("route:{route}");
+    tasks::supervise(&task, health, shutdown, |stop| {
+        AssertUnwindSafe(start(stop))
+            .catch_unwind()
+            .map(|outcome| match outcome {
+                Ok(result) => result,
+                Err(panic) => {
+                    metrics.panicked(route);
+                    std::panic::resume_unwind(panic)
+                }
+            })
+    })
+    .await
 }
 
 #[cfg(test)]
@@ -72,14 +56,21 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_panicking_loop_is_restarted_and_counted() {
         let metrics = BridgeMetrics::new();
+        let health = TaskHealth::new();
         let runs = AtomicUsize::new(0);
-        let done = supervise("flaky", &metrics, std::future::pending::<()>, |_shutdown| {
-            let run = runs.fetch_add(1, Ordering::SeqCst);
-            async move {
-                assert!(run >= 2, "bug in run {run}");
-                run
-            }
-        })
+        let done = supervise(
+            "flaky",
+            &metrics,
+            &health,
+            std::future::pending::<()>,
+            |_shutdown| {
+                let run = runs.fetch_add(1, Ordering::SeqCst);
+                async move {
+                    assert!(run >= 2, "bug in run {run}");
+                    Ok::<_, String>(run)
+                }
+            },
+        )
         .await;
         assert_eq!(done, Some(2));
         assert!(metrics
@@ -93,8 +84,9 @@ mod tests {
         let done: Option<()> = supervise(
             "broken",
             &metrics,
+            &TaskHealth::new(),
             || std::future::ready(()),
-            |_shutdown| async { panic!("always") },
+            |_shutdown| async { Err::<(), _>("always") },
         )
         .await;
         assert_eq!(done, None);

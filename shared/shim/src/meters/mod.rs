@@ -187,10 +187,12 @@ pub fn port_from_env(
         .transpose()
 }
 
-/// Serves `/metrics` and `/livez` on `0.0.0.0:port` until `shutdown` resolves, on a
+/// Serves `/metrics`, `/livez` and `/healthz` (200 while no supervised task of `tasks` is
+/// failing, 503 naming those that are) on `0.0.0.0:port` until `shutdown` resolves, on a
 /// standalone host; logs and gives up when the port cannot be bound.
 pub async fn serve(
     meters: Meters,
+    tasks: crate::tasks::TaskHealth,
     port: u16,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
@@ -202,7 +204,10 @@ pub async fn serve(
             return;
         }
     };
-    let router = meters.router().route("/livez", get(|| async { "ok" }));
+    let router = meters
+        .router()
+        .route("/livez", get(|| async { "ok" }))
+        .route("/healthz", get(move || async move { tasks.readiness() }));
     if let Err(error) = crate::http::serve_standalone(listener, router, shutdown).await {
         tracing::error!(%error, "the metrics server stopped");
     }
