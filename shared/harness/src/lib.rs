@@ -276,10 +276,26 @@ pub async fn nats_on(server: &NatsServer) -> TestNats {
     connect_nats(server.url()).await
 }
 
+/// A NATS connection through every node of `cluster` (its seeds), with this test's own
+/// streams, each replicated on three nodes.
+///
+/// # Panics
+/// When the cluster cannot be reached.
+pub async fn nats_on_cluster(cluster: &cluster::NatsCluster) -> TestNats {
+    connect_nats_with(cluster.seeds(), Some(3)).await
+}
+
 async fn connect_nats(url: String) -> TestNats {
+    connect_nats_with(url, None).await
+}
+
+/// Connects through `url` (one server, or seeds separated by commas) and provisions this
+/// test's streams with `replicas`.
+async fn connect_nats_with(url: String, replicas: Option<usize>) -> TestNats {
+    let seeds: Vec<&str> = url.split(',').collect();
     let client = async_nats::ConnectOptions::new()
         .retry_on_initial_connect()
-        .connect(&url)
+        .connect(seeds)
         .await
         .unwrap_or_else(|e| panic!("cannot connect to NATS at {url}: {e}"));
     let jetstream = async_nats::jetstream::new(client.clone());
@@ -289,7 +305,7 @@ async fn connect_nats(url: String) -> TestNats {
         dead_letters: format!("LZSTOCK_DLQ_{id}"),
         subject_root: format!("t{id}.lzstock"),
         dead_letter_prefix: "dlq".into(),
-        replicas: None,
+        replicas,
     };
     streams
         .provision(&jetstream)
