@@ -285,3 +285,61 @@ async fn a_bridge_killed_mid_batch_and_restarted_applies_every_event_once() {
     );
     assert_eq!(bus.dead_letter_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_bridges_share_a_route_and_the_survivor_finishes_what_a_killed_one_held() {
+    use lzstock_harness::cluster::NatsCluster;
+
+    let cluster = tokio::task::block_in_place(|| NatsCluster::start(3)).expect("cluster");
+    let (db, bus) = tokio::join!(database(), lzstock_harness::nats_on_cluster(&cluster));
+    let emulator = tokio::task::block_in_place(LambdaEmulator::start).expect("emulator");
+    let _function = events_function(&emulator, &db, &bus);
+    let env = bridge_env(&bus, &emulator);
+    // What a killed bridge held comes back after ack_wait.
+    let bridge = |port: u16| {
+        tokio::process::Command::new(BRIDGE)
+            .envs(env.iter().cloned())
+            .env("PORT", port.to_string())
+            .env("NATS_STREAM_REPLICAS", "3")
+            .env("BRIDGE_ACK_WAIT_MS", "3000")
+            .env("BRIDGE_BATCH_SIZE", "5")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("bridge")
+    };
+    let mut first = bridge(process::free_port());
+    let _second = bridge(process::free_port());
+
+    const SIGN_UPS: usize = 200;
+    for n in 0..SIGN_UPS {
+        publish(&bus, &format!("evt-bridge-{n}"), sign_up(n)).await;
+    }
+    // Killed while the work is under way: some applied, not all.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while dashboards(&db.pool).await < 20 {
+        assert!(Instant::now() < deadline, "nothing applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    first.kill().await.expect("killed");
+    let killed_at = dashboards(&db.pool).await;
+    assert!(killed_at < SIGN_UPS as i64, "killed before the end");
+
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while dashboards(&db.pool).await < SIGN_UPS as i64 {
+        assert!(
+            Instant::now() < deadline,
+            "the surviving bridge did not finish: {} of {SIGN_UPS}",
+            dashboards(&db.pool).await
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    bus.wait_settled("bridge", bus.last_sequence().await).await;
+    assert_eq!(
+        dashboards(&db.pool).await,
+        SIGN_UPS as i64,
+        "each applied once"
+    );
+    assert_eq!(bus.dead_letter_count().await, 0, "nothing dead-lettered");
+}
