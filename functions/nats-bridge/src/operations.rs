@@ -1,4 +1,12 @@
 //! Operations on the streams: list and redrive dead letters, replay history to a route.
+//!
+//! Each is safe to repeat (listing reads; a redriven event keeps its id, so the stream's
+//! duplicate window and the handlers' records absorb a second redrive; a replay applies only
+//! what was never applied), so one that fails on the way (a leader election, a node
+//! restarting) is run again, with capped and jittered backoff, for up to a minute.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use lzstock_app::bridge::BridgeConfig;
@@ -6,14 +14,46 @@ use lzstock_app::resources;
 use lzstock_shim::bridge::dead_letters::{self, Filter};
 use lzstock_shim::bridge::replay::{self, ReplayFrom};
 use lzstock_shim::bridge::LambdaFunction;
+use lzstock_shim::envelope::Backoff;
+
+/// How long an operation is retried before its last error is reported.
+const PATIENCE: Duration = Duration::from_secs(60);
+
+async fn patiently<T, F, Fut>(what: &str, mut operation: F) -> Result<T, Box<dyn std::error::Error>>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, Box<dyn std::error::Error>>>,
+{
+    let backoff = Backoff {
+        base: Duration::from_millis(500),
+        max: Duration::from_secs(5),
+    };
+    let started = Instant::now();
+    let mut attempt = 0_u64;
+    loop {
+        attempt += 1;
+        match operation().await {
+            Ok(done) => return Ok(done),
+            Err(error) if started.elapsed() < PATIENCE => {
+                let delay = backoff.delay(attempt, attempt ^ u64::from(std::process::id()));
+                eprintln!("{what} failed ({error}); trying again in {delay:?}");
+                tokio::time::sleep(delay).await;
+            }
+            Err(error) => return Err(error),
+        }
+    }
+}
 
 pub async fn list_dead_letters(
     config: BridgeConfig,
     filter: Filter,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let nats = resources::nats(&config.nats, "lzstock-nats-bridge-ops").await?;
-    let letters =
-        dead_letters::list(&jetstream::new(nats), &config.streams.dead_letters, &filter).await?;
+    let js = jetstream::new(nats);
+    let letters = patiently("listing the dead letters", || async {
+        Ok(dead_letters::list(&js, &config.streams.dead_letters, &filter).await?)
+    })
+    .await?;
     for letter in &letters {
         println!(
             "{}\t{}\t#{}\tdeliveries={}\tevent={}\t{}",
@@ -38,17 +78,18 @@ pub async fn redrive(
     filter: Filter,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let nats = resources::nats(&config.nats, "lzstock-nats-bridge-ops").await?;
-    let count = dead_letters::redrive(
-        &jetstream::new(nats),
-        &config.streams.dead_letters,
-        &filter,
-        |letter| {
-            eprintln!(
-                "redriven {} -> {} (event {})",
-                letter.sequence, letter.original_subject, letter.event_id
-            );
-        },
-    )
+    let js = jetstream::new(nats);
+    let count = patiently("redriving", || async {
+        Ok(
+            dead_letters::redrive(&js, &config.streams.dead_letters, &filter, |letter| {
+                eprintln!(
+                    "redriven {} -> {} (event {})",
+                    letter.sequence, letter.original_subject, letter.event_id
+                );
+            })
+            .await?,
+        )
+    })
     .await?;
     eprintln!(
         "{count} dead letter(s) redriven from {}",
@@ -81,18 +122,18 @@ pub async fn replay(
         route.consumer.filter_subjects.join(", "),
         function.name()
     );
-    let summary = replay::replay(
-        &jetstream::new(nats),
-        &route.consumer,
-        from,
-        &function,
-        |progress| {
-            eprintln!(
-                "  {} delivered, {} handled",
-                progress.delivered, progress.acked
-            )
-        },
-    )
+    let js = jetstream::new(nats);
+    let summary = patiently("replaying", || async {
+        Ok(
+            replay::replay(&js, &route.consumer, from, &function, |progress| {
+                eprintln!(
+                    "  {} delivered, {} handled",
+                    progress.delivered, progress.acked
+                )
+            })
+            .await?,
+        )
+    })
     .await?;
     eprintln!(
         "replayed {} message(s): {} handled, {} dead-lettered",

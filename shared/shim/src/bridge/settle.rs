@@ -65,6 +65,14 @@ pub fn header_value(text: &str) -> HeaderValue {
     HeaderValue::from_str(&value).unwrap_or_default()
 }
 
+/// Retries of a dead-letter copy the dead-letter stream did not store, before the original
+/// is nak'd to come back later.
+const DEAD_LETTER_RETRIES: u64 = 3;
+const DEAD_LETTER_BACKOFF: crate::envelope::Backoff = crate::envelope::Backoff {
+    base: Duration::from_millis(250),
+    max: Duration::from_secs(2),
+};
+
 /// One delivered message to settle.
 pub(crate) struct Settling<'r, 'm> {
     pub(crate) record: &'r MessageRecord,
@@ -122,7 +130,18 @@ async fn dead_letter<'a>(
     message: &Message,
     reason: &str,
 ) -> Result<(), async_nats::Error> {
-    match store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await {
+    // A dead-letter stream electing a leader answers nothing for a moment: a few quick,
+    // jittered retries here spare the original a delivery.
+    let mut stored = store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await;
+    for attempt in 1..=DEAD_LETTER_RETRIES {
+        if stored.is_ok() {
+            break;
+        }
+        let delay = DEAD_LETTER_BACKOFF.delay(attempt, record.stream_sequence ^ attempt);
+        tokio::time::sleep(delay).await;
+        stored = store_dead_letter(js, &settings.dead_letter_prefix, record, reason).await;
+    }
+    match stored {
         Ok(()) => {
             tally.count(&record.subject, Count::DeadLettered);
             // Only now that the copy is stored may the original go; the server confirms the
