@@ -1,8 +1,9 @@
 //! Every command of the README's `sh` blocks, pasted as a user pastes it: each into a new
 //! shell that has done only what the README says (its `source .lzstock/env` line), from the
 //! checkout, against the stack the README's first command started — `scripts/dev`, or
-//! `scripts/dev --lambda` for the `cargo lambda invoke` lines. A command that exits non-zero
-//! fails the test with its output.
+//! `scripts/dev --lambda` for a block of `cargo lambda invoke` lines, or `scripts/dev
+//! --cluster` for a block about the cluster's nodes. A command that exits non-zero fails the
+//! test with its output.
 
 use std::io::{Read, Seek};
 use std::path::Path;
@@ -40,8 +41,40 @@ struct ReadmeCommand {
     line: usize,
     /// The text as written, continuation lines included.
     text: String,
-    /// Whether its block invokes functions, and so runs against `scripts/dev --lambda`.
-    lambda: bool,
+    /// The stack its block runs against.
+    stack: Stack,
+}
+
+/// The stacks `scripts/dev` starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    Standalone,
+    Lambda,
+    Cluster,
+}
+
+impl Stack {
+    /// The stack a block of commands is for.
+    fn of(block: &[ReadmeCommand]) -> Self {
+        if block
+            .iter()
+            .any(|c| c.text.starts_with("cargo lambda invoke"))
+        {
+            Self::Lambda
+        } else if block.iter().any(|c| c.text.contains(".lzstock/cluster/")) {
+            Self::Cluster
+        } else {
+            Self::Standalone
+        }
+    }
+
+    fn args(self) -> &'static [&'static str] {
+        match self {
+            Self::Standalone => &[],
+            Self::Lambda => &["--lambda"],
+            Self::Cluster => &["--cluster"],
+        }
+    }
 }
 
 impl ReadmeCommand {
@@ -51,8 +84,7 @@ impl ReadmeCommand {
     }
 }
 
-/// Every command of every ```` ```sh ```` block. A block with a `cargo lambda invoke` line
-/// is for the Lambda stack, whole.
+/// Every command of every ```` ```sh ```` block, each with the stack its block is for.
 fn commands() -> Vec<ReadmeCommand> {
     let text = readme();
     let mut found = Vec::new();
@@ -66,10 +98,8 @@ fn commands() -> Vec<ReadmeCommand> {
         }
         if line.starts_with("```") {
             in_block = false;
-            let lambda = block
-                .iter()
-                .any(|c| c.text.starts_with("cargo lambda invoke"));
-            found.extend(block.drain(..).map(|c| ReadmeCommand { lambda, ..c }));
+            let stack = Stack::of(&block);
+            found.extend(block.drain(..).map(|c| ReadmeCommand { stack, ..c }));
             continue;
         }
         let continued = match pending.as_mut() {
@@ -88,7 +118,7 @@ fn commands() -> Vec<ReadmeCommand> {
             pending = Some(ReadmeCommand {
                 line: index + 1,
                 text: line.to_owned(),
-                lambda: false,
+                stack: Stack::Standalone,
             });
         }
         if !line.trim_end().ends_with('\\') {
@@ -265,19 +295,22 @@ fn every_readme_command_runs_verbatim_against_the_dev_stack() {
         .filter(|c| !NOT_RUN.iter().any(|(skipped, _)| c.bare() == *skipped))
         .filter(|c| !c.text.starts_with("source "))
         .collect();
-    assert!(
-        runnable.iter().any(|c| c.lambda) && runnable.iter().any(|c| !c.lambda),
-        "the README has commands for both stacks"
-    );
+    let stacks = [Stack::Standalone, Stack::Lambda, Stack::Cluster];
+    for stack in stacks {
+        assert!(
+            runnable.iter().any(|c| c.stack == stack),
+            "the README has commands for {stack:?}"
+        );
+    }
 
     // SEC, as the scraper's documented variables allow: the stand-in the scraper's tests use.
     let runtime = tokio::runtime::Runtime::new().expect("a runtime");
     let sec = runtime.block_on(SecStandIn::start(StandInRules::default()));
     sec.put_companies(&[("AAPL", 320_193, 391_035.0), ("MSFT", 789_019, 245_122.0)]);
 
-    for (args, lambda) in [(&[][..], false), (&["--lambda"][..], true)] {
-        let mut stack = DevStack::start(args, &sec.env());
-        for command in runnable.iter().filter(|c| c.lambda == lambda) {
+    for which in stacks {
+        let mut stack = DevStack::start(which.args(), &sec.env());
+        for command in runnable.iter().filter(|c| c.stack == which) {
             check(&stack, &setup, command);
         }
         stack.stop();
