@@ -330,3 +330,67 @@ async fn a_sigterm_during_a_steady_stream_loses_no_settle() {
         .collect();
     assert!(again.is_empty(), "delivered again after an ack: {again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_minute_of_throttling_spends_no_delivery_and_dead_letters_nothing() {
+    let bus = nats().await;
+    let throttle_until = Instant::now() + Duration::from_secs(60);
+    let endpoint = InvokeEndpoint::start(LAMBDA_PAYLOAD_LIMIT, move |_| {
+        if Instant::now() < throttle_until {
+            Answer::Throttled
+        } else {
+            Answer::Returned(json!({"batchItemFailures": []}))
+        }
+    })
+    .await;
+    let port = process::free_port();
+    // Two deliveries only, and a short ack_wait: a throttle that spent a delivery, or a
+    // batch not kept in progress, would dead-letter within seconds.
+    let _bridge = spawn(
+        &bus,
+        &endpoint,
+        &[
+            ("BRIDGE_MAX_DELIVER", "2"),
+            ("BRIDGE_ACK_WAIT_MS", "3000"),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    let mut last = 0;
+    for n in 0..20 {
+        last = publish(&bus, &format!("throttled-{n}"), b"{}".to_vec()).await;
+    }
+    settled_through(&bus, last).await;
+
+    assert!(
+        endpoint.throttled() > 10,
+        "throttled {}",
+        endpoint.throttled()
+    );
+    assert!(
+        Instant::now() >= throttle_until,
+        "settled only after the throttling"
+    );
+    assert_eq!(bus.dead_letter_count().await, 0, "nothing dead-lettered");
+    let mut handled: HashMap<u64, u64> = HashMap::new();
+    for invocation in endpoint.accepted() {
+        for (sequence, deliveries) in invocation.records {
+            assert_eq!(deliveries, 1, "#{sequence}: no delivery spent on throttles");
+            *handled.entry(sequence).or_default() += 1;
+        }
+    }
+    assert_eq!(handled.len(), 20);
+    assert!(
+        handled.values().all(|n| *n == 1),
+        "each handled once: {handled:?}"
+    );
+    let metrics = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("lzstock_bridge_invoke_throttles_total{route=\"bridge\"}"),
+        "{metrics}"
+    );
+}

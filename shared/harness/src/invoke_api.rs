@@ -29,6 +29,9 @@ pub enum Answer {
     Returned(serde_json::Value),
     /// The function failed; this is the error document the runtime reports.
     Failed(serde_json::Value),
+    /// Lambda throttled the invoke (429 `TooManyRequestsException`, reserved concurrency
+    /// reached): the function never saw the batch.
+    Throttled,
 }
 
 type Answering = dyn Fn(&MessageBatch) -> Answer + Send + Sync;
@@ -46,6 +49,7 @@ pub struct Invocation {
 struct Log {
     accepted: Vec<Invocation>,
     refused: usize,
+    throttled: usize,
 }
 
 struct Shared {
@@ -118,6 +122,15 @@ impl InvokeEndpoint {
         self.shared.log.lock().expect("log").accepted.clone()
     }
 
+    /// How many invokes were answered as throttled.
+    ///
+    /// # Panics
+    /// When a request handler panicked while holding the log.
+    #[must_use]
+    pub fn throttled(&self) -> usize {
+        self.shared.log.lock().expect("log").throttled
+    }
+
     /// How many requests were refused as too large.
     ///
     /// # Panics
@@ -147,6 +160,19 @@ async fn invoke(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
     let Ok(batch) = serde_json::from_slice::<MessageBatch>(&body) else {
         return (StatusCode::BAD_REQUEST, "not a message batch").into_response();
     };
+    let answer = (shared.answer)(&batch);
+    if matches!(answer, Answer::Throttled) {
+        shared.log.lock().expect("log").throttled += 1;
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                ("x-amzn-ErrorType", "TooManyRequestsException"),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
+        )
+            .into_response();
+    }
     shared.log.lock().expect("log").accepted.push(Invocation {
         bytes: body.len(),
         records: batch
@@ -155,7 +181,8 @@ async fn invoke(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
             .map(|r| (r.stream_sequence, r.deliveries))
             .collect(),
     });
-    match (shared.answer)(&batch) {
+    match answer {
+        Answer::Throttled => StatusCode::TOO_MANY_REQUESTS.into_response(),
         Answer::Returned(document) => (
             StatusCode::OK,
             [("Content-Type", "application/json")],

@@ -97,6 +97,22 @@ pub(crate) async fn handle_batch<I: Invoke>(
     metrics.add(&tally);
 }
 
+/// The delays between tries of a throttled invoke.
+const THROTTLE_BACKOFF: crate::envelope::Backoff = crate::envelope::Backoff {
+    base: std::time::Duration::from_millis(500),
+    max: std::time::Duration::from_secs(10),
+};
+
+/// Tells the server `waiting` is being worked on (a failure is only logged: at worst a
+/// message is redelivered, and handlers apply it once).
+async fn in_progress(waiting: &[&Message]) {
+    for message in waiting {
+        if let Err(error) = message.ack_with(AckKind::Progress).await {
+            tracing::warn!(%error, "in-progress ack failed");
+        }
+    }
+}
+
 /// Invokes the function with `batch` and returns each failed record's outcome, with the
 /// error that failed the whole invoke, if one did. While it runs, `waiting` is reported in
 /// progress.
@@ -129,27 +145,44 @@ async fn invoke<I: Invoke>(
         }
     }
     let invoked = async {
-        // Past invoke_timeout the batch counts as failed (retried with backoff): a function
-        // that never answers must not hold its messages in progress forever.
-        let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(batch));
-        tokio::pin!(work);
         // While the invoke runs longer than a third of ack_wait, tell the server the messages
-        // are in progress, so it does not redeliver them to someone else meanwhile.
+        // are in progress, so it does not redeliver them to someone else meanwhile; the same
+        // while a throttled invoke waits for its next try.
         let mut progress = tokio::time::interval_at(
             tokio::time::Instant::now() + progress_every(settings.ack_wait),
             progress_every(settings.ack_wait),
         );
+        let mut throttles = 0_u64;
         loop {
-            tokio::select! {
-                invoked = &mut work => break invoked.unwrap_or(Err(InvokeError::TimedOut {
-                    after: settings.invoke_timeout,
-                })),
-                _ = progress.tick() => {
-                    for message in waiting {
-                        if let Err(error) = message.ack_with(AckKind::Progress).await {
-                            tracing::warn!(%error, "in-progress ack failed");
-                        }
-                    }
+            // Past invoke_timeout the batch counts as failed (retried with backoff): a
+            // function that never answers must not hold its messages in progress forever.
+            let work = tokio::time::timeout(settings.invoke_timeout, invoker.invoke(batch));
+            tokio::pin!(work);
+            let invoked = loop {
+                tokio::select! {
+                    invoked = &mut work => break invoked.unwrap_or(Err(InvokeError::TimedOut {
+                        after: settings.invoke_timeout,
+                    })),
+                    _ = progress.tick() => in_progress(waiting).await,
+                }
+            };
+            let Err(InvokeError::Throttled { reason, .. }) = &invoked else {
+                break invoked;
+            };
+            // Lambda had no capacity: the batch was never run. It stays in hand (in
+            // progress, no nak, so no delivery is spent) and is tried again after a capped,
+            // jittered backoff, however long the throttling lasts.
+            throttles += 1;
+            metrics.invoke_throttled(&settings.durable);
+            let seed = batch.records.first().map_or(0, |r| r.stream_sequence);
+            let delay = THROTTLE_BACKOFF.delay(throttles, seed ^ throttles);
+            tracing::warn!(%reason, throttles, retry_in = ?delay, "invoke throttled; keeping the batch and trying again");
+            let pause = tokio::time::sleep(delay);
+            tokio::pin!(pause);
+            loop {
+                tokio::select! {
+                    () = &mut pause => break,
+                    _ = progress.tick() => in_progress(waiting).await,
                 }
             }
         }

@@ -25,6 +25,17 @@ pub enum InvokeError {
         /// The client's reason.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    /// Lambda did not run the function for lack of capacity (throttled: reserved
+    /// concurrency reached, ENIs or addresses of the VPC exhausted, the function not ready,
+    /// a 5xx of the service). Not the batch's fault: the bridge keeps it in hand and tries
+    /// again, spending no delivery.
+    #[error("{function} throttled: {reason}")]
+    Throttled {
+        /// The function's name.
+        function: String,
+        /// The service's error code and message.
+        reason: String,
+    },
     /// The function ran and failed (crashed, panicked, timed out).
     #[error("{function} failed: {detail}")]
     Function {

@@ -70,12 +70,7 @@ impl Invoke for LambdaFunction {
             .payload(Blob::new(payload))
             .send()
             .await
-            .map_err(|error| InvokeError::Unreachable {
-                function: self.name.clone(),
-                source: aws_sdk_lambda::error::DisplayErrorContext(error)
-                    .to_string()
-                    .into(),
-            })?;
+            .map_err(|error| self.classify(error))?;
         let body = output.payload().map(Blob::as_ref).unwrap_or_default();
         if let Some(kind) = output.function_error() {
             return Err(InvokeError::Function {
@@ -87,6 +82,50 @@ impl Invoke for LambdaFunction {
             function: self.name.clone(),
             source,
         })
+    }
+}
+
+/// Lambda's error codes that mean "no capacity now", not "this batch is wrong".
+const THROTTLES: [&str; 6] = [
+    "TooManyRequestsException",
+    "EC2ThrottledException",
+    "ENILimitReachedException",
+    "SubnetIPAddressLimitReachedException",
+    "ResourceNotReadyException",
+    "ServiceException",
+];
+
+impl LambdaFunction {
+    /// A throttle or capacity error of the service, or anything else (unreachable, refused).
+    fn classify(
+        &self,
+        error: aws_sdk_lambda::error::SdkError<
+            aws_sdk_lambda::operation::invoke::InvokeError,
+            aws_sdk_lambda::config::http::HttpResponse,
+        >,
+    ) -> InvokeError {
+        use aws_sdk_lambda::error::ProvideErrorMetadata;
+        let status = error.raw_response().map(|r| r.status().as_u16());
+        let code = error.code().map(str::to_owned);
+        let throttled = code.as_deref().is_some_and(|c| THROTTLES.contains(&c))
+            || status == Some(429)
+            || status.is_some_and(|s| (500..600).contains(&s));
+        let text = aws_sdk_lambda::error::DisplayErrorContext(&error).to_string();
+        if throttled {
+            InvokeError::Throttled {
+                function: self.name.clone(),
+                reason: format!(
+                    "{}: {}",
+                    code.unwrap_or_else(|| format!("HTTP {}", status.unwrap_or_default())),
+                    error.message().unwrap_or_default()
+                ),
+            }
+        } else {
+            InvokeError::Unreachable {
+                function: self.name.clone(),
+                source: text.into(),
+            }
+        }
     }
 }
 

@@ -155,7 +155,14 @@ impl BridgeMetrics {
         .record(took.as_secs_f64());
     }
 
-    /// Counts an invoke of `route` that failed as a whole.
+    /// Counts an invoke of `route` that Lambda throttled.
+    pub fn invoke_throttled(&self, route: &str) {
+        metrics::counter!("lzstock_bridge_invoke_throttles_total",
+            "route" => bounded("route", route))
+        .increment(1);
+    }
+
+    /// Counts an invoke that failed as a whole on `route`.
     pub fn invoke_failed(&self, route: &str) {
         metrics::counter!("lzstock_bridge_invoke_failures_total",
             "route" => bounded("route", route))
