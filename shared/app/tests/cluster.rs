@@ -128,3 +128,29 @@ async fn a_replica_count_other_than_one_three_or_five_is_refused_at_start() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("NATS_STREAM_REPLICAS"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_binary_started_while_the_cluster_has_no_quorum_waits_and_provisions_when_it_returns() {
+    let mut own = tokio::task::block_in_place(|| NatsCluster::start(3)).expect("a cluster");
+    let seeds = own.seeds();
+    // Two of three nodes down: no meta leader, nothing can be created.
+    for index in [1, 2] {
+        tokio::task::block_in_place(|| own.node_mut(index).server.kill());
+    }
+    let names = names();
+    let provisioning = tokio::spawn({
+        let (seeds, names) = (seeds.clone(), names.clone());
+        async move { provision(&seeds, &names, Some("3")).await }
+    });
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert!(
+        !provisioning.is_finished(),
+        "it waits for the cluster instead of exiting"
+    );
+    for index in [1, 2] {
+        tokio::task::block_in_place(|| own.node_mut(index).server.resume()).expect("back");
+    }
+    let output = provisioning.await.expect("joined");
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(replicas(&client(&seeds).await, &names).await, [3, 3, 3]);
+}
