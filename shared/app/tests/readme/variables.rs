@@ -407,3 +407,32 @@ fn a_broken_example_is_noticed() {
         assert!(error.to_string().contains(name), "{error}");
     }
 }
+
+#[test]
+fn the_bridges_deployment_example_parses_as_the_bridge_parses_it() {
+    let text = std::fs::read_to_string(super::root().join("deploy/nats-bridge.env.example"))
+        .expect("deploy/nats-bridge.env.example");
+    let values: HashMap<String, String> = text
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            let (name, value) = line
+                .split_once('=')
+                .unwrap_or_else(|| panic!("not NAME=value: {line}"));
+            (name.to_owned(), value.to_owned())
+        })
+        .collect();
+    let env = Recorded {
+        values,
+        read: RefCell::new(BTreeSet::new()),
+    };
+    let lists = parse("nats-bridge", &env).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(lists.get("NATS_URL"), Some(&3), "three seeds");
+    for name in env.values.keys() {
+        assert!(
+            env.read.borrow().contains(name),
+            "the example sets {name}, which the bridge does not read"
+        );
+    }
+}
