@@ -108,6 +108,10 @@ async fn flush_settles(js: &jetstream::Context, durable: &str) {
     }
 }
 
+/// How long a stalled consumer waits to be checked (and re-created if gone) before it pulls
+/// again with the consumer in hand.
+const RECONCILE_AFTER_STALL: Duration = Duration::from_secs(2);
+
 async fn consume<I: Invoke>(
     js: &jetstream::Context,
     settings: &ConsumerSettings,
@@ -133,9 +137,15 @@ async fn consume<I: Invoke>(
                     _ = stopped.changed() => break,
                     () = tokio::time::sleep(Duration::from_secs(1)) => {}
                 }
-                match reconcile(stream, settings).await {
-                    Ok((reopened, _, _)) => consumer = reopened,
-                    Err(error) => tracing::warn!(%error, "re-creating the consumer failed"),
+                // Bounded: during an election the server may not answer for a while, and the
+                // consumer in hand pulls again as soon as a leader is back.
+                match tokio::time::timeout(RECONCILE_AFTER_STALL, reconcile(stream, settings)).await
+                {
+                    Ok(Ok((reopened, _, _))) => consumer = reopened,
+                    Ok(Err(error)) => tracing::warn!(%error, "re-creating the consumer failed"),
+                    Err(_) => {
+                        tracing::warn!("the consumer could not be checked yet; pulling again")
+                    }
                 }
                 fetched = fetch(&consumer, settings).await;
                 continue;
