@@ -58,11 +58,7 @@ pub enum PemError {
 pub fn check_certificates(path: &std::path::Path) -> Result<(), PemError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::CertificateDer;
-    let shown = path.display().to_string();
-    let text = std::fs::read(path).map_err(|source| PemError::Unreadable {
-        path: shown.clone(),
-        source,
-    })?;
+    let (shown, text) = read_pem(path)?;
     let malformed = |reason: String| PemError::Malformed {
         path: shown.clone(),
         what: "certificate",
@@ -86,11 +82,7 @@ pub fn check_certificates(path: &std::path::Path) -> Result<(), PemError> {
 pub fn check_private_key(path: &std::path::Path) -> Result<(), PemError> {
     use rustls_pki_types::pem::PemObject;
     use rustls_pki_types::PrivateKeyDer;
-    let shown = path.display().to_string();
-    let text = std::fs::read(path).map_err(|source| PemError::Unreadable {
-        path: shown.clone(),
-        source,
-    })?;
+    let (shown, text) = read_pem(path)?;
     PrivateKeyDer::from_pem_slice(&text)
         .map(drop)
         .map_err(|e| PemError::Malformed {
@@ -98,6 +90,18 @@ pub fn check_private_key(path: &std::path::Path) -> Result<(), PemError> {
             what: "private key",
             reason: e.to_string(),
         })
+}
+
+/// The file's path as shown in errors, and its bytes.
+fn read_pem(path: &std::path::Path) -> Result<(String, Vec<u8>), PemError> {
+    let shown = path.display().to_string();
+    match std::fs::read(path) {
+        Ok(text) => Ok((shown, text)),
+        Err(source) => Err(PemError::Unreadable {
+            path: shown,
+            source,
+        }),
+    }
 }
 
 /// Why a NATS client could not be built.
