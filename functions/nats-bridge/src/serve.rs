@@ -9,7 +9,9 @@ use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_app::{health, resources};
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
-use lzstock_shim::bridge::{self, advisory, lambda, BridgeMetrics, LambdaFunction};
+use lzstock_shim::bridge::{
+    self, advisory, lambda, BridgeMetrics, Concurrency, Gated, LambdaFunction,
+};
 use lzstock_shim::http;
 use lzstock_shim::shutdown::Shutdown;
 use lzstock_shim::tasks::{self, TaskHealth};
@@ -73,23 +75,45 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
                 tracing::info!(route = %route.consumer.durable, ?reconciled, "route's consumer ready");
             }
         }
-        // Each route runs `batches_in_flight` pull loops on its durable consumer: that
-        // many invokes of its function at once. A loop that panics is restarted alone.
+        // Each route runs `max_concurrency` pull loops on its durable consumer, each invoking
+        // through the route's slots: from `min_concurrency` invokes at once, rising while the
+        // backlog grows and invokes succeed, halving on throttles and failures. A loop that
+        // fails is restarted alone.
+        let slots: Vec<Concurrency> = config
+            .routes
+            .iter()
+            .map(|route| {
+                Concurrency::new(
+                    &route.consumer.durable,
+                    route.min_concurrency,
+                    route.max_concurrency,
+                )
+            })
+            .collect();
+        let gated: Vec<Gated<'_, LambdaFunction>> = config
+            .routes
+            .iter()
+            .zip(&functions)
+            .zip(&slots)
+            .map(|((route, function), slots)| {
+                Gated::new(function, slots, route.consumer.batch_size)
+            })
+            .collect();
         let consuming = join_all(
             config
                 .routes
                 .iter()
-                .zip(&functions)
-                .flat_map(|(route, function)| {
-                    (0..route.batches_in_flight).map(move |_| (route, function))
+                .zip(&gated)
+                .flat_map(|(route, invoker)| {
+                    (0..route.max_concurrency).map(move |_| (route, invoker))
                 })
-                .map(|(route, function)| {
+                .map(|(route, invoker)| {
                     bridge::supervise(
                         &route.consumer.durable,
                         &metrics,
                         &task_health,
                         || shutdown.requested(),
-                        |stop| bridge::run(&js, &route.consumer, function, &metrics, stop),
+                        |stop| bridge::run(&js, &route.consumer, invoker, &metrics, stop),
                     )
                 }),
         );

@@ -394,3 +394,84 @@ async fn a_minute_of_throttling_spends_no_delivery_and_dead_letters_nothing() {
         "{metrics}"
     );
 }
+
+/// The route's `lzstock_bridge_invokes_in_flight` as the bridge's `/metrics` shows it.
+async fn invokes_in_flight(port: u16) -> Option<f64> {
+    let text = reqwest::get(format!("http://127.0.0.1:{port}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find(|line| line.starts_with("lzstock_bridge_invokes_in_flight{route=\"bridge\"}"))
+        .and_then(|line| line.rsplit(' ').next())
+        .and_then(|value| value.parse().ok())
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrency_rises_under_a_backlog_and_falls_under_throttles() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let bus = nats().await;
+    let throttling = Arc::new(AtomicBool::new(false));
+    let throttled = Arc::clone(&throttling);
+    let endpoint = InvokeEndpoint::start(LAMBDA_PAYLOAD_LIMIT, move |_| {
+        if throttled.load(Ordering::SeqCst) {
+            return Answer::Throttled;
+        }
+        // A function that takes a while: invokes overlap when the bridge allows it.
+        std::thread::sleep(Duration::from_millis(100));
+        Answer::Returned(json!({"batchItemFailures": []}))
+    })
+    .await;
+    let port = process::free_port();
+    let _bridge = spawn(
+        &bus,
+        &endpoint,
+        &[
+            ("BRIDGE_BATCH_SIZE", "5"),
+            ("BRIDGE_MIN_CONCURRENCY", "1"),
+            ("BRIDGE_MAX_CONCURRENCY", "6"),
+            ("PORT", &port.to_string()),
+        ],
+    );
+    let mut last = 0;
+    for n in 0..1500 {
+        last = publish(&bus, &format!("backlog-{n}"), b"{}".to_vec()).await;
+    }
+    // A backlog, invokes succeeding: more of them at once, up to the maximum.
+    let mut highest = 0.0_f64;
+    let rising = Instant::now();
+    while highest < 4.0 && rising.elapsed() < Duration::from_secs(30) {
+        highest = highest.max(invokes_in_flight(port).await.unwrap_or(0.0));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(highest >= 4.0, "concurrency rose to {highest} only");
+    assert!(highest <= 6.0, "never over the maximum: {highest}");
+
+    // Throttled: back down to the minimum, in flight at most one.
+    throttling.store(true, Ordering::SeqCst);
+    let falling = Instant::now();
+    let mut quiet_since: Option<Instant> = None;
+    loop {
+        let now = invokes_in_flight(port).await.unwrap_or(f64::MAX);
+        if now <= 1.0 {
+            let since = *quiet_since.get_or_insert_with(Instant::now);
+            if since.elapsed() >= Duration::from_secs(3) {
+                break;
+            }
+        } else {
+            quiet_since = None;
+        }
+        assert!(
+            falling.elapsed() < Duration::from_secs(30),
+            "still {now} invokes in flight under throttling"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    throttling.store(false, Ordering::SeqCst);
+    settled_through(&bus, last).await;
+    assert_eq!(bus.dead_letter_count().await, 0, "nothing dead-lettered");
+}

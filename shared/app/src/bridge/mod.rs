@@ -11,7 +11,8 @@
 //! {"routes": [
 //!   {"name": "signups", "function": "events", "subjects": ["users.signed_up"],
 //!    "batch_size": 10, "max_wait_ms": 1000, "max_deliver": 5, "ack_wait_ms": 30000,
-//!    "max_ack_pending": 1000, "batches_in_flight": 1, "invoke_timeout_ms": 930000,
+//!    "max_ack_pending": 1000, "min_concurrency": 1, "max_concurrency": 10,
+//!    "invoke_timeout_ms": 930000,
 //!    "max_invoke_bytes": 5900000, "start": "all"}
 //! ]}
 //! ```
@@ -62,8 +63,11 @@ pub struct BridgeConfig {
 pub struct BridgeRoute {
     /// The Lambda function invoked with each batch.
     pub function: String,
-    /// Batches of this route invoked at once (pull loops sharing the durable consumer).
-    pub batches_in_flight: usize,
+    /// The fewest invokes of this route at once; the bridge rises from here while the
+    /// backlog grows and invokes succeed.
+    pub min_concurrency: usize,
+    /// The most invokes of this route at once (as many pull loops share the durable).
+    pub max_concurrency: usize,
     /// How the route's consumer pulls; its durable name is the route's name.
     pub consumer: ConsumerSettings,
 }
@@ -85,6 +89,9 @@ struct RouteEntry {
     max_deliver: Option<i64>,
     ack_wait_ms: Option<u64>,
     max_ack_pending: Option<i64>,
+    min_concurrency: Option<usize>,
+    max_concurrency: Option<usize>,
+    /// The older name of a fixed concurrency: minimum and maximum at once.
     batches_in_flight: Option<usize>,
     invoke_timeout_ms: Option<u64>,
     max_invoke_bytes: Option<usize>,
@@ -164,6 +171,42 @@ fn variable_of(field: &str) -> &'static str {
     }
 }
 
+/// The most invokes one route of one bridge may run at once.
+const MAX_CONCURRENCY: usize = 100;
+
+fn check_concurrency(min: usize, max: usize) -> Result<(), String> {
+    if min == 0 || max < min || max > MAX_CONCURRENCY {
+        return Err(format!(
+            "must be 1 <= min <= max <= {MAX_CONCURRENCY}, got {min} and {max}"
+        ));
+    }
+    Ok(())
+}
+
+/// `BRIDGE_MIN_CONCURRENCY` and `BRIDGE_MAX_CONCURRENCY` (1 and 10), or
+/// `BRIDGE_BATCHES_IN_FLIGHT`, the older name of a fixed concurrency, for both.
+fn concurrency_defaults(source: &dyn Source) -> Result<(usize, usize), ConfigError> {
+    if optional(source, "BRIDGE_BATCHES_IN_FLIGHT").is_some() {
+        let fixed = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?;
+        check_concurrency(fixed, fixed).map_err(|reason| ConfigError::Malformed {
+            name: "BRIDGE_BATCHES_IN_FLIGHT",
+            reason,
+        })?;
+        return Ok((fixed, fixed));
+    }
+    let min = parsed_or(source, "BRIDGE_MIN_CONCURRENCY", 1_usize)?;
+    let max = parsed_or(source, "BRIDGE_MAX_CONCURRENCY", 10_usize)?;
+    check_concurrency(min, max).map_err(|reason| ConfigError::Malformed {
+        name: if min == 0 {
+            "BRIDGE_MIN_CONCURRENCY"
+        } else {
+            "BRIDGE_MAX_CONCURRENCY"
+        },
+        reason,
+    })?;
+    Ok((min, max))
+}
+
 fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute>, ConfigError> {
     let start = match optional(source, "BRIDGE_START") {
         Some(raw) => raw.parse().map_err(|reason| ConfigError::Malformed {
@@ -202,13 +245,7 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
             name: variable_of(field),
             reason: format!("{field} {reason}"),
         })?;
-    let batches_in_flight = parsed_or(source, "BRIDGE_BATCHES_IN_FLIGHT", 1_usize)?;
-    if batches_in_flight == 0 {
-        return Err(ConfigError::Malformed {
-            name: "BRIDGE_BATCHES_IN_FLIGHT",
-            reason: "must be at least 1".into(),
-        });
-    }
+    let concurrency = concurrency_defaults(source)?;
     if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
         let malformed = |reason: String| ConfigError::Malformed {
             name: "BRIDGE_ROUTES_FILE",
@@ -219,7 +256,7 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
             serde_json::from_str(&text).map_err(|e| malformed(format!("{path}: {e}")))?;
         let mut routes: Vec<BridgeRoute> = Vec::with_capacity(file.routes.len());
         for entry in file.routes {
-            let route = route_of(entry, &defaults, batches_in_flight, streams)
+            let route = route_of(entry, &defaults, concurrency, streams)
                 .map_err(|e| malformed(format!("{path}: {e}")))?;
             if routes
                 .iter()
@@ -237,7 +274,8 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
     Ok(optional(source, "BRIDGE_FUNCTION")
         .map(|function| BridgeRoute {
             function,
-            batches_in_flight,
+            min_concurrency: concurrency.0,
+            max_concurrency: concurrency.1,
             consumer: defaults,
         })
         .into_iter()
@@ -247,7 +285,7 @@ fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute
 fn route_of(
     entry: RouteEntry,
     defaults: &ConsumerSettings,
-    batches_in_flight: usize,
+    concurrency: (usize, usize),
     streams: &EventStreams,
 ) -> Result<BridgeRoute, String> {
     let valid_name = !entry.name.is_empty()
@@ -276,8 +314,20 @@ fn route_of(
             &format!("{subject:?} is not a NATS subject (dot-separated tokens, no spaces)"),
         ));
     }
-    if entry.batches_in_flight == Some(0) {
-        return Err(invalid("batches_in_flight", "must be at least 1"));
+    let (min_concurrency, max_concurrency) = match entry.batches_in_flight {
+        Some(fixed) => (fixed, fixed),
+        None => (
+            entry.min_concurrency.unwrap_or(concurrency.0),
+            entry.max_concurrency.unwrap_or(concurrency.1),
+        ),
+    };
+    if let Err(reason) = check_concurrency(min_concurrency, max_concurrency) {
+        let field = match (entry.batches_in_flight, min_concurrency) {
+            (Some(_), _) => "batches_in_flight",
+            (None, 0) => "min_concurrency",
+            (None, _) => "max_concurrency",
+        };
+        return Err(invalid(field, &reason));
     }
     let start = match entry.start.as_deref() {
         Some(raw) => raw
@@ -313,7 +363,8 @@ fn route_of(
         .map_err(|InvalidSetting { field, reason }| invalid(field, &reason))?;
     Ok(BridgeRoute {
         function: entry.function,
-        batches_in_flight: entry.batches_in_flight.unwrap_or(batches_in_flight),
+        min_concurrency,
+        max_concurrency,
         consumer,
     })
 }

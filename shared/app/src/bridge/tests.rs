@@ -50,7 +50,7 @@ fn a_routes_file_names_consumers_and_subjects_under_the_root() {
     );
     assert_eq!(route.consumer.max_deliver, 3);
     assert_eq!(route.consumer.batch_size, 10);
-    assert_eq!(route.batches_in_flight, 1);
+    assert_eq!((route.min_concurrency, route.max_concurrency), (1, 10));
 }
 
 fn routes_file(text: &str) -> tempfile::NamedTempFile {
@@ -83,6 +83,8 @@ fn out_of_range_route_values_name_the_route_and_field() {
         ("invoke_timeout_ms", "0"),
         ("max_invoke_bytes", "10"),
         ("batches_in_flight", "0"),
+        ("min_concurrency", "0"),
+        ("max_concurrency", "101"),
         ("start", "\"sometime\""),
     ] {
         let file = routes_file(&format!(
@@ -107,6 +109,8 @@ fn out_of_range_variables_are_refused_by_name() {
         ("BRIDGE_BATCH_SIZE", "0"),
         ("BRIDGE_BATCH_SIZE", "-1"),
         ("BRIDGE_BATCHES_IN_FLIGHT", "0"),
+        ("BRIDGE_MIN_CONCURRENCY", "0"),
+        ("BRIDGE_MAX_CONCURRENCY", "0"),
         ("BRIDGE_START", "later"),
     ] {
         let error = config(&[("BRIDGE_FUNCTION", "events"), (name, value)])
@@ -166,4 +170,26 @@ fn the_invoke_endpoint_and_region_are_checked_at_start() {
         let error = config(&[(name, value)]).unwrap_err();
         assert!(error.to_string().contains(name), "{name}={value}: {error}");
     }
+}
+
+#[test]
+fn concurrency_ranges_from_a_minimum_to_a_maximum_or_is_fixed_by_the_older_name() {
+    let config = config(&[("BRIDGE_FUNCTION", "events")]).unwrap();
+    let route = &config.routes[0];
+    assert_eq!((route.min_concurrency, route.max_concurrency), (1, 10));
+    let fixed = config_of(&[
+        ("BRIDGE_FUNCTION", "events"),
+        ("BRIDGE_BATCHES_IN_FLIGHT", "3"),
+    ]);
+    assert_eq!((fixed.min_concurrency, fixed.max_concurrency), (3, 3));
+    let ranged = config_of(&[
+        ("BRIDGE_FUNCTION", "events"),
+        ("BRIDGE_MIN_CONCURRENCY", "2"),
+        ("BRIDGE_MAX_CONCURRENCY", "4"),
+    ]);
+    assert_eq!((ranged.min_concurrency, ranged.max_concurrency), (2, 4));
+}
+
+fn config_of(vars: &[(&str, &str)]) -> crate::bridge::BridgeRoute {
+    config(vars).unwrap().routes[0].clone()
 }

@@ -10,6 +10,7 @@
 //! ([`LambdaFunction`]).
 
 pub mod advisory;
+pub mod concurrency;
 pub mod consumer;
 pub mod dead_letters;
 mod dispatch;
@@ -23,6 +24,7 @@ mod settle;
 mod sizing;
 pub mod supervise;
 
+pub use concurrency::{Concurrency, Gated};
 pub use consumer::{run, ConsumerError};
 pub use durable::{reconcile, reconcile_as, Reconciled, Writer};
 pub use invoke::{InProcess, Invoke, InvokeError};
