@@ -45,15 +45,26 @@ impl NatsCluster {
     /// # Errors
     /// When a node does not start, or the cluster does not form within a minute.
     pub fn start(size: usize) -> io::Result<Self> {
-        let ports: Vec<(u16, u16, u16)> = (0..size)
-            .map(|_| {
-                (
-                    process::free_port(),
-                    process::free_port(),
-                    process::free_port(),
-                )
-            })
-            .collect();
+        // A node that does not join (a free port taken again by another process between
+        // picking and binding, say) is rare but possible: a second try on fresh ports.
+        match Self::start_once(size) {
+            Ok(cluster) => Ok(cluster),
+            Err(first) => Self::start_once(size).map_err(|second| {
+                io::Error::new(second.kind(), format!("{second} (a first try: {first})"))
+            }),
+        }
+    }
+
+    fn start_once(size: usize) -> io::Result<Self> {
+        // Every port distinct: a port handed out twice would leave a node unable to bind.
+        let mut taken = std::collections::HashSet::new();
+        let mut port = || loop {
+            let candidate = process::free_port();
+            if taken.insert(candidate) {
+                return candidate;
+            }
+        };
+        let ports: Vec<(u16, u16, u16)> = (0..size).map(|_| (port(), port(), port())).collect();
         let routes: Vec<String> = ports
             .iter()
             .map(|(_, cluster, _)| format!("nats://127.0.0.1:{cluster}"))
@@ -80,7 +91,22 @@ impl NatsCluster {
             });
         }
         let cluster = Self { nodes };
-        cluster.wait_healthy(Duration::from_secs(60))?;
+        if let Err(error) = cluster.wait_healthy(Duration::from_secs(45)) {
+            let logs: Vec<String> = cluster
+                .nodes
+                .iter()
+                .filter(|node| !node.is_healthy())
+                .map(|node| {
+                    let log = node.server.log();
+                    let tail: Vec<&str> = log.lines().rev().take(5).collect();
+                    format!("{}: {}", node.name, tail.join(" | "))
+                })
+                .collect();
+            return Err(io::Error::new(
+                error.kind(),
+                format!("{error}; last log lines: {}", logs.join("; ")),
+            ));
+        }
         Ok(cluster)
     }
 
