@@ -1,4 +1,5 @@
 use super::*;
+use lzstock_infra::nats::NatsCredentials;
 
 #[test]
 fn a_database_url_with_another_scheme_is_refused_without_echoing_it() {
