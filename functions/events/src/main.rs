@@ -10,6 +10,7 @@ use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
 use lzstock_app::routing::{EventDeps, EventRouter};
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::database::Database;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::envelope::Backoff;
@@ -74,12 +75,13 @@ async fn run(config: EventsConfig, tasks: TaskHealth) -> Result<(), Box<dyn std:
                 resources::email_cache(&config.optional)?,
             )?,
             dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
-            pool,
+            database: Database::new(pool),
             signup_tickers: config.signup_tickers.clone(),
             backoff: Backoff::default(),
         },
         config.streams.subject_root.clone(),
-    );
+    )
+    .committing(config.commit);
     if Host::detect() == Host::Lambda {
         // The bridge fetched the batch and settles it: no broker connection, and no network
         // I/O before the first event.

@@ -223,3 +223,106 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
     assert_eq!(processed().await, expected);
     assert_eq!(bus.dead_letter_count().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn postgres_stopped_mid_batch_applies_nothing_twice() {
+    const TOTAL: i64 = 20;
+    let mut server = tokio::task::block_in_place(PostgresServer::start).unwrap();
+    let (db, bus) = tokio::join!(database_on(&server), nats());
+    for n in 0..20 {
+        publish_sign_up(&bus, n).await;
+    }
+    // A session of the test's holds user-7's contact uncommitted: the batch that carries
+    // sign-up 7 applies the records before it, then waits on that row inside its
+    // transaction, where the outage finds it.
+    let mut holder = db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO user_contacts (user_id, address) VALUES ('user-7', 'held@example.com')",
+    )
+    .execute(&mut *holder)
+    .await
+    .unwrap();
+    let _function = tokio::process::Command::new(EVENTS)
+        .envs(base_env())
+        .env("DATABASE_URL", &db.url)
+        .envs(bus.env())
+        .env("EVENTS_CONSUMER", "events-mid-batch")
+        .env("EVENTS_BATCH_SIZE", "20")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the events function starts");
+    let waiting = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            let waiting: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'
+                   AND backend_xid IS NOT NULL",
+            )
+            .fetch_one(&db.pool)
+            .await
+            .unwrap();
+            if waiting > 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    assert!(
+        waiting.is_ok(),
+        "the batch reached sign-up 7 and waits on it"
+    );
+    let committed_before: i64 = sqlx::query_scalar("SELECT count(*) FROM processed_events")
+        .fetch_one(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        committed_before < 7,
+        "the records before sign-up 7 in its batch are not committed yet ({committed_before})"
+    );
+
+    tokio::task::block_in_place(|| server.stop());
+    drop(holder);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::task::block_in_place(|| server.resume()).unwrap();
+
+    let pool = lzstock_infra::postgres::pool(&db.url, 2).unwrap();
+    let counts = || async {
+        sqlx::query_as::<_, (i64, i64, i64, i64)>(
+            "SELECT (SELECT count(*) FROM dashboards),
+                    (SELECT count(DISTINCT owner_id) FROM dashboards),
+                    (SELECT count(*) FROM processed_events),
+                    (SELECT count(*) FROM outbox)",
+        )
+        .fetch_one(&pool)
+        .await
+    };
+    let applied = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            if let Ok((_, TOTAL, _, _)) = counts().await {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(applied.is_ok(), "all 20 sign-ups applied after the outage");
+    bus.wait_settled("events-mid-batch", bus.last_sequence().await)
+        .await;
+    assert_eq!(
+        counts().await.unwrap(),
+        (TOTAL, TOTAL, TOTAL, TOTAL),
+        "dashboards, owners, processed events and announcements: each once"
+    );
+    let held: String =
+        sqlx::query_scalar("SELECT address FROM user_contacts WHERE user_id = 'user-7'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        held, "user7@example.com",
+        "the test's uncommitted row died with the outage"
+    );
+    assert_eq!(bus.dead_letter_count().await, 0, "nothing dead-lettered");
+}

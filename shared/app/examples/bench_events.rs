@@ -16,6 +16,7 @@ use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter};
 use lzstock_harness::cluster::NatsCluster;
 use lzstock_harness::{database, nats, nats_on_cluster, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::database::Database;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
@@ -197,7 +198,7 @@ async fn signups_on(bus: &TestNats, count: usize) -> f64 {
             )
             .expect("mail"),
             dashboards: PgDashboardStore::new(db.pool.clone(), bus.streams.subject_root.clone()),
-            pool: db.pool.clone(),
+            database: Database::new(db.pool.clone()),
             signup_tickers: parse_signup_tickers("AAPL,MSFT,NVDA").expect("tickers"),
             backoff: Backoff::default(),
         },

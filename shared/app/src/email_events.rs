@@ -11,6 +11,7 @@ use lzstock_domain::email::{
     SendEmail, SendEmailError, SendOutcome, Subject,
 };
 use lzstock_domain::{InvalidInput, Ticker};
+use lzstock_infra::database::BatchTransaction;
 use lzstock_infra::email_cache::RedisEmailCache;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::notices::PgNoticeStore;
@@ -90,6 +91,17 @@ impl MailDeps {
             sender,
             cache,
         })
+    }
+
+    /// The same dependencies with every database write inside `batch`.
+    #[must_use]
+    pub fn within(&self, batch: &BatchTransaction) -> Self {
+        Self {
+            emails: self.emails.within(batch),
+            sender: self.sender.clone(),
+            cache: self.cache.clone(),
+            notices: self.notices.within(batch),
+        }
     }
 
     /// The default sender, when one is configured.

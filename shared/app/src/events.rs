@@ -11,6 +11,7 @@ use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use lzstock_shim::envelope::Backoff;
 
+use crate::commit::Commit;
 use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
 use crate::resources;
 
@@ -25,6 +26,9 @@ pub struct EventsConfig {
     pub streams: EventStreams,
     /// How the standalone consumer pulls.
     pub consumer: ConsumerSettings,
+    /// `EVENTS_COMMIT`: whether a batch's records commit together where their routes allow
+    /// it (`batch`, the default) or each on its own (`record`).
+    pub commit: Commit,
     /// `SIGNUP_DEFAULT_TICKERS`: the companies of a new user's first dashboard.
     pub signup_tickers: TickerList,
     /// `EMAIL_FROM` and `SMTP_URL`: how emails leave (none until both are set).
@@ -85,6 +89,7 @@ impl EventsConfig {
             nats: NatsConfig::from_source(source)?,
             streams,
             consumer,
+            commit: parsed_or(source, "EVENTS_COMMIT", Commit::Batch)?,
             signup_tickers,
             mail: MailConfig::optional_from_source(source)?,
             optional: OptionalServices::from_source(source)?,

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod bridge;
+pub mod commit;
 pub mod config;
 pub mod email_events;
 pub mod events;

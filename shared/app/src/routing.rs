@@ -8,17 +8,19 @@
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use futures::StreamExt;
 use lzstock_domain::dashboard::{
     CreateDashboard, DashboardName, NewDashboard, OwnerId, ProcessedEvent, TickerList,
 };
 use lzstock_domain::email::{Contact, EmailAddress, WelcomeUser};
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::database::{BatchTransaction, Database};
 use lzstock_proto::lzstock::v1 as pb;
-use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
+use lzstock_shim::batch::{guarded, MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
 use serde_json::Value;
-use sqlx::PgPool;
 
+use crate::commit::{self, Commit};
 use crate::email_events::{self, MailDeps};
 use crate::scraper::{self, RunError, RunReport, ScraperDeps};
 use lzstock_shim::schedule::ScheduledRun;
@@ -35,14 +37,17 @@ pub enum Target {
 /// A route's handler: decodes the message and runs the route's controller or usecase.
 pub type Handle = for<'a> fn(&'a Arc<EventDeps>, &'a MessageRecord) -> BoxFuture<'a, Outcome>;
 
-/// One row of the matrix: a subject, the layer it enters at, and the handler that runs it.
-/// A row cannot exist without its handler, so a route with none does not compile.
+/// One row of the matrix: a subject, the layer it enters at, how its writes commit, and
+/// the handler that runs it. A row cannot exist without its handler, so a route with none
+/// does not compile.
 #[derive(Clone, Copy)]
 pub struct Route {
     /// The subject below the root, e.g. `users.signed_up`.
     pub subject: &'static str,
     /// Where it enters.
     pub target: Target,
+    /// Whether its records commit with their batch or on their own.
+    pub commit: Commit,
     /// What runs it.
     pub handle: Handle,
 }
@@ -52,6 +57,7 @@ impl std::fmt::Debug for Route {
         f.debug_struct("Route")
             .field("subject", &self.subject)
             .field("target", &self.target)
+            .field("commit", &self.commit)
             .finish_non_exhaustive()
     }
 }
@@ -61,6 +67,7 @@ pub const ROUTES: [Route; 5] = [
     Route {
         subject: "users.signed_up",
         target: Target::Controller,
+        commit: Commit::Batch,
         handle: |deps, record| {
             Box::pin(async move {
                 typed(
@@ -75,6 +82,7 @@ pub const ROUTES: [Route; 5] = [
     Route {
         subject: "dashboards.created",
         target: Target::Usecase,
+        commit: Commit::Batch,
         handle: |deps, record| {
             Box::pin(async move {
                 typed(
@@ -91,6 +99,7 @@ pub const ROUTES: [Route; 5] = [
     Route {
         subject: "emails.requested",
         target: Target::Controller,
+        commit: Commit::Batch,
         handle: |deps, record| {
             Box::pin(async move {
                 typed(
@@ -111,6 +120,7 @@ pub const ROUTES: [Route; 5] = [
     Route {
         subject: "emails.created",
         target: Target::Usecase,
+        commit: Commit::Record,
         handle: |deps, record| {
             Box::pin(async move {
                 typed(
@@ -125,6 +135,7 @@ pub const ROUTES: [Route; 5] = [
     Route {
         subject: "companies.facts_updated",
         target: Target::Usecase,
+        commit: Commit::Batch,
         handle: |deps, record| {
             Box::pin(async move {
                 typed(
@@ -177,8 +188,8 @@ pub const SCHEDULES: [ScheduledJob; 1] = [SEC_SYNC];
 pub struct EventDeps {
     /// Emails, the mail server and the cache.
     pub mail: MailDeps,
-    /// PostgreSQL.
-    pub pool: PgPool,
+    /// PostgreSQL, where the handlers' own writes go.
+    pub database: Database,
     /// Dashboards and their outbox.
     pub dashboards: PgDashboardStore,
     /// The companies of a new user's first dashboard.
@@ -187,21 +198,47 @@ pub struct EventDeps {
     pub backoff: Backoff,
 }
 
-/// The events function's handler: routes each message by the matrix.
+impl EventDeps {
+    /// The same dependencies with every database write inside `batch`.
+    #[must_use]
+    pub fn within(&self, batch: &BatchTransaction) -> Self {
+        Self {
+            mail: self.mail.within(batch),
+            database: self.database.within(batch),
+            dashboards: self.dashboards.within(batch),
+            signup_tickers: self.signup_tickers.clone(),
+            backoff: self.backoff,
+        }
+    }
+}
+
+/// The events function's handler: routes each message by the matrix, and commits a
+/// batch's records as their routes say ([`Commit`]).
 #[derive(Debug, Clone)]
 pub struct EventRouter {
     deps: Arc<EventDeps>,
     subject_root: String,
+    commit: Commit,
 }
 
 impl EventRouter {
-    /// A router for subjects below `subject_root` (e.g. `lzstock`).
+    /// A router for subjects below `subject_root` (e.g. `lzstock`), committing a batch's
+    /// records together where their routes allow it.
     #[must_use]
     pub fn new(deps: EventDeps, subject_root: impl Into<String>) -> Self {
         Self {
             deps: Arc::new(deps),
             subject_root: subject_root.into(),
+            commit: Commit::Batch,
         }
+    }
+
+    /// The same router, committing as `commit` says: [`Commit::Record`] gives every record
+    /// a transaction of its own whatever its route says (`EVENTS_COMMIT=record`).
+    #[must_use]
+    pub fn committing(mut self, commit: Commit) -> Self {
+        self.commit = commit;
+        self
     }
 
     fn route(&self, subject: &str) -> Option<Route> {
@@ -210,27 +247,89 @@ impl EventRouter {
             .strip_prefix('.')?;
         ROUTES.into_iter().find(|route| route.subject == name)
     }
+
+    async fn on_its_own(&self, route: Option<Route>, record: &MessageRecord) -> Outcome {
+        match route {
+            Some(route) => guarded((route.handle)(&self.deps, record), record).await,
+            None => Outcome::Reject {
+                reason: format!("no route for subject {}", record.subject),
+            },
+        }
+    }
+}
+
+// Routed subjects are a closed set; any other is counted as `unrouted`.
+fn counted_subject(route: Option<Route>) -> &'static str {
+    route.map_or("unrouted", |r| r.subject)
+}
+
+fn count(subject: &'static str, outcome: &Outcome) {
+    let counter = match outcome {
+        Outcome::Ack => "lzstock_events_acked_total",
+        Outcome::Retry { .. } => "lzstock_events_retried_total",
+        Outcome::Reject { .. } => "lzstock_events_rejected_total",
+    };
+    metrics::counter!(counter, "subject" => subject).increment(1);
 }
 
 impl MessageHandler for EventRouter {
     async fn handle(&self, record: &MessageRecord) -> Outcome {
-        // Routed subjects are a closed set; any other is counted as `unrouted`.
         let route = self.route(&record.subject);
-        let subject = route.map_or("unrouted", |r| r.subject);
+        let subject = counted_subject(route);
         metrics::counter!("lzstock_events_delivered_total", "subject" => subject).increment(1);
-        let outcome = match route {
-            Some(route) => (route.handle)(&self.deps, record).await,
-            None => Outcome::Reject {
-                reason: format!("no route for subject {}", record.subject),
-            },
-        };
-        let counter = match &outcome {
-            Outcome::Ack => "lzstock_events_acked_total",
-            Outcome::Retry { .. } => "lzstock_events_retried_total",
-            Outcome::Reject { .. } => "lzstock_events_rejected_total",
-        };
-        metrics::counter!(counter, "subject" => subject).increment(1);
+        let outcome = self.on_its_own(route, record).await;
+        count(subject, &outcome);
         outcome
+    }
+
+    async fn handle_batch(&self, records: &[MessageRecord], concurrency: usize) -> Vec<Outcome> {
+        let mut together = Vec::new();
+        let mut alone = Vec::new();
+        for (index, record) in records.iter().enumerate() {
+            let route = self.route(&record.subject);
+            metrics::counter!("lzstock_events_delivered_total", "subject" => counted_subject(route))
+                .increment(1);
+            match route {
+                Some(route) if self.commit == Commit::Batch && route.commit == Commit::Batch => {
+                    together.push((index, record, route));
+                }
+                route => alone.push((index, record, route)),
+            }
+        }
+        // One record gains nothing from a batch's savepoint but two more round trips.
+        if together.len() == 1 {
+            alone.extend(
+                together
+                    .drain(..)
+                    .map(|(index, record, route)| (index, record, Some(route))),
+            );
+        }
+        let mut handling = Vec::with_capacity(alone.len());
+        for (index, record, route) in alone {
+            handling.push(async move { (index, self.on_its_own(route, record).await) });
+        }
+        let on_their_own = futures::stream::iter(handling)
+            .buffer_unordered(concurrency.max(1))
+            .collect::<Vec<_>>();
+        let (mut outcomes, committed) = futures::join!(on_their_own, async {
+            if together.is_empty() {
+                Vec::new()
+            } else {
+                commit::in_one_transaction(&self.deps, together).await
+            }
+        });
+        outcomes.extend(committed);
+        outcomes.sort_by_key(|(index, _)| *index);
+        outcomes
+            .into_iter()
+            .map(|(index, outcome)| {
+                count(
+                    counted_subject(self.route(&records[index].subject)),
+                    &outcome,
+                );
+                outcome
+            })
+            .collect()
     }
 }
 
@@ -316,7 +415,7 @@ async fn dashboard_created(
         event_id: envelope.id.clone(),
         subject,
     };
-    lzstock_infra::processed::record(&deps.pool, &processed)
+    lzstock_infra::processed::record(&deps.database, &processed)
         .await
         .map_err(HandlerError::retryable)?;
     Ok(())

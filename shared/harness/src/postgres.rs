@@ -16,6 +16,7 @@ pub struct PostgresServer {
     bin: PathBuf,
     port: u16,
     owner: Option<(u32, u32)>,
+    durable: bool,
     child: Option<Child>,
 }
 
@@ -31,6 +32,20 @@ impl PostgresServer {
     /// # Errors
     /// When PostgreSQL's binaries are missing or the server does not start.
     pub fn start() -> io::Result<Self> {
+        Self::start_with(false)
+    }
+
+    /// Like [`PostgresServer::start`], with production's durability: `fsync`,
+    /// `synchronous_commit` and `full_page_writes` on, so each commit waits for the disk.
+    /// For benchmarks of what commits cost.
+    ///
+    /// # Errors
+    /// When PostgreSQL's binaries are missing or the server does not start.
+    pub fn start_durable() -> io::Result<Self> {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> io::Result<Self> {
         let bin = find_bin_dir().ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -71,6 +86,7 @@ impl PostgresServer {
             bin,
             port: process::free_port(),
             owner,
+            durable,
             child: None,
         };
         server.resume()?;
@@ -129,14 +145,13 @@ impl PostgresServer {
                 "listen_addresses=127.0.0.1",
                 "-c",
                 "max_connections=300",
-                // Durability buys nothing for a throw-away cluster and costs seconds per test.
-                "-c",
-                "fsync=off",
-                "-c",
-                "synchronous_commit=off",
-                "-c",
-                "full_page_writes=off",
-            ])
+            ]);
+        // Durability buys nothing for a throw-away cluster and costs seconds per test.
+        let durability = if self.durable { "on" } else { "off" };
+        for setting in ["fsync", "synchronous_commit", "full_page_writes"] {
+            command.arg("-c").arg(format!("{setting}={durability}"));
+        }
+        command
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);

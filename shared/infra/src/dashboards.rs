@@ -7,8 +7,9 @@ use lzstock_domain::dashboard::{
 };
 use lzstock_domain::email::Contact;
 use lzstock_domain::InvalidInput;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 
+use crate::database::{BatchTransaction, Database};
 use crate::outbox::{self, OutboxEvent};
 use crate::postgres::unavailable;
 
@@ -18,7 +19,7 @@ pub const DASHBOARD_CREATED: &str = "dashboards.created";
 /// Dashboards in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgDashboardStore {
-    pool: PgPool,
+    database: Database,
     subject_root: String,
 }
 
@@ -27,8 +28,17 @@ impl PgDashboardStore {
     #[must_use]
     pub fn new(pool: PgPool, subject_root: impl Into<String>) -> Self {
         Self {
-            pool,
+            database: Database::new(pool),
             subject_root: subject_root.into(),
+        }
+    }
+
+    /// The same store, writing inside `batch`.
+    #[must_use]
+    pub fn within(&self, batch: &BatchTransaction) -> Self {
+        Self {
+            database: self.database.within(batch),
+            subject_root: self.subject_root.clone(),
         }
     }
 }
@@ -63,7 +73,7 @@ impl PgDashboardStore {
     /// The dashboard row and its outbox event, in the caller's transaction.
     async fn insert(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
+        connection: &mut PgConnection,
         dashboard: &Dashboard,
         event: &DashboardCreated,
     ) -> Result<(), StoreError> {
@@ -88,7 +98,7 @@ impl PgDashboardStore {
             &indicators,
             dashboard.created_at,
         )
-        .execute(&mut **tx)
+        .execute(&mut *connection)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -97,7 +107,9 @@ impl PgDashboardStore {
             other => unavailable(other),
         })?;
         let announcement = OutboxEvent::dashboard_created(&self.subject_root, event);
-        outbox::insert(tx, &announcement).await.map_err(unavailable)
+        outbox::insert(connection, &announcement)
+            .await
+            .map_err(unavailable)
     }
 }
 
@@ -112,7 +124,8 @@ impl DashboardStore for PgDashboardStore {
         dashboard: &Dashboard,
         event: &DashboardCreated,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         self.insert(&mut tx, dashboard, event).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -125,7 +138,8 @@ impl DashboardStore for PgDashboardStore {
         processed: &ProcessedEvent,
         contact: Option<&Contact>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         if !crate::processed::claim(&mut tx, processed)
             .await
             .map_err(unavailable)?
@@ -150,7 +164,7 @@ impl DashboardStore for PgDashboardStore {
              FROM dashboards WHERE id = $1",
             id.as_uuid(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.database.pool())
         .await
         .map_err(unavailable)?
         .map(from_row)
@@ -174,14 +188,14 @@ impl DashboardStore for PgDashboardStore {
             i64::from(page.size()),
             offset,
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.database.pool())
         .await
         .map_err(unavailable)?;
         let total = sqlx::query_scalar!(
             r#"SELECT count(*) AS "total!" FROM dashboards WHERE owner_id = $1"#,
             owner.as_str(),
         )
-        .fetch_one(&self.pool)
+        .fetch_one(self.database.pool())
         .await
         .map_err(unavailable)?;
         Ok(Page {
@@ -198,7 +212,7 @@ impl DashboardStore for PgDashboardStore {
             id.as_uuid(),
             owner.as_str(),
         )
-        .execute(&self.pool)
+        .execute(self.database.pool())
         .await
         .map_err(unavailable)?;
         Ok(deleted.rows_affected() == 1)

@@ -10,8 +10,9 @@ use lzstock_domain::email::{
     SearchText, Subject,
 };
 use lzstock_domain::InvalidInput;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 
+use crate::database::{BatchTransaction, Database};
 use crate::outbox::{self, OutboxEvent};
 use crate::postgres::unavailable;
 
@@ -21,7 +22,7 @@ pub const EMAIL_CREATED: &str = "emails.created";
 /// Emails in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgEmailStore {
-    pool: PgPool,
+    database: Database,
     subject_root: String,
 }
 
@@ -68,8 +69,17 @@ impl PgEmailStore {
     #[must_use]
     pub fn new(pool: PgPool, subject_root: impl Into<String>) -> Self {
         Self {
-            pool,
+            database: Database::new(pool),
             subject_root: subject_root.into(),
+        }
+    }
+
+    /// The same store, writing inside `batch`.
+    #[must_use]
+    pub fn within(&self, batch: &BatchTransaction) -> Self {
+        Self {
+            database: self.database.within(batch),
+            subject_root: self.subject_root.clone(),
         }
     }
 
@@ -79,7 +89,7 @@ impl PgEmailStore {
     /// [`StoreError::Conflict`] for a duplicate id; otherwise when PostgreSQL fails.
     pub async fn insert(
         &self,
-        tx: &mut Transaction<'_, Postgres>,
+        connection: &mut PgConnection,
         email: &Email,
         event: &EmailCreated,
     ) -> Result<(), StoreError> {
@@ -101,7 +111,7 @@ impl PgEmailStore {
             email.body.as_str(),
             email.created_at,
         )
-        .execute(&mut **tx)
+        .execute(&mut *connection)
         .await
         .map_err(|e| match e {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
@@ -110,7 +120,9 @@ impl PgEmailStore {
             other => unavailable(other),
         })?;
         let announcement = OutboxEvent::email_created(&self.subject_root, event);
-        outbox::insert(tx, &announcement).await.map_err(unavailable)
+        outbox::insert(connection, &announcement)
+            .await
+            .map_err(unavailable)
     }
 
     async fn settle(
@@ -128,7 +140,7 @@ impl PgEmailStore {
             status.as_str(),
             reason,
         )
-        .execute(&self.pool)
+        .execute(self.database.pool())
         .await
         .map_err(unavailable)?;
         Ok(())
@@ -150,7 +162,8 @@ impl PgEmailStore {
         stalled_for: Duration,
         limit: i64,
     ) -> Result<usize, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         let rows = sqlx::query_as!(
             EmailRow,
             "UPDATE emails SET attempted_at = now()
@@ -216,7 +229,8 @@ impl PgEmailStore {
 impl EmailStore for PgEmailStore {
     #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.create"))]
     async fn create(&self, email: &Email, event: &EmailCreated) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         self.insert(&mut tx, email, event).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -228,7 +242,8 @@ impl EmailStore for PgEmailStore {
         event: &EmailCreated,
         processed: &ProcessedEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         if !crate::processed::claim(&mut tx, processed)
             .await
             .map_err(unavailable)?
@@ -249,7 +264,7 @@ impl EmailStore for PgEmailStore {
              FROM emails WHERE id = $1",
             id.as_uuid(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.database.pool())
         .await
         .map_err(unavailable)?
         .map(from_row)
@@ -270,7 +285,7 @@ impl EmailStore for PgEmailStore {
                 r#"SELECT count(*) AS "count!" FROM emails WHERE owner_id = $1"#,
                 owner.as_str(),
             )
-            .fetch_one(&self.pool)
+            .fetch_one(self.database.pool())
             .await
             .map_err(unavailable)?;
             let rows = sqlx::query_as!(
@@ -284,7 +299,7 @@ impl EmailStore for PgEmailStore {
                 limit,
                 offset,
             )
-            .fetch_all(&self.pool)
+            .fetch_all(self.database.pool())
             .await
             .map_err(unavailable)?;
             (total, rows)
@@ -297,7 +312,7 @@ impl EmailStore for PgEmailStore {
                 owner.as_str(),
                 search.as_str(),
             )
-            .fetch_one(&self.pool)
+            .fetch_one(self.database.pool())
             .await
             .map_err(unavailable)?;
             let rows = sqlx::query_as!(
@@ -313,7 +328,7 @@ impl EmailStore for PgEmailStore {
                 limit,
                 offset,
             )
-            .fetch_all(&self.pool)
+            .fetch_all(self.database.pool())
             .await
             .map_err(unavailable)?;
             (total, rows)
@@ -338,14 +353,14 @@ impl EmailStore for PgEmailStore {
             id.as_uuid(),
             lease.as_secs_f64(),
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.database.pool())
         .await
         .map_err(unavailable)?;
         if let Some(row) = claimed {
             return Ok(Claim::Claimed(from_row(row)?));
         }
         let status = sqlx::query_scalar!("SELECT status FROM emails WHERE id = $1", id.as_uuid())
-            .fetch_optional(&self.pool)
+            .fetch_optional(self.database.pool())
             .await
             .map_err(unavailable)?;
         Ok(match status.as_deref().map(EmailStatus::parse) {

@@ -5,6 +5,7 @@
 pub mod companies;
 pub mod company_sync;
 pub mod dashboards;
+pub mod database;
 pub mod email_cache;
 pub mod emails;
 pub mod migrations;

@@ -4,23 +4,36 @@
 use lzstock_domain::dashboard::{OwnerId, StoreError};
 use lzstock_domain::email::{Contact, EmailAddress, EmailCreated, NoticeKey, NoticeStore};
 use lzstock_domain::Ticker;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool};
 
+use crate::database::{BatchTransaction, Database};
 use crate::emails::PgEmailStore;
 use crate::postgres::unavailable;
 
 /// Notices in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgNoticeStore {
-    pool: PgPool,
+    database: Database,
     emails: PgEmailStore,
 }
 
 impl PgNoticeStore {
     /// A store on `pool`, creating emails through `emails`.
     #[must_use]
-    pub fn new(pool: PgPool, emails: PgEmailStore) -> Self {
-        Self { pool, emails }
+    pub const fn new(pool: PgPool, emails: PgEmailStore) -> Self {
+        Self {
+            database: Database::new(pool),
+            emails,
+        }
+    }
+
+    /// The same store, writing (emails included) inside `batch`.
+    #[must_use]
+    pub fn within(&self, batch: &BatchTransaction) -> Self {
+        Self {
+            database: self.database.within(batch),
+            emails: self.emails.within(batch),
+        }
     }
 }
 
@@ -29,7 +42,7 @@ impl PgNoticeStore {
 /// # Errors
 /// When PostgreSQL fails.
 pub async fn record_contact(
-    tx: &mut Transaction<'_, Postgres>,
+    connection: &mut PgConnection,
     contact: &Contact,
 ) -> Result<(), sqlx::Error> {
     sqlx::query!(
@@ -40,7 +53,7 @@ pub async fn record_contact(
         contact.address.as_str(),
         contact.name,
     )
-    .execute(&mut **tx)
+    .execute(&mut *connection)
     .await?;
     Ok(())
 }
@@ -60,7 +73,7 @@ impl NoticeStore for PgNoticeStore {
             "SELECT user_id, address, name FROM user_contacts WHERE user_id = $1",
             user.as_str()
         )
-        .fetch_optional(&self.pool)
+        .fetch_optional(self.database.pool())
         .await
         .map_err(unavailable)?;
         row.map(|r| contact_of(&r.user_id, &r.address, r.name))
@@ -79,7 +92,7 @@ impl NoticeStore for PgNoticeStore {
                ORDER BY 1"#,
             ticker.as_str()
         )
-        .fetch_all(&self.pool)
+        .fetch_all(self.database.pool())
         .await
         .map_err(unavailable)?;
         rows.into_iter()
@@ -104,7 +117,8 @@ impl NoticeStore for PgNoticeStore {
         key: &NoticeKey,
         event: &EmailCreated,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut writer = self.database.writer().await.map_err(unavailable)?;
+        let mut tx = writer.begin().await.map_err(unavailable)?;
         // The email first (the notice refers to it), then the key: a key taken already
         // rolls both back.
         self.emails.insert(&mut tx, &event.email, event).await?;

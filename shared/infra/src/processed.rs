@@ -1,15 +1,17 @@
 //! `processed_events`: the record that makes an event's effect happen once.
 
 use lzstock_domain::dashboard::ProcessedEvent;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::PgConnection;
 
-/// Records `event` as processed in the caller's transaction; `false` when it already was
+use crate::database::Database;
+
+/// Records `event` as processed in the caller's transaction (on `connection`); `false` when it already was
 /// (the caller then skips its effect and lets the transaction end).
 ///
 /// # Errors
 /// When the database fails.
 pub async fn claim(
-    tx: &mut Transaction<'_, Postgres>,
+    connection: &mut PgConnection,
     event: &ProcessedEvent,
 ) -> Result<bool, sqlx::Error> {
     let inserted = sqlx::query!(
@@ -19,17 +21,19 @@ pub async fn claim(
         event.event_id,
         event.subject,
     )
-    .execute(&mut **tx)
+    .execute(&mut *connection)
     .await?;
     Ok(inserted.rows_affected() == 1)
 }
 
-/// Records `event` as processed on its own, for handlers whose only effect is the record.
+/// Records `event` as processed on its own, for handlers whose only effect is the record
+/// (in a batch, in the batch's transaction).
 ///
 /// # Errors
 /// When the database fails.
-pub async fn record(pool: &PgPool, event: &ProcessedEvent) -> Result<bool, sqlx::Error> {
-    let mut tx = pool.begin().await?;
+pub async fn record(database: &Database, event: &ProcessedEvent) -> Result<bool, sqlx::Error> {
+    let mut writer = database.writer().await?;
+    let mut tx = writer.begin().await?;
     let first = claim(&mut tx, event).await?;
     tx.commit().await?;
     Ok(first)

@@ -166,6 +166,20 @@ pub trait MessageHandler: Send + Sync {
     /// Handles `record`.
     fn handle<'a>(&'a self, record: &'a MessageRecord)
         -> impl Future<Output = Outcome> + Send + 'a;
+
+    /// Handles a batch: one outcome per record, in the records' order. By default each
+    /// record on its own ([`each_on_its_own`]); a handler that applies a batch together (in
+    /// one database transaction, say) overrides this.
+    fn handle_batch<'a>(
+        &'a self,
+        records: &'a [MessageRecord],
+        concurrency: usize,
+    ) -> impl Future<Output = Vec<Outcome>> + Send + 'a
+    where
+        Self: Sized,
+    {
+        each_on_its_own(self, records, concurrency)
+    }
 }
 
 impl<F, Fut> MessageHandler for F
@@ -184,36 +198,71 @@ where
 /// The delay before redelivering a message whose handler panicked.
 pub const PANIC_RETRY_DELAY: Duration = Duration::from_secs(1);
 
-/// Runs `handler` over every record, at most `concurrency` at a time, and reports the
-/// records that did not succeed. A handler that panics is retried, never fatal to the batch.
+/// Answers `batch` with the records that did not succeed, as [`MessageHandler::handle_batch`]
+/// decided. A handler that panics is retried, never fatal to the batch: a record's panic
+/// retries that record, a panic of the batch as a whole retries every record.
 pub async fn process<H: MessageHandler>(
     batch: &MessageBatch,
     concurrency: usize,
     handler: &H,
 ) -> BatchResponse {
-    // Futures built up front, not in a `map` closure: a closure over borrowed records makes
-    // the batch future's `Send` bound unprovable in generic callers (rust-lang/rust#64552).
-    let mut handling = Vec::with_capacity(batch.records.len());
-    for (index, record) in batch.records.iter().enumerate() {
-        handling.push(handle_one(handler, index, record));
+    let outcomes = AssertUnwindSafe(handler.handle_batch(&batch.records, concurrency))
+        .catch_unwind()
+        .await
+        .unwrap_or_else(|_| {
+            tracing::error!(records = batch.records.len(), "batch handler panicked");
+            vec![panicked(); batch.records.len()]
+        });
+    if outcomes.len() != batch.records.len() {
+        // A handler bug; every record goes round again rather than be acked unhandled.
+        tracing::error!(
+            records = batch.records.len(),
+            outcomes = outcomes.len(),
+            "batch handler answered a different number of records"
+        );
+        return BatchResponse {
+            batch_item_failures: batch
+                .records
+                .iter()
+                .filter_map(|record| BatchItemFailure::from_outcome(record, panicked()))
+                .collect(),
+        };
     }
-    let mut failures: Vec<(usize, BatchItemFailure)> = futures::stream::iter(handling)
-        .buffer_unordered(concurrency.max(1))
-        .filter_map(std::future::ready)
-        .collect()
-        .await;
-    failures.sort_by_key(|(index, _)| *index);
     BatchResponse {
-        batch_item_failures: failures.into_iter().map(|(_, f)| f).collect(),
+        batch_item_failures: batch
+            .records
+            .iter()
+            .zip(outcomes)
+            .filter_map(|(record, outcome)| BatchItemFailure::from_outcome(record, outcome))
+            .collect(),
     }
 }
 
-async fn handle_one<H: MessageHandler>(
+/// Handles every record on its own, at most `concurrency` at a time, each guarded by
+/// [`guarded`]: the default [`MessageHandler::handle_batch`].
+pub async fn each_on_its_own<H: MessageHandler>(
     handler: &H,
-    index: usize,
-    record: &MessageRecord,
-) -> Option<(usize, BatchItemFailure)> {
-    let outcome = AssertUnwindSafe(handler.handle(record))
+    records: &[MessageRecord],
+    concurrency: usize,
+) -> Vec<Outcome> {
+    // Futures built up front, not in a `map` closure: a closure over borrowed records makes
+    // the batch future's `Send` bound unprovable in generic callers (rust-lang/rust#64552).
+    let mut handling = Vec::with_capacity(records.len());
+    for (index, record) in records.iter().enumerate() {
+        handling.push(async move { (index, guarded(handler.handle(record), record).await) });
+    }
+    let mut outcomes: Vec<(usize, Outcome)> = futures::stream::iter(handling)
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    outcomes.sort_by_key(|(index, _)| *index);
+    outcomes.into_iter().map(|(_, outcome)| outcome).collect()
+}
+
+/// Runs `handling`, the handling of `record`; a panic becomes a retry after
+/// [`PANIC_RETRY_DELAY`], logged with the record.
+pub async fn guarded(handling: impl Future<Output = Outcome>, record: &MessageRecord) -> Outcome {
+    AssertUnwindSafe(handling)
         .catch_unwind()
         .await
         .unwrap_or_else(|_| {
@@ -222,11 +271,14 @@ async fn handle_one<H: MessageHandler>(
                 messaging.message.id = %record.item_identifier(),
                 "message handler panicked"
             );
-            Outcome::Retry {
-                delay: PANIC_RETRY_DELAY,
-            }
-        });
-    BatchItemFailure::from_outcome(record, outcome).map(|f| (index, f))
+            panicked()
+        })
+}
+
+const fn panicked() -> Outcome {
+    Outcome::Retry {
+        delay: PANIC_RETRY_DELAY,
+    }
 }
 
 mod base64_bytes {

@@ -11,6 +11,7 @@ use lzstock_app::email_events::MailDeps;
 use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter, FIRST_DASHBOARD};
 use lzstock_harness::{database, TestDatabase};
 use lzstock_infra::dashboards::PgDashboardStore;
+use lzstock_infra::database::Database;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::envelope::Backoff;
 use serde_json::json;
@@ -31,7 +32,7 @@ pub(crate) fn router(pool: PgPool) -> EventRouter {
         EventDeps {
             mail: MailDeps::new(pool.clone(), "lzstock", Some(&mail_config()), None).expect("mail"),
             dashboards: PgDashboardStore::new(pool.clone(), "lzstock"),
-            pool,
+            database: Database::new(pool),
             signup_tickers: parse_signup_tickers("AAPL,MSFT").expect("tickers"),
             backoff: Backoff::default(),
         },

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use lzstock_domain::dashboard::{Dashboard, DashboardCreated};
 use lzstock_domain::email::EmailCreated;
 use serde_json::{json, Value};
-use sqlx::{Postgres, Transaction};
+use sqlx::PgConnection;
 
 use crate::dashboards::DASHBOARD_CREATED;
 use crate::emails::EMAIL_CREATED;
@@ -195,10 +195,7 @@ fn traceparent(trace: &str) -> Option<String> {
 ///
 /// # Errors
 /// When the insert fails.
-pub async fn insert(
-    tx: &mut Transaction<'_, Postgres>,
-    event: &OutboxEvent,
-) -> Result<(), sqlx::Error> {
+pub async fn insert(connection: &mut PgConnection, event: &OutboxEvent) -> Result<(), sqlx::Error> {
     sqlx::query!(
         "INSERT INTO outbox (id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)",
         event.id,
@@ -206,7 +203,7 @@ pub async fn insert(
         event.payload,
         event.traceparent,
     )
-    .execute(&mut **tx)
+    .execute(&mut *connection)
     .await?;
     Ok(())
 }
