@@ -10,7 +10,7 @@
 use std::str::FromStr;
 use std::sync::Arc;
 
-use lzstock_infra::database::BatchTransaction;
+use lzstock_infra::database::{BatchTransaction, Then};
 use lzstock_shim::batch::{guarded, MessageRecord, Outcome};
 
 use crate::routing::{EventDeps, Route};
@@ -60,21 +60,23 @@ pub(crate) async fn in_one_transaction(
         }
     };
     let within = Arc::new(deps.within(&batch));
-    let mut outcomes = Vec::with_capacity(records.len());
+    let count = records.len();
+    let mut outcomes = Vec::with_capacity(count);
     let mut broken = None;
-    for (index, record, route) in records {
+    for (position, (index, record, route)) in records.into_iter().enumerate() {
         if broken.is_some() {
             outcomes.push((index, record, retry(record)));
             continue;
         }
-        if let Err(error) = batch.record().await {
-            broken = Some(error);
-            outcomes.push((index, record, retry(record)));
-            continue;
-        }
+        // The record's savepoint is open: the batch opened it, or closing the last one did.
         let outcome = guarded((route.handle)(&within, record), record).await;
+        let then = if position + 1 < count {
+            Then::NextRecord
+        } else {
+            Then::Commit
+        };
         let closed = match outcome {
-            Outcome::Ack => match batch.keep().await {
+            Outcome::Ack => match batch.keep(then).await {
                 Ok(()) => Ok(Outcome::Ack),
                 // A statement failed and the handler went on regardless: undo and retry.
                 Err(error) => {

@@ -124,8 +124,7 @@ impl DashboardStore for PgDashboardStore {
         dashboard: &Dashboard,
         event: &DashboardCreated,
     ) -> Result<(), StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.database.write().await.map_err(unavailable)?;
         self.insert(&mut tx, dashboard, event).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -138,8 +137,7 @@ impl DashboardStore for PgDashboardStore {
         processed: &ProcessedEvent,
         contact: Option<&Contact>,
     ) -> Result<bool, StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.database.write().await.map_err(unavailable)?;
         if !crate::processed::claim(&mut tx, processed)
             .await
             .map_err(unavailable)?

@@ -1,17 +1,18 @@
 //! Where a store's writes go: each write in a transaction of its own, or, while the events
-//! function applies a message batch, in a savepoint of the batch's one transaction.
+//! function applies a message batch, into the batch's one transaction as part of the
+//! current record.
 //!
-//! A store writes through [`Database::writer`] and [`Writer::begin`]; it does not know
-//! which of the two it got. On a pooled connection `begin` is `BEGIN`, inside a batch it is
-//! a `SAVEPOINT`, and commit, rollback and a drop without either mean the same thing at
-//! their own level. So a store's rule stays "return an error, or roll back, to undo", and
-//! a batch commits what its records kept, once.
+//! A store writes through [`Database::write`] and does not know which of the two it got. A
+//! [`Write`] of its own commits or rolls back as any transaction does. A write inside a
+//! batch is the record's: it is kept when the record's handler succeeds and undone when
+//! it fails, whatever the store did with it, so a store undoes its work by returning an
+//! error. A store that undoes part of its work and still succeeds writes that part in
+//! [`Write::part`], a savepoint.
 
 use std::sync::Arc;
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Connection, PgPool, Postgres, Transaction};
-use tokio::sync::{Mutex, OwnedMutexGuard};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, Transaction};
+use tokio::sync::{Mutex, OwnedMappedMutexGuard, OwnedMutexGuard};
 
 /// PostgreSQL as a store sees it: a pool to read from, and where its writes go.
 #[derive(Debug, Clone)]
@@ -42,61 +43,102 @@ impl Database {
         }
     }
 
-    /// A connection to write on: one from the pool, or the batch's own. The batch's is
-    /// held until the writer drops, so a batch's writes run one at a time.
+    /// Begins a write: a transaction of its own on a pooled connection, or the batch's
+    /// transaction, held until the write drops, so a batch's writes run one at a time.
     ///
     /// # Errors
     /// When no connection can be had, or the batch has ended.
-    pub async fn writer(&self) -> Result<Writer, sqlx::Error> {
+    pub async fn write(&self) -> Result<Write, sqlx::Error> {
         match &self.batch {
-            None => Ok(Writer::Pooled(self.pool.acquire().await?)),
+            None => Ok(Write::Own(self.pool.begin().await?)),
             Some(batch) => {
                 let guard = Arc::clone(&batch.transaction).lock_owned().await;
-                if guard.is_none() {
-                    return Err(ended());
-                }
-                Ok(Writer::Batch(guard))
+                OwnedMutexGuard::try_map(guard, Option::as_mut)
+                    .map(Write::InBatch)
+                    .map_err(|_| ended())
             }
         }
     }
 }
 
-/// A connection a store writes on, from [`Database::writer`].
+/// A store's write, from [`Database::write`]: a PostgreSQL connection inside a transaction.
 #[derive(Debug)]
-pub enum Writer {
-    /// A connection of the pool's.
-    Pooled(PoolConnection<Postgres>),
-    /// The batch's transaction, held by this writer alone.
-    Batch(OwnedMutexGuard<Option<Transaction<'static, Postgres>>>),
+pub enum Write {
+    /// A transaction of its own: committed by [`Write::commit`], rolled back when dropped
+    /// without it.
+    Own(Transaction<'static, Postgres>),
+    /// The batch's transaction, inside the current record's savepoint: kept or undone with
+    /// the record.
+    InBatch(
+        OwnedMappedMutexGuard<
+            Option<Transaction<'static, Postgres>>,
+            Transaction<'static, Postgres>,
+        >,
+    ),
 }
 
-impl Writer {
-    /// Begins the write: a transaction on a pooled connection, a savepoint inside a batch.
-    /// Committed, it is kept (in the batch, until the batch commits); rolled back or
-    /// dropped, nothing it wrote remains.
+impl Write {
+    /// Ends the write: commits a transaction of its own; inside a batch, leaves the writes
+    /// to the record.
+    ///
+    /// # Errors
+    /// When the commit fails.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Own(transaction) => transaction.commit().await,
+            Self::InBatch(_) => Ok(()),
+        }
+    }
+
+    /// A savepoint inside the write, for a part the store may undo and still succeed:
+    /// committed, the part stays in the write; rolled back or dropped, it is gone.
     ///
     /// # Errors
     /// When PostgreSQL fails.
-    pub async fn begin(&mut self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+    pub async fn part(&mut self) -> Result<Transaction<'_, Postgres>, sqlx::Error> {
+        Connection::begin(&mut **self).await
+    }
+}
+
+impl std::ops::Deref for Write {
+    type Target = PgConnection;
+
+    fn deref(&self) -> &PgConnection {
         match self {
-            Self::Pooled(connection) => connection.begin().await,
-            Self::Batch(guard) => match guard.as_mut() {
-                Some(transaction) => transaction.begin().await,
-                None => Err(ended()),
-            },
+            Self::Own(transaction) => transaction,
+            Self::InBatch(transaction) => transaction,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Write {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        match self {
+            Self::Own(transaction) => transaction,
+            Self::InBatch(transaction) => transaction,
         }
     }
 }
 
 /// The one transaction a message batch's records write in, a savepoint per record.
 ///
-/// [`BatchTransaction::record`] opens a record's savepoint, [`BatchTransaction::keep`] or
-/// [`BatchTransaction::undo`] closes it, and [`BatchTransaction::commit`] ends the batch.
-/// Between the two, the record's handler writes through a [`Database`] made
-/// [`Database::within`] the batch.
+/// [`BatchTransaction::begin`] opens the first record's savepoint; after each record,
+/// [`BatchTransaction::keep`] or [`BatchTransaction::undo`] closes it (and leaves the next
+/// one open); [`BatchTransaction::commit`] ends the batch. Between the two, the record's
+/// handler writes through a [`Database`] made [`Database::within`] the batch. Each step is
+/// one round trip, so a record costs its own statements and one more.
 #[derive(Debug, Clone)]
 pub struct BatchTransaction {
     transaction: Arc<Mutex<Option<Transaction<'static, Postgres>>>>,
+}
+
+/// What follows a kept record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Then {
+    /// Another record: its savepoint opens in the same round trip.
+    NextRecord,
+    /// The commit.
+    Commit,
 }
 
 /// The error of a write after its batch ended.
@@ -107,52 +149,56 @@ fn ended() -> sqlx::Error {
     ))
 }
 
-// The savepoint around one record's writes. Undone, it is also released, so the next
-// record's starts from the batch's own level.
-const SAVEPOINT: &str = "SAVEPOINT lzstock_record";
-const RELEASE: &str = "RELEASE SAVEPOINT lzstock_record";
-const ROLLBACK: &str = "ROLLBACK TO SAVEPOINT lzstock_record; RELEASE SAVEPOINT lzstock_record";
+// The savepoint around one record's writes. A rollback to it leaves it open, empty, for the
+// next record; a kept record's is released (which fails if one of its statements failed
+// and aborted the transaction) and a new one opened.
+const OPEN: &str = "SAVEPOINT lzstock_record";
+const KEEP_THEN_OPEN: &str = "RELEASE SAVEPOINT lzstock_record; SAVEPOINT lzstock_record";
+const KEEP: &str = "RELEASE SAVEPOINT lzstock_record";
+const UNDO: &str = "ROLLBACK TO SAVEPOINT lzstock_record";
 
 impl BatchTransaction {
-    /// Begins a batch's transaction on a connection of `pool`.
+    /// Begins a batch's transaction on a connection of `pool`, the first record's
+    /// savepoint open.
     ///
     /// # Errors
     /// When PostgreSQL fails.
     pub async fn begin(pool: &PgPool) -> Result<Self, sqlx::Error> {
-        let transaction = pool.begin().await?;
+        let mut transaction = pool.begin().await?;
+        sqlx::Executor::execute(&mut *transaction, OPEN).await?;
         Ok(Self {
             transaction: Arc::new(Mutex::new(Some(transaction))),
         })
     }
 
-    /// Opens the next record's savepoint.
-    ///
-    /// # Errors
-    /// When PostgreSQL fails; the batch cannot go on.
-    pub async fn record(&self) -> Result<(), sqlx::Error> {
-        self.simple(SAVEPOINT).await
-    }
-
-    /// Keeps what the record wrote.
+    /// Keeps what the current record wrote and, for [`Then::NextRecord`], opens the next
+    /// record's savepoint.
     ///
     /// # Errors
     /// When PostgreSQL refuses: a statement of the record failed and its handler went on
     /// (the transaction is aborted). [`BatchTransaction::undo`] then still works.
-    pub async fn keep(&self) -> Result<(), sqlx::Error> {
-        self.simple(RELEASE).await
+    pub async fn keep(&self, then: Then) -> Result<(), sqlx::Error> {
+        self.simple(match then {
+            Then::NextRecord => KEEP_THEN_OPEN,
+            Then::Commit => KEEP,
+        })
+        .await
     }
 
-    /// Undoes what the record wrote, and brings an aborted transaction back.
+    /// Undoes what the current record wrote, brings an aborted transaction back, and leaves
+    /// an empty savepoint open for the next record.
     ///
     /// # Errors
     /// When PostgreSQL fails; the batch cannot go on.
     pub async fn undo(&self) -> Result<(), sqlx::Error> {
-        self.simple(ROLLBACK).await
+        self.simple(UNDO).await
     }
 
-    /// Commits every record kept. After a failure, nobody knows whether PostgreSQL
-    /// committed: the caller redelivers the batch and the records' once-only claims make
-    /// the second time change nothing.
+    /// Commits every record kept. The caller must have closed the last record (kept or
+    /// undone it): PostgreSQL answers a commit of an aborted transaction with a rollback,
+    /// not an error. After a failure nobody knows whether PostgreSQL committed: the caller
+    /// redelivers the batch, and the records' once-only claims make the second time change
+    /// nothing.
     ///
     /// # Errors
     /// When the commit fails, or the batch had ended.
@@ -167,7 +213,7 @@ impl BatchTransaction {
     async fn simple(&self, statement: &str) -> Result<(), sqlx::Error> {
         let mut guard = self.transaction.lock().await;
         let transaction = guard.as_mut().ok_or_else(ended)?;
-        // A `&str` goes as a simple query: the undo's two statements in one round trip.
+        // A `&str` goes as a simple query: two statements in one round trip.
         sqlx::Executor::execute(&mut **transaction, statement).await?;
         Ok(())
     }

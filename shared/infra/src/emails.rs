@@ -162,8 +162,7 @@ impl PgEmailStore {
         stalled_for: Duration,
         limit: i64,
     ) -> Result<usize, StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.database.write().await.map_err(unavailable)?;
         let rows = sqlx::query_as!(
             EmailRow,
             "UPDATE emails SET attempted_at = now()
@@ -229,8 +228,7 @@ impl PgEmailStore {
 impl EmailStore for PgEmailStore {
     #[tracing::instrument(name = "db.query", skip_all, fields(db.system = "postgresql", db.operation.name = "emails.create"))]
     async fn create(&self, email: &Email, event: &EmailCreated) -> Result<(), StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.database.write().await.map_err(unavailable)?;
         self.insert(&mut tx, email, event).await?;
         tx.commit().await.map_err(unavailable)
     }
@@ -242,8 +240,7 @@ impl EmailStore for PgEmailStore {
         event: &EmailCreated,
         processed: &ProcessedEvent,
     ) -> Result<bool, StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.database.write().await.map_err(unavailable)?;
         if !crate::processed::claim(&mut tx, processed)
             .await
             .map_err(unavailable)?

@@ -117,26 +117,27 @@ impl NoticeStore for PgNoticeStore {
         key: &NoticeKey,
         event: &EmailCreated,
     ) -> Result<bool, StoreError> {
-        let mut writer = self.database.writer().await.map_err(unavailable)?;
-        let mut tx = writer.begin().await.map_err(unavailable)?;
+        let mut write = self.database.write().await.map_err(unavailable)?;
         // The email first (the notice refers to it), then the key: a key taken already
-        // rolls both back.
-        self.emails.insert(&mut tx, &event.email, event).await?;
+        // rolls both back, and the rest of the write (a batch's record) goes on.
+        let mut part = write.part().await.map_err(unavailable)?;
+        self.emails.insert(&mut part, &event.email, event).await?;
         let taken = sqlx::query!(
             "INSERT INTO notices (key, email_id) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
             key.as_text(),
             event.email.id.as_uuid(),
         )
-        .execute(&mut *tx)
+        .execute(&mut *part)
         .await
         .map_err(unavailable)?
         .rows_affected()
             == 1;
         if taken {
-            tx.commit().await.map_err(unavailable)?;
+            part.commit().await.map_err(unavailable)?;
         } else {
-            tx.rollback().await.map_err(unavailable)?;
+            part.rollback().await.map_err(unavailable)?;
         }
+        write.commit().await.map_err(unavailable)?;
         Ok(taken)
     }
 }

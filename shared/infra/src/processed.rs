@@ -32,8 +32,7 @@ pub async fn claim(
 /// # Errors
 /// When the database fails.
 pub async fn record(database: &Database, event: &ProcessedEvent) -> Result<bool, sqlx::Error> {
-    let mut writer = database.writer().await?;
-    let mut tx = writer.begin().await?;
+    let mut tx = database.write().await?;
     let first = claim(&mut tx, event).await?;
     tx.commit().await?;
     Ok(first)

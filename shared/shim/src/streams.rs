@@ -51,10 +51,13 @@ impl ProvisionError {
 }
 
 /// Whether a JetStream API error means "not now" rather than "no": an election under way,
-/// the cluster or a stream's group without quorum, a leader not known yet.
+/// the cluster or a stream's group without quorum, a leader not known yet, or an earlier
+/// publish of the same message id still waiting for that quorum (a retry during an
+/// outage, from nats-server 2.11 on).
 #[must_use]
 pub fn is_unavailable(error: &jetstream::Error) -> bool {
-    const NOT_NOW: [ErrorCode; 7] = [
+    const NOT_NOW: [ErrorCode; 8] = [
+        ErrorCode::STREAM_DUPLICATE_MESSAGE_CONFLICT,
         ErrorCode::CLUSTER_NOT_AVAILABLE,
         ErrorCode::CLUSTER_NOT_LEADER,
         ErrorCode::CLUSTER_NOT_ACTIVE,

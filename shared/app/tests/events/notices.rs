@@ -1,7 +1,7 @@
 //! The notification routes: a welcome on a new user's first dashboard, filing alerts, and
 //! emails other services request — each once, however often its event arrives.
 
-use lzstock_shim::batch::{MessageHandler, Outcome};
+use lzstock_shim::batch::{self, MessageBatch, MessageHandler, Outcome};
 use serde_json::{json, Value};
 
 use crate::{record, router, signed_up};
@@ -59,6 +59,39 @@ async fn a_new_user_gets_one_welcome_email_however_often_the_events_arrive() {
     assert_eq!(sent[0].0, "user-7");
     assert_eq!(sent[0].1, ["grace@example.com"]);
     assert_eq!(sent[0].2, "Welcome to LZStock");
+}
+
+#[tokio::test]
+async fn in_one_batch_a_taken_notice_key_undoes_its_email_and_keeps_the_rest() {
+    let db = lzstock_harness::database().await;
+    let router = router(db.pool.clone());
+    let sign_up = signed_up("evt-w2", "user-8", "hopper@example.com");
+    assert_eq!(router.handle(&sign_up).await, Outcome::Ack);
+    let created = announced_dashboards(&db.pool).await;
+    let first = created[0].clone();
+    let mut second = first.clone();
+    second["id"] = json!("d-8b");
+    second["response"]["id"] = json!(uuid::Uuid::new_v4().to_string());
+    let first_id = first["id"].as_str().expect("id").to_owned();
+    let mut records = vec![
+        record("lzstock.dashboards.created", &first_id, first),
+        record("lzstock.dashboards.created", "d-8b", second),
+    ];
+    records[1].stream_sequence = 2;
+    // One transaction: the second record's welcome finds the first's notice key taken, so
+    // its email is rolled back to the savepoint inside the record, and the record (its
+    // processed event) still commits.
+    let answer = batch::process(&MessageBatch { records }, 4, &router).await;
+    assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+    let sent = emails(&db.pool).await;
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    let processed: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM processed_events WHERE handler = 'dashboards.created'",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .expect("processed");
+    assert_eq!(processed, 2);
 }
 
 #[tokio::test]
