@@ -83,7 +83,32 @@ fn router(pool: &PgPool, subject_root: &str, commit: Commit) -> EventRouter {
 }
 
 async fn fresh_pool(server: &PostgresServer, connections: u32) -> PgPool {
+    fresh_pool_flushing(server, connections, 0).await
+}
+
+/// A pool on a fresh database whose commits each wait `flush_delay_us` more before their
+/// WAL flush: PostgreSQL's `commit_delay` with `commit_siblings` 0, the disk of a cloud
+/// database (a networked volume, a synchronous standby) on this machine's fast one.
+async fn fresh_pool_flushing(
+    server: &PostgresServer,
+    connections: u32,
+    flush_delay_us: u32,
+) -> PgPool {
     let db = database_on(server).await;
+    if flush_delay_us > 0 {
+        for setting in [
+            format!(
+                r#"ALTER DATABASE "{}" SET commit_delay = {flush_delay_us}"#,
+                db.name
+            ),
+            format!(r#"ALTER DATABASE "{}" SET commit_siblings = 0"#, db.name),
+        ] {
+            sqlx::query(&setting)
+                .execute(&db.pool)
+                .await
+                .expect("commit delay");
+        }
+    }
     lzstock_infra::postgres::pool(&db.url, connections).expect("pool")
 }
 
@@ -95,8 +120,9 @@ async fn through_router(
     in_flight: usize,
     connections: u32,
     commit: Commit,
+    flush_delay_us: u32,
 ) -> f64 {
-    let pool = fresh_pool(server, connections).await;
+    let pool = fresh_pool_flushing(server, connections, flush_delay_us).await;
     let router = router(&pool, "lzstock", commit);
     let batches: Vec<MessageBatch> = sign_up_records("router", count)
         .chunks(batch)
@@ -414,7 +440,7 @@ async fn main() {
         compare("handler path / bare sqlx loop", rounds, |round| {
             let server = &server;
             async move {
-                let router = || through_router(server, 4000, 10, 4, 5, Commit::Batch);
+                let router = || through_router(server, 4000, 10, 4, 5, Commit::Batch, 0);
                 let bare = || bare_loop(server, 4000, 10, 4);
                 if round % 2 == 1 {
                     let case = router().await;
@@ -428,27 +454,31 @@ async fn main() {
         .await;
     }
     if wanted("commits") {
-        for batch in [10, 100] {
-            compare(
-                &format!("commit per batch / per record, batch {batch}"),
-                rounds,
-                |round| {
+        // This machine's disk flushes in about 0.1 ms (pg_test_fsync); a cloud database's
+        // takes a millisecond or more, emulated with commit_delay.
+        for flush_delay_us in [0, 1000] {
+            for batch in [10, 100] {
+                let name = format!(
+                    "commit per batch / per record, batch {batch}, flush +{flush_delay_us} µs"
+                );
+                compare(&name, rounds, |round| {
                     let server = &server;
                     async move {
-                        let per_batch = || through_router(server, 2000, batch, 1, 2, Commit::Batch);
-                        let per_record =
-                            || through_router(server, 2000, batch, 1, 2, Commit::Record);
+                        let count = if flush_delay_us > 0 { 1000 } else { 2000 };
+                        let run = |commit| {
+                            through_router(server, count, batch, 1, 2, commit, flush_delay_us)
+                        };
                         if round % 2 == 1 {
-                            let case = per_batch().await;
-                            (case, per_record().await)
+                            let case = run(Commit::Batch).await;
+                            (case, run(Commit::Record).await)
                         } else {
-                            let baseline = per_record().await;
-                            (per_batch().await, baseline)
+                            let baseline = run(Commit::Record).await;
+                            (run(Commit::Batch).await, baseline)
                         }
                     }
-                },
-            )
-            .await;
+                })
+                .await;
+            }
         }
     }
     if wanted("lambda") {

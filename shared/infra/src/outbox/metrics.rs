@@ -35,9 +35,10 @@ impl OutboxMetrics {
         self.pruned.load(Ordering::Relaxed)
     }
 
-    pub(super) fn count_published(&self) {
-        self.published.fetch_add(1, Ordering::Relaxed);
-        metrics::counter!("lzstock_outbox_events_published_total").increment(1);
+    pub(super) fn count_published(&self, events: usize) {
+        let events = u64::try_from(events).unwrap_or(u64::MAX);
+        self.published.fetch_add(events, Ordering::Relaxed);
+        metrics::counter!("lzstock_outbox_events_published_total").increment(events);
     }
 
     pub(super) fn count_failed(&self) {

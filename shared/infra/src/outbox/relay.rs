@@ -1,8 +1,9 @@
 //! The outbox relay: publishes committed events to JetStream.
 //!
 //! Each pass claims the oldest pending rows for a short while (no row lock is held across a
-//! publish), sends them in commit order with the row id as `Nats-Msg-Id`, and marks each row
-//! published as soon as the stream acknowledges it. A row whose publish fails while the
+//! publish), sends them in commit order with the row id as `Nats-Msg-Id`, and marks the rows
+//! the stream acknowledged published, a window of [`RELAY_IN_FLIGHT`] at a time (one
+//! statement, one commit, per window). A row whose publish fails while the
 //! broker answers (a payload over `max_payload`, a subject no stream holds) is tried again
 //! after a growing delay and parked after [`RelaySettings::max_attempts`], so it cannot hold
 //! back the rows behind it. A failure that is the broker's (a timeout, a lost connection, a
@@ -11,7 +12,7 @@
 //! pruned after [`RelaySettings::retention`].
 //!
 //! Guarantees: every committed event is published at least once; a repeat within the
-//! stream's duplicate window (a relay that died between the ack and the mark) is dropped by
+//! stream's duplicate window (a relay that died between an ack and its window's mark) is dropped by
 //! the stream, and handlers record the event id, so a later repeat has no second effect.
 //! Events leave in commit order, except that a row that failed is retried after rows
 //! committed later.
@@ -141,6 +142,12 @@ pub struct OutboxRelay {
     metrics: OutboxMetrics,
 }
 
+/// Rows the stream acknowledged and the relay has not marked yet.
+#[derive(Default)]
+struct Acked {
+    ids: Vec<uuid::Uuid>,
+}
+
 /// A claimed row.
 struct Claimed {
     id: uuid::Uuid,
@@ -243,11 +250,13 @@ impl OutboxRelay {
     /// each as its ack (or failure) arrives.
     async fn publish(&self, rows: Vec<Claimed>, pass: &mut RelayPass) -> Result<(), RelayError> {
         let mut outage: Option<String> = None;
+        let mut acked = Acked::default();
         let mut waiting = FuturesUnordered::new();
         for row in rows {
             while waiting.len() >= RELAY_IN_FLIGHT {
                 if let Some((row, result)) = waiting.next().await {
-                    self.settle(row, result, pass, &mut outage).await?;
+                    self.settle(row, result, &mut acked, pass, &mut outage)
+                        .await?;
                 }
             }
             if outage.is_some() {
@@ -263,38 +272,61 @@ impl OutboxRelay {
             match self.publisher.send(event).instrument(span.clone()).await {
                 Ok(pending) => waiting
                     .push(async move { (row, pending.stored().await.map(drop)) }.instrument(span)),
-                Err(error) => self.settle(row, Err(error), pass, &mut outage).await?,
+                Err(error) => {
+                    self.settle(row, Err(error), &mut acked, pass, &mut outage)
+                        .await?;
+                }
             }
         }
         while let Some((row, result)) = waiting.next().await {
-            self.settle(row, result, pass, &mut outage).await?;
+            self.settle(row, result, &mut acked, pass, &mut outage)
+                .await?;
         }
+        self.mark_published(&mut acked, pass).await?;
         match outage {
             Some(reason) => Err(RelayError::BrokerUnavailable(reason)),
             None => Ok(()),
         }
     }
 
+    /// Marks the acknowledged rows published, whoever holds them now (a holder's own mark
+    /// is then a no-op).
+    async fn mark_published(
+        &self,
+        acked: &mut Acked,
+        pass: &mut RelayPass,
+    ) -> Result<(), sqlx::Error> {
+        if acked.ids.is_empty() {
+            return Ok(());
+        }
+        sqlx::query!(
+            "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
+                 last_error = NULL, claimed_until = NULL, claim_token = NULL
+             WHERE id = ANY($1) AND published_at IS NULL",
+            &acked.ids,
+        )
+        .execute(&self.pool)
+        .await?;
+        self.metrics.count_published(acked.ids.len());
+        pass.published += acked.ids.len();
+        acked.ids.clear();
+        Ok(())
+    }
+
     async fn settle(
         &self,
         row: Claimed,
         result: Result<(), PublishError>,
+        acked: &mut Acked,
         pass: &mut RelayPass,
         outage: &mut Option<String>,
     ) -> Result<(), sqlx::Error> {
         let error = match result {
             Ok(()) => {
-                // Published, whoever holds the row now; the holder's own mark is a no-op.
-                sqlx::query!(
-                    "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
-                         last_error = NULL, claimed_until = NULL, claim_token = NULL
-                     WHERE id = $1 AND published_at IS NULL",
-                    row.id,
-                )
-                .execute(&self.pool)
-                .await?;
-                self.metrics.count_published();
-                pass.published += 1;
+                acked.ids.push(row.id);
+                if acked.ids.len() >= RELAY_IN_FLIGHT {
+                    self.mark_published(acked, pass).await?;
+                }
                 return Ok(());
             }
             Err(error) => error,
