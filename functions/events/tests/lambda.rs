@@ -280,13 +280,17 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let tree = loop {
         let exports = std::fs::read_to_string(&traces).unwrap_or_default();
-        if let Some(tree) = lzstock_app::trace_file::span_tree(&exports, trace) {
-            if tree.contains("smtp.send")
-                && tree.contains("http.request")
-                && tree.matches("outbox.publish").count() >= 2
-            {
-                break tree;
-            }
+        if let Some(tree) = lzstock_app::trace_file::whole_tree(
+            &exports,
+            trace,
+            &[
+                ("http.request", 1),
+                ("outbox.publish", 2),
+                ("handle_message", 2),
+                ("smtp.send", 1),
+            ],
+        ) {
+            break tree;
         }
         assert!(
             std::time::Instant::now() < deadline,

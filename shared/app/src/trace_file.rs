@@ -63,6 +63,23 @@ fn nanos(value: &Value) -> u64 {
     }
 }
 
+/// The [`span_tree`] of `trace_id` once it is whole: one root, and each of `names` at least
+/// as often as it says. Processes export on their own schedules and a span after its
+/// children, so a tree read too early can miss a parent and show its children as a second
+/// root; a test waits for this instead.
+#[must_use]
+pub fn whole_tree(exports: &str, trace_id: &str, names: &[(&str, usize)]) -> Option<String> {
+    let tree = span_tree(exports, trace_id)?;
+    let roots = tree.lines().filter(|line| !line.starts_with(' ')).count();
+    let present = names.iter().all(|(name, at_least)| {
+        tree.lines()
+            .filter(|line| line.trim_start().starts_with(name))
+            .count()
+            >= *at_least
+    });
+    (roots == 1 && present).then_some(tree)
+}
+
 /// The spans of `trace_id` (32 hex digits) in `exports` (one OTLP JSON document a line), as
 /// an indented tree: `service  name  duration`, children under their parent, oldest first.
 /// `None` when no span of that trace is there.

@@ -2,8 +2,8 @@
 //!
 //! Each pass claims the oldest pending rows for a short while (no row lock is held across a
 //! publish), sends them in commit order with the row id as `Nats-Msg-Id`, and marks the rows
-//! the stream acknowledged published, a window of [`RELAY_IN_FLIGHT`] at a time (one
-//! statement, one commit, per window). A row whose publish fails while the
+//! the stream acknowledged published, a claim at a time (one statement per claim). While a
+//! full claim is published, the next is claimed, and the previous claim's mark runs. A row whose publish fails while the
 //! broker answers (a payload over `max_payload`, a subject no stream holds) is tried again
 //! after a growing delay and parked after [`RelaySettings::max_attempts`], so it cannot hold
 //! back the rows behind it. A failure that is the broker's (a timeout, a lost connection, a
@@ -142,10 +142,11 @@ pub struct OutboxRelay {
     metrics: OutboxMetrics,
 }
 
-/// Rows the stream acknowledged and the relay has not marked yet.
+/// Rows the stream acknowledged and the relay has not marked yet, and the mark in flight.
 #[derive(Default)]
 struct Acked {
     ids: Vec<uuid::Uuid>,
+    marking: Option<tokio::task::JoinHandle<Result<usize, sqlx::Error>>>,
 }
 
 /// A claimed row.
@@ -194,17 +195,41 @@ impl OutboxRelay {
     /// See [`RelayError`]; rows not yet published stay pending.
     pub async fn publish_pending(&self) -> Result<RelayPass, RelayError> {
         let mut pass = RelayPass::default();
-        loop {
-            let rows = self.claim().await?;
-            let count = rows.len();
-            if count == 0 {
-                return Ok(pass);
+        let mut acked = Acked::default();
+        let full = usize::try_from(RELAY_BATCH).unwrap_or(usize::MAX);
+        let mut rows = self.claim().await?;
+        let published = loop {
+            if rows.is_empty() {
+                break Ok(());
             }
-            self.publish(rows, &mut pass).await?;
-            if count < usize::try_from(RELAY_BATCH).unwrap_or(usize::MAX) {
-                return Ok(pass);
+            // A full claim may have more behind it: the next claim runs while this one is
+            // published.
+            let (sent, next) = if rows.len() < full {
+                (
+                    self.publish(rows, &mut acked, &mut pass).await,
+                    Ok(Vec::new()),
+                )
+            } else {
+                tokio::join!(self.publish(rows, &mut acked, &mut pass), self.claim())
+            };
+            match (sent, next) {
+                (Ok(()), Ok(next)) => rows = next,
+                (Ok(()), Err(error)) => break Err(RelayError::from(error)),
+                (Err(error), next) => {
+                    // Rows claimed ahead go back to the next pass at once.
+                    for row in next.iter().flatten() {
+                        if self.release(row).await.is_err() {
+                            break;
+                        }
+                    }
+                    break Err(error);
+                }
             }
-        }
+        };
+        let marked = self.finish_marking(&mut acked, &mut pass).await;
+        published?;
+        marked?;
+        Ok(pass)
     }
 
     /// Claims the oldest due rows for [`RelaySettings::claim`], in commit order, under a
@@ -248,15 +273,18 @@ impl OutboxRelay {
 
     /// Sends `rows` in order with at most [`RELAY_IN_FLIGHT`] awaiting their ack, settling
     /// each as its ack (or failure) arrives.
-    async fn publish(&self, rows: Vec<Claimed>, pass: &mut RelayPass) -> Result<(), RelayError> {
+    async fn publish(
+        &self,
+        rows: Vec<Claimed>,
+        acked: &mut Acked,
+        pass: &mut RelayPass,
+    ) -> Result<(), RelayError> {
         let mut outage: Option<String> = None;
-        let mut acked = Acked::default();
         let mut waiting = FuturesUnordered::new();
         for row in rows {
             while waiting.len() >= RELAY_IN_FLIGHT {
                 if let Some((row, result)) = waiting.next().await {
-                    self.settle(row, result, &mut acked, pass, &mut outage)
-                        .await?;
+                    self.settle(row, result, acked, pass, &mut outage).await?;
                 }
             }
             if outage.is_some() {
@@ -273,16 +301,15 @@ impl OutboxRelay {
                 Ok(pending) => waiting
                     .push(async move { (row, pending.stored().await.map(drop)) }.instrument(span)),
                 Err(error) => {
-                    self.settle(row, Err(error), &mut acked, pass, &mut outage)
+                    self.settle(row, Err(error), acked, pass, &mut outage)
                         .await?;
                 }
             }
         }
         while let Some((row, result)) = waiting.next().await {
-            self.settle(row, result, &mut acked, pass, &mut outage)
-                .await?;
+            self.settle(row, result, acked, pass, &mut outage).await?;
         }
-        self.mark_published(&mut acked, pass).await?;
+        self.mark_published(acked, pass).await?;
         match outage {
             Some(reason) => Err(RelayError::BrokerUnavailable(reason)),
             None => Ok(()),
@@ -290,26 +317,48 @@ impl OutboxRelay {
     }
 
     /// Marks the acknowledged rows published, whoever holds them now (a holder's own mark
-    /// is then a no-op).
+    /// is then a no-op), beside the publishes: the statement runs in a task of its own while
+    /// the next claim is sent, and the one before it is awaited first, so at most one is in
+    /// flight; a pass ends only when its marks are done.
     async fn mark_published(
         &self,
         acked: &mut Acked,
         pass: &mut RelayPass,
     ) -> Result<(), sqlx::Error> {
+        self.finish_marking(acked, pass).await?;
         if acked.ids.is_empty() {
             return Ok(());
         }
-        sqlx::query!(
-            "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
-                 last_error = NULL, claimed_until = NULL, claim_token = NULL
-             WHERE id = ANY($1) AND published_at IS NULL",
-            &acked.ids,
-        )
-        .execute(&self.pool)
-        .await?;
-        self.metrics.count_published(acked.ids.len());
-        pass.published += acked.ids.len();
-        acked.ids.clear();
+        let ids = std::mem::take(&mut acked.ids);
+        let pool = self.pool.clone();
+        acked.marking = Some(tokio::spawn(async move {
+            sqlx::query!(
+                "UPDATE outbox SET published_at = now(), attempts = attempts + 1,
+                     last_error = NULL, claimed_until = NULL, claim_token = NULL
+                 WHERE id = ANY($1) AND published_at IS NULL",
+                &ids,
+            )
+            .execute(&pool)
+            .await
+            .map(|_| ids.len())
+        }));
+        Ok(())
+    }
+
+    /// Waits for the mark in flight, if any, and counts what it marked.
+    async fn finish_marking(
+        &self,
+        acked: &mut Acked,
+        pass: &mut RelayPass,
+    ) -> Result<(), sqlx::Error> {
+        let Some(marking) = acked.marking.take() else {
+            return Ok(());
+        };
+        let marked = marking
+            .await
+            .unwrap_or_else(|panicked| std::panic::resume_unwind(panicked.into_panic()))?;
+        self.metrics.count_published(marked);
+        pass.published += marked;
         Ok(())
     }
 
@@ -324,9 +373,6 @@ impl OutboxRelay {
         let error = match result {
             Ok(()) => {
                 acked.ids.push(row.id);
-                if acked.ids.len() >= RELAY_IN_FLIGHT {
-                    self.mark_published(acked, pass).await?;
-                }
                 return Ok(());
             }
             Err(error) => error,
