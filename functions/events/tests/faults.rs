@@ -154,8 +154,12 @@ async fn sigkill_mid_batch_between_commit_and_ack_applies_every_event_once() {
             .envs(bus.env())
             .env("EVENTS_CONSUMER", "events-killed")
             // Big batches: acks go out only once the whole batch is handled, so a kill
-            // while it runs lands after some commits and before their acks.
+            // while it runs lands after some commits and before their acks. Each record
+            // commits on its own here, so commits show while the batch runs (with one commit
+            // per batch the window is the moment between the commit and the acks;
+            // `postgres_stopped_mid_batch_applies_nothing_twice` covers that mode).
             .env("EVENTS_BATCH_SIZE", "50")
+            .env("EVENTS_COMMIT", "record")
             // Unacknowledged messages come back to the restarted process after this.
             .env("EVENTS_ACK_WAIT_MS", "2000")
             .env_remove("AWS_LAMBDA_RUNTIME_API")
