@@ -103,6 +103,7 @@ impl From<Insight> for IndicatorView {
                 unit,
                 period,
                 concepts,
+                ..
             } => Self {
                 indicator,
                 available: true,

@@ -75,6 +75,39 @@ pub(super) const LIABILITIES: Family = Family {
     concepts: &["us-gaap:Liabilities", "ifrs-full:Liabilities"],
 };
 
+/// What total liabilities are derived from when a filing does not report them: liabilities
+/// and equity, less total equity (noncontrolling interests included), less temporary
+/// (mezzanine) equity.
+pub(super) const LIABILITIES_AND_EQUITY: Family = Family {
+    name: "total liabilities and equity",
+    kind: Kind::Balance,
+    concepts: &[
+        "us-gaap:LiabilitiesAndStockholdersEquity",
+        "ifrs-full:EquityAndLiabilities",
+    ],
+};
+
+pub(super) const TOTAL_EQUITY: Family = Family {
+    name: "total equity including noncontrolling interests",
+    kind: Kind::Balance,
+    concepts: &[
+        "us-gaap:StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
+        "ifrs-full:Equity",
+    ],
+};
+
+/// Temporary equity, as a filing names it; the first listed it reports is taken (the others
+/// are parts of it).
+pub(super) const TEMPORARY_EQUITY: Family = Family {
+    name: "temporary equity",
+    kind: Kind::Balance,
+    concepts: &[
+        "us-gaap:TemporaryEquityCarryingAmountIncludingPortionAttributableToNoncontrollingInterest",
+        "us-gaap:TemporaryEquityCarryingAmountAttributableToParent",
+        "us-gaap:RedeemableNoncontrollingInterestEquityCarryingAmount",
+    ],
+};
+
 pub(super) const EQUITY: Family = Family {
     name: "stockholders' equity",
     kind: Kind::Balance,
@@ -99,11 +132,14 @@ pub(super) const LIABILITIES_CURRENT: Family = Family {
 /// The flows whose latest year is the fiscal year the insights describe.
 pub(super) const FLOWS: [&Family; 3] = [&REVENUE, &NET_INCOME, &EPS_DILUTED];
 
-const FAMILIES: [&Family; 7] = [
+const FAMILIES: [&Family; 10] = [
     &REVENUE,
     &NET_INCOME,
     &EPS_DILUTED,
     &LIABILITIES,
+    &LIABILITIES_AND_EQUITY,
+    &TOTAL_EQUITY,
+    &TEMPORARY_EQUITY,
     &EQUITY,
     &ASSETS_CURRENT,
     &LIABILITIES_CURRENT,

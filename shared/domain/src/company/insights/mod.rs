@@ -46,6 +46,11 @@ pub enum Reading {
         period: Period,
         /// The concepts the value was computed from.
         concepts: Vec<String>,
+        /// Whether a figure it needs was derived from others the same filing reported
+        /// (total liabilities from liabilities and equity, less equity), not reported as
+        /// such; `concepts` then lists every concept the derivation used.
+        #[serde(default)]
+        derived: bool,
     },
     /// The facts do not support a value.
     NotAvailable {
@@ -138,6 +143,7 @@ fn ratio(
         unit: "ratio".into(),
         period,
         concepts: vec![numerator.concept.clone(), denominator.concept.clone()],
+        derived: false,
     }
 }
 
@@ -247,6 +253,7 @@ impl<'a> Annual<'a> {
                     unit: "ratio".into(),
                     period: year(current),
                     concepts: dedup(vec![previous.concept.clone(), current.concept.clone()]),
+                    derived: false,
                 }
             }
             Indicator::NetMargin => {
@@ -266,28 +273,61 @@ impl<'a> Annual<'a> {
                     unit: eps.unit.clone(),
                     period: year(eps),
                     concepts: vec![eps.concept.clone()],
+                    derived: false,
                 },
                 None => missing(&EPS_DILUTED),
             },
             Indicator::DebtToEquity => {
-                let liabilities = self.value(&concepts::LIABILITIES, end);
-                let equity = self.value(&concepts::EQUITY, end);
-                let (Some(liabilities), Some(equity)) = (liabilities, equity) else {
-                    return missing_any(
-                        &[
-                            (&concepts::LIABILITIES, liabilities),
-                            (&concepts::EQUITY, equity),
-                        ],
-                        end,
-                    );
+                let reported = self.value(&concepts::LIABILITIES, end);
+                let Some(equity) = self.value(&concepts::EQUITY, end) else {
+                    let liabilities_known =
+                        reported.is_some() || self.derived_liabilities(end).is_ok();
+                    return if liabilities_known {
+                        missing(&concepts::EQUITY)
+                    } else {
+                        missing_any(
+                            &[(&concepts::LIABILITIES, None), (&concepts::EQUITY, None)],
+                            end,
+                        )
+                    };
                 };
-                ratio(
-                    liabilities,
-                    equity,
-                    instant,
-                    "debt to equity",
-                    "stockholders' equity",
-                )
+                if let Some(liabilities) = reported {
+                    return ratio(
+                        liabilities,
+                        equity,
+                        instant,
+                        "debt to equity",
+                        "stockholders' equity",
+                    );
+                }
+                match self.derived_liabilities(end) {
+                    Ok(derived) => match ratio(
+                        &derived.total,
+                        equity,
+                        instant,
+                        "debt to equity",
+                        "stockholders' equity",
+                    ) {
+                        Reading::Value {
+                            value,
+                            unit,
+                            period,
+                            ..
+                        } => Reading::Value {
+                            value,
+                            unit,
+                            period,
+                            concepts: derived
+                                .concepts
+                                .into_iter()
+                                .chain([equity.concept.clone()])
+                                .collect(),
+                            derived: true,
+                        },
+                        not_available => not_available,
+                    },
+                    Err(reason) => not_available(reason),
+                }
             }
             Indicator::CurrentRatio => {
                 let assets = self.value(&concepts::ASSETS_CURRENT, end);
@@ -310,6 +350,68 @@ impl<'a> Annual<'a> {
                 )
             }
         }
+    }
+}
+
+/// Total liabilities derived from one filing's balance sheet, and the concepts used.
+struct DerivedLiabilities {
+    total: Fact,
+    concepts: Vec<String>,
+}
+
+impl<'a> Annual<'a> {
+    /// The value of `family` at `end` in the filing that reported `from` (same form, same
+    /// filing date): the first of its concepts that filing reports.
+    fn in_filing(&self, family: &Family, end: NaiveDate, from: &Fact) -> Option<&'a Fact> {
+        family.concepts.iter().find_map(|concept| {
+            self.facts.iter().copied().find(|f| {
+                f.concept == *concept
+                    && f.period_start.is_none()
+                    && f.period_end == end
+                    && f.form == from.form
+                    && f.filed == from.filed
+            })
+        })
+    }
+
+    /// Total liabilities at `end` when no filing reports them as such: liabilities and
+    /// equity, less total equity including noncontrolling interests, less temporary equity
+    /// when the filing reports any, every figure from the filing of the latest liabilities
+    /// and equity, in one unit. The reason names what is missing.
+    fn derived_liabilities(&self, end: NaiveDate) -> Result<DerivedLiabilities, String> {
+        let no_liabilities = format!("no total liabilities reported at {end}");
+        let Some(sum) = self.value(&concepts::LIABILITIES_AND_EQUITY, end) else {
+            return Err(format!(
+                "{no_liabilities}, nor total liabilities and equity to derive them from"
+            ));
+        };
+        let Some(equity) = self.in_filing(&concepts::TOTAL_EQUITY, end, sum) else {
+            return Err(format!(
+                "{no_liabilities}; deriving them needs total equity including noncontrolling \
+                 interests from the same filing ({} filed {}), which it does not report",
+                sum.form, sum.filed
+            ));
+        };
+        let temporary = self.in_filing(&concepts::TEMPORARY_EQUITY, end, sum);
+        let parts: Vec<&Fact> = [Some(sum), Some(equity), temporary]
+            .into_iter()
+            .flatten()
+            .collect();
+        if let Some(other) = parts.iter().find(|f| f.unit != sum.unit) {
+            return Err(format!(
+                "{no_liabilities}; the figures to derive them from are in different units ({} and {})",
+                sum.unit, other.unit
+            ));
+        }
+        let total = sum.value - equity.value - temporary.map_or(0.0, |t| t.value);
+        Ok(DerivedLiabilities {
+            total: Fact {
+                concept: "total liabilities (derived)".into(),
+                value: total,
+                ..sum.clone()
+            },
+            concepts: parts.iter().map(|f| f.concept.clone()).collect(),
+        })
     }
 }
 
