@@ -51,7 +51,7 @@ impl CompanyStore for PgCompanyStore {
     async fn annual_facts(&self, ticker: &Ticker) -> Result<Vec<Fact>, StoreError> {
         let rows = sqlx::query!(
             r#"SELECT concept, unit, period_start, period_end, fiscal_year, fiscal_period, form,
-                      filed, value::float8 AS "value!"
+                      filed, accession, value::float8 AS "value!"
                FROM company_facts
                WHERE ticker = $1 AND fiscal_period = 'FY'
                ORDER BY period_end DESC, filed DESC, concept
@@ -73,6 +73,7 @@ impl CompanyStore for PgCompanyStore {
                 fiscal_period: row.fiscal_period,
                 form: row.form,
                 filed: row.filed,
+                accession: row.accession,
                 value: row.value,
             })
             .collect())
@@ -89,7 +90,7 @@ impl CompanyStore for PgCompanyStore {
         let limit = MAX_INSIGHT_FACTS_PER_COMPANY * i64::try_from(tickers.len()).unwrap_or(1);
         let rows = sqlx::query!(
             r#"SELECT ticker, concept, unit, period_start, period_end, fiscal_year,
-                      fiscal_period, form, filed, value::float8 AS "value!"
+                      fiscal_period, form, filed, accession, value::float8 AS "value!"
                FROM company_facts
                WHERE ticker = ANY($1) AND concept = ANY($2)
                ORDER BY ticker, period_end DESC, filed DESC
@@ -115,6 +116,7 @@ impl CompanyStore for PgCompanyStore {
                         fiscal_period: row.fiscal_period,
                         form: row.form,
                         filed: row.filed,
+                        accession: row.accession,
                         value: row.value,
                     },
                 ))

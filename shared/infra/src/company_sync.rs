@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use lzstock_domain::company::{Company, Filing, ListedCompany, ReportedFact, SyncStore};
+use lzstock_domain::company::{Company, Fact, Filing, ListedCompany, SyncStore};
 use lzstock_domain::dashboard::StoreError;
 use lzstock_domain::{Cik, Ticker};
 use sqlx::PgPool;
@@ -29,8 +29,7 @@ pub struct StoredFacts {
 }
 
 /// Whether a fact fits the `company_facts` table's rules, which repeat the domain's.
-fn storable(fact: &ReportedFact) -> bool {
-    let f = &fact.fact;
+fn storable(f: &Fact) -> bool {
     let concept_ok = f.concept.split_once(':').is_some_and(|(taxonomy, name)| {
         !taxonomy.is_empty()
             && !name.is_empty()
@@ -39,8 +38,8 @@ fn storable(fact: &ReportedFact) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-')
             && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
     });
-    let accession_ok = fact.accession.len() == 20
-        && fact.accession.char_indices().all(|(i, c)| match i {
+    let accession_ok = f.accession.len() == 20
+        && f.accession.char_indices().all(|(i, c)| match i {
             10 | 13 => c == '-',
             _ => c.is_ascii_digit(),
         });
@@ -141,7 +140,7 @@ impl PgCompanySync {
         &self,
         ticker: &Ticker,
         filing: &Filing,
-        facts: &[ReportedFact],
+        facts: &[Fact],
     ) -> Result<StoredFacts, sqlx::Error> {
         // One row per key (the table's unique key): a document listing a fact twice must
         // not make one statement touch a row twice.
@@ -153,18 +152,17 @@ impl PgCompanySync {
                 chrono::NaiveDate,
                 &str,
             ),
-            &ReportedFact,
+            &Fact,
         > = BTreeMap::new();
         let mut rejected = 0;
         for fact in facts {
             if storable(fact) {
-                let f = &fact.fact;
                 rows.insert(
                     (
-                        &f.concept,
-                        &f.unit,
-                        f.period_start,
-                        f.period_end,
+                        &fact.concept,
+                        &fact.unit,
+                        fact.period_start,
+                        fact.period_end,
                         &fact.accession,
                     ),
                     fact,
@@ -173,20 +171,19 @@ impl PgCompanySync {
                 rejected += 1;
             }
         }
-        let rows: Vec<&ReportedFact> = rows.into_values().collect();
-        let column =
-            |get: fn(&ReportedFact) -> String| rows.iter().map(|r| get(r)).collect::<Vec<_>>();
-        let concepts = column(|r| r.fact.concept.clone());
-        let units = column(|r| r.fact.unit.clone());
-        let periods_of = |r: &&ReportedFact| r.fact.period_start;
+        let rows: Vec<&Fact> = rows.into_values().collect();
+        let column = |get: fn(&Fact) -> String| rows.iter().map(|r| get(r)).collect::<Vec<_>>();
+        let concepts = column(|r| r.concept.clone());
+        let units = column(|r| r.unit.clone());
+        let periods_of = |r: &&Fact| r.period_start;
         let starts: Vec<Option<chrono::NaiveDate>> = rows.iter().map(periods_of).collect();
-        let ends: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.fact.period_end).collect();
-        let years: Vec<i32> = rows.iter().map(|r| r.fact.fiscal_year).collect();
-        let periods = column(|r| r.fact.fiscal_period.clone());
-        let forms = column(|r| r.fact.form.clone());
-        let filed: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.fact.filed).collect();
+        let ends: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.period_end).collect();
+        let years: Vec<i32> = rows.iter().map(|r| r.fiscal_year).collect();
+        let periods = column(|r| r.fiscal_period.clone());
+        let forms = column(|r| r.form.clone());
+        let filed: Vec<chrono::NaiveDate> = rows.iter().map(|r| r.filed).collect();
         let accessions = column(|r| r.accession.clone());
-        let values: Vec<f64> = rows.iter().map(|r| r.fact.value).collect();
+        let values: Vec<f64> = rows.iter().map(|r| r.value).collect();
 
         let mut tx = self.pool.begin().await?;
         let changed: Vec<String> = sqlx::query_scalar!(
@@ -340,7 +337,7 @@ impl SyncStore for PgCompanySync {
         &self,
         ticker: &Ticker,
         filing: &Filing,
-        facts: &[ReportedFact],
+        facts: &[Fact],
     ) -> Result<Vec<String>, StoreError> {
         let stored = PgCompanySync::store_facts(self, ticker, filing, facts)
             .await

@@ -11,8 +11,7 @@ use lzstock_infra::sec::documents::parse_company_facts;
 fn acmes_latest_fiscal_year_as_restated() {
     let parsed = parse_company_facts(ACME_COMPANYFACTS.as_bytes()).expect("parses");
     assert_eq!(parsed.skipped, 0);
-    let facts: Vec<_> = parsed.facts.into_iter().map(|f| f.fact).collect();
-    let insights = annual_insights(&facts);
+    let insights = annual_insights(&parsed.facts);
     let fy2024 = Period {
         start: Some("2024-01-01".parse().expect("date")),
         end: "2024-12-31".parse().expect("date"),

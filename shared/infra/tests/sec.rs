@@ -160,7 +160,7 @@ async fn absent_documents_unchanged_documents_and_a_bad_user_agent_each_say_so()
 
 mod company_sync {
     use chrono::NaiveDate;
-    use lzstock_domain::company::{Fact, Filing, ListedCompany, ReportedFact};
+    use lzstock_domain::company::{Fact, Filing, ListedCompany};
     use lzstock_domain::{Cik, Ticker};
     use lzstock_harness::database;
     use lzstock_infra::company_sync::PgCompanySync;
@@ -177,20 +177,18 @@ mod company_sync {
         NaiveDate::parse_from_str(text, "%Y-%m-%d").expect("test data")
     }
 
-    fn fact(concept: &str, fy: i32, fp: &str, value: f64, accession: &str) -> ReportedFact {
-        ReportedFact {
-            fact: Fact {
-                concept: concept.into(),
-                unit: "USD".into(),
-                period_start: Some(date("2024-01-01")),
-                period_end: date("2024-12-31"),
-                fiscal_year: fy,
-                fiscal_period: fp.into(),
-                form: "10-K".into(),
-                filed: date("2025-02-01"),
-                value,
-            },
+    fn fact(concept: &str, fy: i32, fp: &str, value: f64, accession: &str) -> Fact {
+        Fact {
+            concept: concept.into(),
+            unit: "USD".into(),
+            period_start: Some(date("2024-01-01")),
+            period_end: date("2024-12-31"),
+            fiscal_year: fy,
+            fiscal_period: fp.into(),
+            form: "10-K".into(),
+            filed: date("2025-02-01"),
             accession: accession.into(),
+            value,
         }
     }
 

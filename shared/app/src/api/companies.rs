@@ -64,6 +64,8 @@ pub struct FactView {
     pub form: String,
     /// The filing date.
     pub filed: String,
+    /// The accession number of the filing that reported it, e.g. `0000320193-25-000079`.
+    pub accession: String,
     /// The value.
     pub value: f64,
 }
@@ -87,6 +89,11 @@ pub struct IndicatorView {
     pub period_end: Option<String>,
     /// The XBRL concepts the value was computed from.
     pub concepts: Vec<String>,
+    /// Whether a figure it needs was derived from others the same filing reported (total
+    /// liabilities as liabilities and equity, less total equity, less temporary equity)
+    /// rather than reported as such; `concepts` then lists every concept the derivation
+    /// used. False when not available.
+    pub derived: bool,
     /// What the indicator measures.
     pub definition: String,
     /// Why there is no value; null when available.
@@ -103,7 +110,7 @@ impl From<Insight> for IndicatorView {
                 unit,
                 period,
                 concepts,
-                ..
+                derived,
             } => Self {
                 indicator,
                 available: true,
@@ -112,6 +119,7 @@ impl From<Insight> for IndicatorView {
                 period_start: period.start.map(|d| d.to_string()),
                 period_end: Some(period.end.to_string()),
                 concepts,
+                derived,
                 definition,
                 reason: None,
             },
@@ -123,6 +131,7 @@ impl From<Insight> for IndicatorView {
                 period_start: None,
                 period_end: None,
                 concepts: Vec::new(),
+                derived: false,
                 definition,
                 reason: Some(reason),
             },
@@ -142,6 +151,7 @@ impl From<IndicatorView> for pb::IndicatorValue {
             unit: view.unit.unwrap_or_default(),
             concepts: view.concepts,
             definition: view.definition,
+            derived: view.derived,
             ..Default::default()
         }
     }
@@ -194,6 +204,7 @@ impl From<CompanyProfile> for CompanyView {
                     fiscal_period: f.fiscal_period,
                     form: f.form,
                     filed: f.filed.to_string(),
+                    accession: f.accession,
                     value: f.value,
                 })
                 .collect(),
@@ -220,6 +231,7 @@ impl From<CompanyView> for pb::Company {
                     fiscal_period: f.fiscal_period,
                     form: f.form,
                     filed: f.filed,
+                    accession: f.accession,
                     value: f.value,
                     ..Default::default()
                 })

@@ -53,7 +53,20 @@ async fn apple(api: &TestApi) {
             60.0,
         ),
     ];
-    for (concept, start, end, accession, filed, value) in facts {
+    insert_facts(api, &facts).await;
+}
+
+type Row = (
+    &'static str,
+    Option<&'static str>,
+    &'static str,
+    &'static str,
+    &'static str,
+    f64,
+);
+
+async fn insert_facts(api: &TestApi, facts: &[Row]) {
+    for &(concept, start, end, accession, filed, value) in facts {
         sqlx::query(
             "INSERT INTO company_facts (ticker, concept, unit, period_start, period_end, fiscal_year,
                                         fiscal_period, form, filed, accession, value)
@@ -82,13 +95,14 @@ async fn a_company_comes_with_its_facts_and_indicators() {
     assert_eq!(reply.body["cik"], "0000320193");
     assert_eq!(reply.body["facts"].as_array().map(Vec::len), Some(5));
     assert_eq!(reply.body["facts"][0]["periodEnd"], "2025-12-31");
+    assert_eq!(reply.body["facts"][0]["accession"], "0000320193-26-000001");
     let indicators = &reply.body["indicators"];
     assert_eq!(
         indicators[0],
         json!({
             "indicator": "revenue_growth_yoy", "available": true, "value": 0.25,
             "unit": "ratio", "periodStart": "2025-01-01", "periodEnd": "2025-12-31",
-            "concepts": ["us-gaap:Revenues"],
+            "concepts": ["us-gaap:Revenues"], "derived": false,
             "definition": "(revenue - the previous fiscal year's revenue) / the previous fiscal year's revenue",
             "reason": null
         })
@@ -157,4 +171,90 @@ async fn get_company_over_connect() {
     assert!(eps["reason"]
         .as_str()
         .is_some_and(|r| r.contains("diluted EPS")));
+}
+
+/// The same company without total liabilities: its balance sheet (one filing) gives
+/// liabilities and equity, total equity and temporary equity, and the total is derived.
+async fn apple_without_total_liabilities(api: &TestApi) {
+    apple(api).await;
+    let k = "0000320193-26-000001";
+    insert_facts(
+        api,
+        &[
+            (
+                "us-gaap:LiabilitiesAndStockholdersEquity",
+                None,
+                "2025-12-31",
+                k,
+                "2026-02-01",
+                500.0,
+            ),
+            (
+                "us-gaap:StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
+                None,
+                "2025-12-31",
+                k,
+                "2026-02-01",
+                210.0,
+            ),
+            (
+                "us-gaap:TemporaryEquityCarryingAmountAttributableToParent",
+                None,
+                "2025-12-31",
+                k,
+                "2026-02-01",
+                10.0,
+            ),
+            (
+                "us-gaap:StockholdersEquity",
+                None,
+                "2025-12-31",
+                k,
+                "2026-02-01",
+                200.0,
+            ),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_derived_total_says_so_over_rest_and_connect() {
+    let api = TestApi::new().await;
+    apple_without_total_liabilities(&api).await;
+    let concepts = json!([
+        "us-gaap:LiabilitiesAndStockholdersEquity",
+        "us-gaap:StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
+        "us-gaap:TemporaryEquityCarryingAmountAttributableToParent",
+        "us-gaap:StockholdersEquity"
+    ]);
+    let reply = api
+        .call(Method::GET, "/v1/companies/AAPL", Some("ada"), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let debt_to_equity = &reply.body["indicators"][3];
+    assert_eq!(debt_to_equity["indicator"], "debt_to_equity");
+    // (500 - 210 - 10) / 200
+    assert_eq!(debt_to_equity["value"], 1.4, "{debt_to_equity}");
+    assert_eq!(debt_to_equity["derived"], true);
+    assert_eq!(debt_to_equity["concepts"], concepts);
+    assert_eq!(reply.body["indicators"][4]["derived"], false);
+
+    let request = Request::post("/lzstock.v1.CompanyService/GetCompany")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::AUTHORIZATION, format!("Bearer {}", token("ada")))
+        .body(Body::from(r#"{"ticker": "AAPL"}"#))
+        .expect("a request");
+    let reply = api.send(request).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+    let debt_to_equity = &reply.body["company"]["indicators"][3];
+    assert_eq!(debt_to_equity["value"], 1.4, "{debt_to_equity}");
+    assert_eq!(debt_to_equity["derived"], true);
+    assert_eq!(debt_to_equity["concepts"], concepts);
+    assert!(reply.body["company"]["facts"]
+        .as_array()
+        .is_some_and(|facts| facts
+            .iter()
+            .all(|f| f["accession"] == "0000320193-26-000001"
+                || f["accession"] == "0000320193-25-000001")));
 }

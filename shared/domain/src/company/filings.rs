@@ -1,9 +1,9 @@
 //! What SEC publishes about a company, as the sync usecase sees it: its listing, its newest
-//! report, and the facts its filings reported.
+//! report.
 
 use chrono::NaiveDate;
 
-use super::{Cik, Fact, Ticker};
+use super::{Cik, Ticker};
 
 /// A company in SEC's ticker map.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,14 +25,4 @@ pub struct Filing {
     pub filed: NaiveDate,
     /// Its form, e.g. `10-K`.
     pub form: String,
-}
-
-/// A fact with the filing that reported it: the same period appears once per filing that
-/// reported it (comparatives, amendments), and the current value is the latest filed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ReportedFact {
-    /// The value and its period.
-    pub fact: Fact,
-    /// The reporting filing's accession number.
-    pub accession: String,
 }

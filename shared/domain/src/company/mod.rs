@@ -10,7 +10,7 @@ mod scrape;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-pub use filings::{Filing, ListedCompany, ReportedFact};
+pub use filings::{Filing, ListedCompany};
 pub use ids::{Cik, Ticker, ValueError};
 pub use insights::{annual_insights, definition, insight_concepts, Insight, Period, Reading};
 pub use profile::{
@@ -32,7 +32,9 @@ pub struct Company {
     pub name: String,
 }
 
-/// One reported value of an XBRL concept, as filed with the SEC.
+/// One reported value of an XBRL concept, as filed with the SEC. The same period appears
+/// once per filing that reported it (comparatives, amendments); the filing is known by its
+/// accession number.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fact {
     /// The concept, e.g. `us-gaap:Revenues`.
@@ -51,6 +53,8 @@ pub struct Fact {
     pub form: String,
     /// When it was filed.
     pub filed: NaiveDate,
+    /// The accession number of the filing that reported it, e.g. `0000320193-25-000079`.
+    pub accession: String,
     /// The value.
     pub value: f64,
 }

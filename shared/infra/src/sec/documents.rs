@@ -6,7 +6,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::NaiveDate;
-use lzstock_domain::company::{Fact, Filing, ListedCompany, ReportedFact};
+use lzstock_domain::company::{Fact, Filing, ListedCompany};
 use lzstock_domain::{Cik, Ticker};
 use serde::Deserialize;
 
@@ -118,7 +118,7 @@ pub fn parse_latest_report(body: &[u8]) -> Result<Option<Filing>, MalformedDocum
 pub struct CompanyFacts {
     /// Every fact of a [`FACT_FORMS`] filing, as reported (a period appears once per
     /// filing that reported it).
-    pub facts: Vec<ReportedFact>,
+    pub facts: Vec<Fact>,
     /// Entries skipped: another form, or a field missing or malformed.
     pub skipped: usize,
 }
@@ -177,19 +177,17 @@ pub fn parse_company_facts(body: &[u8]) -> Result<CompanyFacts, MalformedDocumen
                             Some(start) => Some(date(start)?),
                             None => None,
                         };
-                        Some(ReportedFact {
-                            fact: Fact {
-                                concept: format!("{taxonomy}:{name}"),
-                                unit: unit.clone(),
-                                period_start: start,
-                                period_end: date(&entry.end)?,
-                                fiscal_year: entry.fy?,
-                                fiscal_period: entry.fp.clone()?,
-                                form: entry.form.clone(),
-                                filed: date(&entry.filed)?,
-                                value: entry.val,
-                            },
+                        Some(Fact {
+                            concept: format!("{taxonomy}:{name}"),
+                            unit: unit.clone(),
+                            period_start: start,
+                            period_end: date(&entry.end)?,
+                            fiscal_year: entry.fy?,
+                            fiscal_period: entry.fp.clone()?,
+                            form: entry.form.clone(),
+                            filed: date(&entry.filed)?,
                             accession: entry.accn.clone(),
+                            value: entry.val,
                         })
                     })();
                     match fact {
@@ -259,13 +257,10 @@ mod tests {
         let revenue: Vec<_> = parsed
             .facts
             .iter()
-            .filter(|f| f.fact.concept == "us-gaap:Revenues")
+            .filter(|f| f.concept == "us-gaap:Revenues")
             .collect();
         assert_eq!(revenue.len(), 2, "one per filing that reported the period");
-        assert_eq!(
-            revenue[1].fact.fiscal_year, 2025,
-            "fy belongs to the filing"
-        );
+        assert_eq!(revenue[1].fiscal_year, 2025, "fy belongs to the filing");
         assert!(parse_company_facts(b"not json").is_err());
     }
 }

@@ -1,7 +1,7 @@
 //! SEC EDGAR's three documents LZStock reads, at configurable addresses (tests point them at
 //! a stand-in).
 
-use lzstock_domain::company::{Filing, FilingSource, ListedCompany, ReportedFact, SourceError};
+use lzstock_domain::company::{Fact, Filing, FilingSource, ListedCompany, SourceError};
 use lzstock_domain::Cik;
 
 use super::client::{Fetched, SecError, SecHttp};
@@ -162,7 +162,7 @@ impl FilingSource for Edgar {
         Ok(self.latest_report(cik).await?)
     }
 
-    async fn reported_facts(&self, cik: Cik) -> Result<Vec<ReportedFact>, SourceError> {
+    async fn reported_facts(&self, cik: Cik) -> Result<Vec<Fact>, SourceError> {
         Ok(self.company_facts(cik).await?.facts)
     }
 }

@@ -360,17 +360,22 @@ struct DerivedLiabilities {
 }
 
 impl<'a> Annual<'a> {
-    /// The value of `family` at `end` in the filing that reported `from` (same form, same
-    /// filing date): the first of its concepts that filing reports.
+    /// The value of `family` at `end` in the filing that reported `from` (same accession
+    /// number), in `from`'s unit when it has several: the first of its concepts that filing
+    /// reports.
     fn in_filing(&self, family: &Family, end: NaiveDate, from: &Fact) -> Option<&'a Fact> {
         family.concepts.iter().find_map(|concept| {
-            self.facts.iter().copied().find(|f| {
-                f.concept == *concept
-                    && f.period_start.is_none()
-                    && f.period_end == end
-                    && f.form == from.form
-                    && f.filed == from.filed
-            })
+            self.facts
+                .iter()
+                .copied()
+                .filter(|f| {
+                    f.concept == *concept
+                        && f.period_start.is_none()
+                        && f.period_end == end
+                        && f.accession == from.accession
+                })
+                // A filing that reports a figure in several currencies: the one `from` is in.
+                .max_by_key(|f| f.unit == from.unit)
         })
     }
 
@@ -388,8 +393,8 @@ impl<'a> Annual<'a> {
         let Some(equity) = self.in_filing(&concepts::TOTAL_EQUITY, end, sum) else {
             return Err(format!(
                 "{no_liabilities}; deriving them needs total equity including noncontrolling \
-                 interests from the same filing ({} filed {}), which it does not report",
-                sum.form, sum.filed
+                 interests from the same filing ({} {} filed {}), which it does not report",
+                sum.form, sum.accession, sum.filed
             ));
         };
         let temporary = self.in_filing(&concepts::TEMPORARY_EQUITY, end, sum);

@@ -14,6 +14,7 @@ struct Report {
     fy: i32,
     fp: &'static str,
     filed: &'static str,
+    accession: &'static str,
 }
 
 impl Report {
@@ -27,6 +28,7 @@ impl Report {
             fiscal_period: self.fp.into(),
             form: self.form.into(),
             filed: day(self.filed),
+            accession: self.accession.into(),
             value,
         }
     }
@@ -45,24 +47,28 @@ const K2024: Report = Report {
     fy: 2024,
     fp: "FY",
     filed: "2025-02-14",
+    accession: "0000000001-26-000001",
 };
 const K2025: Report = Report {
     form: "10-K",
     fy: 2025,
     fp: "FY",
     filed: "2026-02-13",
+    accession: "0000000001-26-000002",
 };
 const K2025_AMENDED: Report = Report {
     form: "10-K/A",
     fy: 2025,
     fp: "FY",
     filed: "2026-04-30",
+    accession: "0000000001-26-000003",
 };
 const Q1_2026: Report = Report {
     form: "10-Q",
     fy: 2026,
     fp: "Q1",
     filed: "2026-05-08",
+    accession: "0000000001-26-000004",
 };
 
 const REVENUES: &str = "us-gaap:Revenues";
@@ -193,12 +199,14 @@ fn a_renamed_revenue_concept_is_followed_year_by_year() {
         fy: 2018,
         fp: "FY",
         filed: "2019-02-15",
+        accession: "0000000001-26-000005",
     };
     let k2019 = Report {
         form: "10-K",
         fy: 2019,
         fp: "FY",
         filed: "2020-02-14",
+        accession: "0000000001-26-000006",
     };
     let mut facts = vec![
         k2018.flow(REVENUES, "2017-01-01", "2017-12-31", 70.0),
@@ -221,6 +229,7 @@ fn a_renamed_revenue_concept_is_followed_year_by_year() {
         fy: 2020,
         fp: "FY",
         filed: "2021-02-12",
+        accession: "0000000001-26-000007",
     };
     facts.push(k2020.flow(REVENUES, "2020-01-01", "2020-12-31", 150.0));
     let insights = annual_insights(&facts);
@@ -236,6 +245,7 @@ fn a_53_week_year_is_a_year() {
         fy: 2025,
         fp: "FY",
         filed: "2025-11-01",
+        accession: "0000000001-26-000008",
     };
     let facts = vec![
         k.flow(REVENUES, "2023-10-01", "2024-09-28", 100.0),
@@ -302,6 +312,7 @@ fn walmart_like() -> Vec<Fact> {
         fy: 2026,
         fp: "FY",
         filed: "2026-03-13",
+        accession: "0000104169-26-000055",
     };
     vec![
         k.flow(REVENUES, "2025-02-01", "2026-01-31", 700_000_000_000.0),
@@ -369,6 +380,7 @@ fn a_derivation_never_mixes_filings() {
         fy: 2026,
         fp: "FY",
         filed: "2026-01-15",
+        accession: "0000000001-26-000010",
     };
     facts.push(amendment.balance(
         "us-gaap:StockholdersEquityIncludingPortionAttributableToNoncontrollingInterest",
@@ -377,7 +389,7 @@ fn a_derivation_never_mixes_filings() {
     ));
     let why = reason(&annual_insights(&facts), Indicator::DebtToEquity);
     assert!(
-        why.contains("total equity including noncontrolling interests from the same filing (10-K filed 2026-03-13)"),
+        why.contains("total equity including noncontrolling interests from the same filing (10-K 0000104169-26-000055 filed 2026-03-13)"),
         "{why}"
     );
     // A reported total is used as reported, never derived.
@@ -388,6 +400,7 @@ fn a_derivation_never_mixes_filings() {
             fy: 2026,
             fp: "FY",
             filed: "2026-03-13",
+            accession: "0000104169-26-000055",
         }
         .balance("us-gaap:Liabilities", "2026-01-31", 170_000_000_000.0),
     );

@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use super::report::ScrapeReport;
-use crate::company::{Cik, Company, Filing, ListedCompany, ReportedFact, Ticker};
+use crate::company::{Cik, Company, Fact, Filing, ListedCompany, Ticker};
 use crate::dashboard::StoreError;
 
 /// Why SEC's side could not give what was asked.
@@ -38,7 +38,7 @@ pub trait FilingSource: Send + Sync {
     fn reported_facts(
         &self,
         cik: Cik,
-    ) -> impl Future<Output = Result<Vec<ReportedFact>, SourceError>> + Send;
+    ) -> impl Future<Output = Result<Vec<Fact>, SourceError>> + Send;
 }
 
 /// LZStock's side of the sync.
@@ -72,7 +72,7 @@ pub trait SyncStore: Send + Sync {
         &self,
         ticker: &Ticker,
         filing: &Filing,
-        facts: &[ReportedFact],
+        facts: &[Fact],
     ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// Records why syncing `ticker` failed.

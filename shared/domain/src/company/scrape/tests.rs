@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::NaiveDate;
 
 use super::*;
-use crate::company::{Cik, Fact, Filing, ListedCompany, ReportedFact};
+use crate::company::{Cik, Fact, Filing, ListedCompany};
 
 fn ticker(text: &str) -> Ticker {
     Ticker::parse(text).expect("ticker")
@@ -28,21 +28,19 @@ fn filing(accession: &str) -> Filing {
     }
 }
 
-fn revenue(value: f64) -> ReportedFact {
+fn revenue(value: f64) -> Fact {
     let date = |d| NaiveDate::parse_from_str(d, "%Y-%m-%d").expect("date");
-    ReportedFact {
-        fact: Fact {
-            concept: "us-gaap:Revenues".into(),
-            unit: "USD".into(),
-            period_start: Some(date("2025-01-01")),
-            period_end: date("2025-12-31"),
-            fiscal_year: 2025,
-            fiscal_period: "FY".into(),
-            form: "10-K".into(),
-            filed: date("2026-02-01"),
-            value,
-        },
+    Fact {
+        concept: "us-gaap:Revenues".into(),
+        unit: "USD".into(),
+        period_start: Some(date("2025-01-01")),
+        period_end: date("2025-12-31"),
+        fiscal_year: 2025,
+        fiscal_period: "FY".into(),
+        form: "10-K".into(),
+        filed: date("2026-02-01"),
         accession: "0000000001-26-000001".into(),
+        value,
     }
 }
 
@@ -65,7 +63,7 @@ impl FilingSource for Sec {
             .unwrap_or_else(|| Err(SourceError::NotFound(format!("CIK {cik}"))))
     }
 
-    async fn reported_facts(&self, _cik: Cik) -> Result<Vec<ReportedFact>, SourceError> {
+    async fn reported_facts(&self, _cik: Cik) -> Result<Vec<Fact>, SourceError> {
         self.facts_fetched.fetch_add(1, Ordering::SeqCst);
         Ok(vec![revenue(100.0)])
     }
@@ -111,13 +109,13 @@ impl SyncStore for Store {
         &self,
         ticker: &Ticker,
         filing: &Filing,
-        facts: &[ReportedFact],
+        facts: &[Fact],
     ) -> Result<Vec<String>, StoreError> {
         self.accessions
             .lock()
             .expect("lock")
             .insert(ticker.to_string(), filing.accession.clone());
-        let value = facts.first().map_or(0.0, |f| f.fact.value);
+        let value = facts.first().map_or(0.0, |f| f.value);
         let before = self
             .facts
             .lock()
