@@ -289,3 +289,94 @@ mod company_sync {
         assert_eq!(events(&db.pool).await, 2);
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_report_pushed_out_of_the_recent_filings_is_found_on_the_newest_older_page() {
+    use lzstock_infra::sec::{Edgar, EdgarEndpoints};
+    let db = database().await;
+    let sec = SecStandIn::start(StandInRules::default()).await;
+    let columns = |rows: &[(&str, &str, &str)]| {
+        serde_json::json!({
+            "accessionNumber": rows.iter().map(|r| r.0).collect::<Vec<_>>(),
+            "filingDate": rows.iter().map(|r| r.1).collect::<Vec<_>>(),
+            "form": rows.iter().map(|r| r.2).collect::<Vec<_>>(),
+        })
+    };
+    // A bank's filing list: the recent filings are all prospectus supplements; the newest
+    // page holds more of them, the next one the 10-K, the oldest an older 10-K.
+    sec.put(
+        "/submissions/CIK0000000077.json",
+        serde_json::json!({"cik": "0000000077", "filings": {
+            "recent": columns(&[("0000000077-26-000900", "2026-03-02", "424B2"),
+                                ("0000000077-26-000899", "2026-03-01", "FWP")]),
+            "files": [
+                {"name": "CIK0000000077-submissions-003.json", "filingCount": 1, "filingFrom": "2020-01-01", "filingTo": "2020-03-01"},
+                {"name": "CIK0000000077-submissions-001.json", "filingCount": 2, "filingFrom": "2026-01-01", "filingTo": "2026-02-28"},
+                {"name": "CIK0000000077-submissions-002.json", "filingCount": 2, "filingFrom": "2025-02-01", "filingTo": "2025-12-31"}
+            ]
+        }})
+        .to_string(),
+    );
+    sec.put(
+        "/submissions/CIK0000000077-submissions-001.json",
+        columns(&[("0000000077-26-000100", "2026-02-28", "424B2")]).to_string(),
+    );
+    sec.put(
+        "/submissions/CIK0000000077-submissions-002.json",
+        columns(&[
+            ("0000000077-25-000500", "2025-12-31", "8-K"),
+            ("0000000077-25-000020", "2025-02-20", "10-K"),
+        ])
+        .to_string(),
+    );
+    sec.put(
+        "/submissions/CIK0000000077-submissions-003.json",
+        columns(&[("0000000077-20-000010", "2020-02-20", "10-K")]).to_string(),
+    );
+    let client = client(&db, 10.0, quick_policy());
+    let edgar = Edgar::new(
+        client,
+        EdgarEndpoints {
+            data_base: sec.url(),
+            tickers_url: format!("{}/files/company_tickers.json", sec.url()),
+        },
+    );
+    let cik = lzstock_domain::Cik::parse("77").expect("a CIK");
+    let report = edgar
+        .latest_report(cik)
+        .await
+        .expect("the filing list")
+        .expect("a report");
+    assert_eq!(
+        (report.accession.as_str(), report.form.as_str()),
+        ("0000000077-25-000020", "10-K")
+    );
+    // One request per page, newest first, none after the page that held it; each drew
+    // from the fleet's budget like any other request.
+    assert_eq!(
+        sec.log().requests,
+        [
+            "/submissions/CIK0000000077.json",
+            "/submissions/CIK0000000077-submissions-001.json",
+            "/submissions/CIK0000000077-submissions-002.json",
+        ]
+    );
+    assert_eq!(edgar.http().counters().requests(), 3);
+
+    // Pages that end without a report: none, after reading each once.
+    sec.put(
+        "/submissions/CIK0000000078.json",
+        serde_json::json!({"filings": {
+            "recent": columns(&[("0000000078-26-000001", "2026-03-02", "424B2")]),
+            "files": [{"name": "CIK0000000078-submissions-001.json"}]
+        }})
+        .to_string(),
+    );
+    sec.put(
+        "/submissions/CIK0000000078-submissions-001.json",
+        columns(&[("0000000078-19-000001", "2019-03-02", "S-1")]).to_string(),
+    );
+    let cik = lzstock_domain::Cik::parse("78").expect("a CIK");
+    assert_eq!(edgar.latest_report(cik).await.expect("the list"), None);
+    assert_eq!(sec.log().requests.len(), 5);
+}

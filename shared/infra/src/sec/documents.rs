@@ -73,44 +73,107 @@ pub fn parse_tickers(body: &[u8]) -> Result<(Vec<ListedCompany>, usize), Malform
     Ok((listed, skipped))
 }
 
-/// The newest filing of a [`FACT_FORMS`] form in a submissions document, or `None` when it
-/// lists none.
+/// A submissions document, as far as the sync reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submissions {
+    /// The newest filing of a [`FACT_FORMS`] form among the recent filings, if any.
+    pub latest_report: Option<Filing>,
+    /// The older pages `filings.files` names, newest first: file names below
+    /// `/submissions/`. Names that are not a plain `*.json` file name are left out.
+    pub older_pages: Vec<String>,
+}
+
+/// The columns SEC lists filings in, in `filings.recent` and in each older page.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct FilingColumns {
+    accession_number: Vec<String>,
+    filing_date: Vec<String>,
+    form: Vec<String>,
+}
+
+impl FilingColumns {
+    fn latest_report(&self) -> Option<Filing> {
+        self.accession_number
+            .iter()
+            .zip(&self.filing_date)
+            .zip(&self.form)
+            .filter(|(_, form)| FACT_FORMS.contains(&form.as_str()))
+            .filter_map(|((accession, filed), form)| {
+                Some(Filing {
+                    accession: accession.clone(),
+                    filed: NaiveDate::parse_from_str(filed, "%Y-%m-%d").ok()?,
+                    form: form.clone(),
+                })
+            })
+            .max_by(|a, b| (a.filed, &a.accession).cmp(&(b.filed, &b.accession)))
+    }
+}
+
+/// Whether `name` can only mean a file beside the submissions document.
+fn is_page_name(name: &str) -> bool {
+    name.len() <= 64
+        && name.ends_with(".json")
+        && !name.starts_with('.')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Parses a submissions document (`submissions/CIK##########.json`).
 ///
 /// # Errors
 /// When the document is not a submissions document.
-pub fn parse_latest_report(body: &[u8]) -> Result<Option<Filing>, MalformedDocument> {
+pub fn parse_submissions(body: &[u8]) -> Result<Submissions, MalformedDocument> {
     #[derive(Deserialize)]
-    struct Submissions {
+    struct Document {
         filings: Filings,
     }
     #[derive(Deserialize)]
     struct Filings {
-        recent: Recent,
+        recent: FilingColumns,
+        #[serde(default)]
+        files: Vec<Page>,
     }
     #[derive(Deserialize)]
     #[serde(rename_all = "camelCase")]
-    struct Recent {
-        accession_number: Vec<String>,
-        filing_date: Vec<String>,
-        form: Vec<String>,
+    struct Page {
+        name: String,
+        filing_to: Option<String>,
     }
-    let submissions: Submissions =
-        serde_json::from_slice(body).map_err(malformed("submissions"))?;
-    let recent = submissions.filings.recent;
-    Ok(recent
-        .accession_number
-        .iter()
-        .zip(&recent.filing_date)
-        .zip(&recent.form)
-        .filter(|(_, form)| FACT_FORMS.contains(&form.as_str()))
-        .filter_map(|((accession, filed), form)| {
-            Some(Filing {
-                accession: accession.clone(),
-                filed: NaiveDate::parse_from_str(filed, "%Y-%m-%d").ok()?,
-                form: form.clone(),
-            })
+    let document: Document = serde_json::from_slice(body).map_err(malformed("submissions"))?;
+    let mut pages: Vec<(Option<NaiveDate>, usize, String)> = document
+        .filings
+        .files
+        .into_iter()
+        .enumerate()
+        .filter(|(_, page)| is_page_name(&page.name))
+        .map(|(listed, page)| {
+            let to = page
+                .filing_to
+                .and_then(|to| NaiveDate::parse_from_str(&to, "%Y-%m-%d").ok());
+            (to, listed, page.name)
         })
-        .max_by(|a, b| (a.filed, &a.accession).cmp(&(b.filed, &b.accession))))
+        .collect();
+    // Newest first by the last filing each holds; as listed (SEC lists newest first) when
+    // a page does not say.
+    pages.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    Ok(Submissions {
+        latest_report: document.filings.recent.latest_report(),
+        older_pages: pages.into_iter().map(|(_, _, name)| name).collect(),
+    })
+}
+
+/// The newest filing of a [`FACT_FORMS`] form on an older page of a submissions document
+/// (`submissions/CIK##########-submissions-NNN.json`: the same columns as
+/// `filings.recent`, at the top level).
+///
+/// # Errors
+/// When the document is not such a page.
+pub fn parse_submissions_page(body: &[u8]) -> Result<Option<Filing>, MalformedDocument> {
+    let page: FilingColumns =
+        serde_json::from_slice(body).map_err(malformed("a submissions page"))?;
+    Ok(page.latest_report())
 }
 
 /// A company's facts from `companyfacts/CIK##########.json`.
@@ -227,14 +290,43 @@ mod tests {
             "filingDate": ["2026-02-10", "2026-01-30", "2025-10-31"],
             "form": ["8-K", "10-Q", "10-K"]
         }, "files": []}}"#;
-        let latest = parse_latest_report(body)
-            .expect("parses")
-            .expect("a report");
+        let submissions = parse_submissions(body).expect("parses");
+        let latest = submissions.latest_report.expect("a report");
         assert_eq!(latest.accession, "0000320193-26-000009");
         assert_eq!(latest.form, "10-Q");
+        assert!(submissions.older_pages.is_empty());
         let none =
             br#"{"filings": {"recent": {"accessionNumber": [], "filingDate": [], "form": []}}}"#;
-        assert_eq!(parse_latest_report(none).expect("parses"), None);
+        assert_eq!(parse_submissions(none).expect("parses").latest_report, None);
+    }
+
+    #[test]
+    fn older_pages_are_named_newest_first_and_only_as_plain_file_names() {
+        let body = br#"{"filings": {"recent": {
+            "accessionNumber": ["0000000001-26-000001"], "filingDate": ["2026-02-10"], "form": ["424B2"]
+        }, "files": [
+            {"name": "CIK0000000001-submissions-002.json", "filingCount": 10, "filingFrom": "1994-01-01", "filingTo": "2008-01-30"},
+            {"name": "../../files/company_tickers.json", "filingTo": "2030-01-01"},
+            {"name": "CIK0000000001-submissions-001.json", "filingCount": 2000, "filingFrom": "2008-02-01", "filingTo": "2019-11-06"},
+            {"name": "https://elsewhere.example/x.json"}
+        ]}}"#;
+        let submissions = parse_submissions(body).expect("parses");
+        assert_eq!(submissions.latest_report, None);
+        assert_eq!(
+            submissions.older_pages,
+            [
+                "CIK0000000001-submissions-001.json",
+                "CIK0000000001-submissions-002.json"
+            ]
+        );
+        let page = br#"{"accessionNumber": ["0000000001-19-000003", "0000000001-19-000002"],
+            "filingDate": ["2019-11-01", "2019-10-30"], "form": ["8-K", "10-Q"],
+            "primaryDocument": ["a.htm", "b.htm"]}"#;
+        let latest = parse_submissions_page(page)
+            .expect("parses")
+            .expect("a report");
+        assert_eq!(latest.accession, "0000000001-19-000002");
+        assert!(parse_submissions_page(b"{}").is_err());
     }
 
     #[test]

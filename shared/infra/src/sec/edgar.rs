@@ -6,7 +6,8 @@ use lzstock_domain::Cik;
 
 use super::client::{Fetched, SecError, SecHttp};
 use super::documents::{
-    parse_company_facts, parse_latest_report, parse_tickers, CompanyFacts, MalformedDocument,
+    parse_company_facts, parse_submissions, parse_submissions_page, parse_tickers, CompanyFacts,
+    MalformedDocument,
 };
 
 /// Where SEC serves its documents.
@@ -107,13 +108,28 @@ impl Edgar {
         }
     }
 
-    /// The newest report in `cik`'s submissions.
+    /// The newest report in `cik`'s submissions. When the recent filings hold none (a heavy
+    /// filer's prospectus supplements can push its last 10-K out of them), the older pages
+    /// the document names are read, newest first, one request each, until one holds a
+    /// report or the pages end.
     ///
     /// # Errors
     /// See [`EdgarError`]; an unknown CIK is [`SecError::NotFound`].
     pub async fn latest_report(&self, cik: Cik) -> Result<Option<Filing>, EdgarError> {
-        let url = format!("{}/submissions/CIK{cik}.json", self.endpoints.data_base);
-        Ok(parse_latest_report(&self.document(&url).await?)?)
+        let base = &self.endpoints.data_base;
+        let url = format!("{base}/submissions/CIK{cik}.json");
+        let submissions = parse_submissions(&self.document(&url).await?)?;
+        if submissions.latest_report.is_some() {
+            return Ok(submissions.latest_report);
+        }
+        for page in &submissions.older_pages {
+            let url = format!("{base}/submissions/{page}");
+            if let Some(report) = parse_submissions_page(&self.document(&url).await?)? {
+                tracing::info!(%cik, page, "the newest report is on an older page");
+                return Ok(Some(report));
+            }
+        }
+        Ok(None)
     }
 
     /// Every fact `cik` reported.
