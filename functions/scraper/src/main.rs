@@ -128,6 +128,8 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             )
             .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+            // The report is printed either way; a run that stopped exits non-zero.
+            report.completed()?;
         }
         Command::Event(event) => {
             let deps = ScraperDeps {
@@ -135,8 +137,14 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
                 pool: pool.clone(),
             };
             let run = schedule::run_from_payload(&event, &format!("local-{}", std::process::id()));
-            let report = (routing::SEC_SYNC.run)(&deps, run).await?;
-            println!("{}", serde_json::to_string_pretty(&report)?);
+            match (routing::SEC_SYNC.run)(&deps, run).await {
+                Ok(report) => println!("{}", serde_json::to_string_pretty(&report)?),
+                Err(scraper::RunError::Stopped(report)) => {
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    return Err(scraper::RunError::Stopped(report).into());
+                }
+                Err(error) => return Err(error.into()),
+            }
         }
         Command::Scheduled => {
             let job = routing::SEC_SYNC;

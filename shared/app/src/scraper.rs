@@ -109,12 +109,15 @@ pub struct ScraperDeps {
 /// deadline. The routing matrix's `sec_sync` row runs this.
 ///
 /// # Errors
-/// See [`RunError`].
+/// See [`RunError`]; a run that stopped before the end fails the delivery
+/// ([`RunError::Stopped`]), so the scheduler retries it and its dead-letter queue sees it.
 pub async fn scheduled(deps: &ScraperDeps, run: ScheduledRun) -> Result<RunReport, RunError> {
     let scope = scope_of_input(&run.input).map_err(RunError::Input)?;
     let deadline = run.deadline.and_then(Deadline::before_host);
     let root = deps.config.streams.subject_root.clone();
-    self::run(&deps.config, &deps.pool, &root, run, &scope, deadline).await
+    self::run(&deps.config, &deps.pool, &root, run, &scope, deadline)
+        .await?
+        .completed()
 }
 
 /// The id of the run `run` stands for over `scope`: the trigger's id (derived from the fire
@@ -159,8 +162,23 @@ pub struct RunReport {
     pub throttled: u64,
 }
 
+impl RunReport {
+    /// The report of a run that went to its end; a run that stopped is an error carrying
+    /// its report.
+    ///
+    /// # Errors
+    /// [`RunError::Stopped`] when the report says `stopped`.
+    pub fn completed(self) -> Result<Self, RunError> {
+        if self.companies.stopped.is_some() {
+            Err(RunError::Stopped(Box::new(self)))
+        } else {
+            Ok(self)
+        }
+    }
+}
+
 /// Why a run failed as a whole (one company failing never fails the run).
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum RunError {
     /// Storage failed.
     #[error("storage: {0}")]
@@ -175,6 +193,25 @@ pub enum RunError {
     /// retry after it finished gets its report.
     #[error("run {0} is being done by another invocation")]
     Busy(String),
+    /// The run stopped before the end (SEC's ticker map unreachable with no earlier copy,
+    /// or SEC refusing every request); the report says which companies failed or remain.
+    #[error(
+        "run {} stopped: {}; {} of {} companies failed, {} left for the next run",
+        .0.run_id,
+        .0.companies.stopped.as_deref().unwrap_or("for no reason given"),
+        .0.companies.failed.len(),
+        .0.companies.requested,
+        .0.companies.remaining.len()
+    )]
+    Stopped(Box<RunReport>),
+}
+
+/// As displayed: the Lambda runtime logs an error's `Debug`, and a stopped run's whole
+/// report there would bury the reason.
+impl std::fmt::Debug for RunError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// How long before the host's deadline a run stops starting companies: enough for the

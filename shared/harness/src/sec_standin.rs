@@ -133,6 +133,18 @@ impl SecStandIn {
             .insert(path.to_owned(), body.into());
     }
 
+    /// Serves nothing at `path` any more (SEC's 404 `NoSuchKey`).
+    ///
+    /// # Panics
+    /// When a request handler panicked while holding the documents.
+    pub fn remove(&self, path: &str) {
+        self.shared
+            .documents
+            .lock()
+            .expect("documents")
+            .remove(path);
+    }
+
     /// The variables that point the scraper at the stand-in: `SEC_BASE_URL` and
     /// `SEC_TICKERS_URL`.
     #[must_use]

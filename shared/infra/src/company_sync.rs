@@ -283,20 +283,13 @@ fn company_of(ticker: &str, cik: &str, name: String) -> Result<Company, StoreErr
 }
 
 impl PgCompanySync {
-    /// Known companies, by ticker: those among `tickers` when given, and only those on a
-    /// dashboard when `dashboards_only`.
-    async fn select(
-        &self,
-        tickers: Option<&[String]>,
-        dashboards_only: bool,
-    ) -> Result<Vec<Company>, StoreError> {
+    /// Known companies, by ticker: those among `tickers` when given.
+    async fn select(&self, tickers: Option<&[String]>) -> Result<Vec<Company>, StoreError> {
         sqlx::query!(
             "SELECT ticker, cik, name FROM companies c
              WHERE ($1::text[] IS NULL OR c.ticker = ANY($1))
-               AND (NOT $2 OR EXISTS (SELECT 1 FROM dashboards d WHERE c.ticker = ANY(d.tickers)))
              ORDER BY ticker",
             tickers as Option<&[String]>,
-            dashboards_only,
         )
         .fetch_all(&self.pool)
         .await
@@ -320,11 +313,34 @@ impl SyncStore for PgCompanySync {
 
     async fn companies(&self, tickers: &[Ticker]) -> Result<Vec<Company>, StoreError> {
         let tickers: Vec<String> = tickers.iter().map(ToString::to_string).collect();
-        self.select(Some(&tickers), false).await
+        self.select(Some(&tickers)).await
     }
 
-    async fn universe(&self, dashboards_only: bool) -> Result<Vec<Company>, StoreError> {
-        self.select(None, dashboards_only).await
+    async fn universe(&self) -> Result<Vec<Company>, StoreError> {
+        self.select(None).await
+    }
+
+    async fn tracked_tickers(&self) -> Result<Vec<Ticker>, StoreError> {
+        let rows = sqlx::query_scalar!(
+            r#"SELECT DISTINCT unnest(tickers) AS "ticker!" FROM dashboards ORDER BY 1"#
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        // A row that no longer parses is skipped, not allowed to stop every run.
+        Ok(rows
+            .iter()
+            .filter_map(|text| Ticker::parse(text).ok())
+            .collect())
+    }
+
+    async fn listing_fetched_at(
+        &self,
+    ) -> Result<Option<chrono::DateTime<chrono::Utc>>, StoreError> {
+        sqlx::query_scalar!("SELECT fetched_at FROM sec_listing")
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(unavailable)
     }
 
     async fn last_accession(&self, ticker: &Ticker) -> Result<Option<String>, StoreError> {

@@ -167,6 +167,17 @@ impl RunLog for PgScrapeRuns {
         Ok(())
     }
 
+    async fn release(&self, id: &str) -> Result<(), StoreError> {
+        sqlx::query!(
+            "UPDATE scrape_runs SET held_until = NULL WHERE id = $1 AND finished_at IS NULL",
+            id
+        )
+        .execute(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(())
+    }
+
     async fn close(&self, id: &str, report: &ScrapeReport) -> Result<(), StoreError> {
         let report = serde_json::to_value(report).map_err(unavailable)?;
         let mut tx = self.pool.begin().await.map_err(unavailable)?;

@@ -11,6 +11,11 @@
 //! attempt left unfinished does only the companies that attempt did not. A run with a
 //! deadline starts no company after it; the companies it did not reach stay owed, and the
 //! next run, whatever its scope, does them first.
+//!
+//! Every company in scope is in the report. When SEC's ticker map cannot be fetched, the
+//! run goes on from the copy recorded earlier and says so; with no earlier copy it cannot
+//! know any company's CIK, so each one is reported failed with that reason, the run reports
+//! `stopped`, and it is left undone for a retry.
 
 mod ports;
 mod report;
@@ -105,21 +110,50 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
             RunState::Busy => return Err(ScrapeError::Busy(run.id.clone())),
         };
         let mut report = ScrapeReport::default();
-        if run.refresh_listing {
-            match self.source.listed_companies().await {
-                Ok(listed) => self.store.upsert_companies(&listed).await?,
-                Err(SourceError::Stop(reason)) => {
-                    report.stopped = Some(reason);
-                    self.runs.close(&run.id, &report).await?;
-                    return Ok(report);
-                }
-                // The companies already known can still be synced.
-                Err(error) => tracing::warn!(%error, "SEC's ticker map could not be refreshed"),
-            }
-        }
-        let companies = self.companies(run, &mut report).await?;
+        let listing = if run.refresh_listing {
+            self.refresh_listing().await?
+        } else {
+            Listing::Current
+        };
+        let unlisted = match &listing {
+            Listing::Unavailable(reason) => reason.clone(),
+            _ => "SEC does not list this ticker".to_owned(),
+        };
+        let companies = self.companies(run, &unlisted, &mut report).await?;
         // Tickers refused before any work are in `failed` already.
         report.requested = report.failed.len() + companies.len();
+        match listing {
+            Listing::Current => {}
+            Listing::Earlier(note) => {
+                tracing::warn!(%note, "SEC's ticker map could not be refreshed");
+                report.listing_unavailable = Some(note);
+            }
+            Listing::Unavailable(reason) => {
+                // Nothing can be known of a company SEC's map never listed here: each is
+                // reported failed, and the run is left undone so a retry of the delivery
+                // tries SEC again.
+                tracing::error!(%reason, "the run cannot start");
+                for company in companies {
+                    report.failed.push(Failure {
+                        ticker: company.ticker.to_string(),
+                        reason: reason.clone(),
+                    });
+                }
+                report.failed.sort_by(|a, b| a.ticker.cmp(&b.ticker));
+                report.stopped = Some(reason);
+                self.runs.release(&run.id).await?;
+                return Ok(report);
+            }
+            Listing::Stopped(reason) => {
+                let planned: Vec<Ticker> = companies.iter().map(|c| c.ticker.clone()).collect();
+                self.runs.plan(&run.id, &planned).await?;
+                report.remaining = planned.iter().map(ToString::to_string).collect();
+                report.remaining.sort();
+                report.stopped = Some(reason);
+                self.runs.close(&run.id, &report).await?;
+                return Ok(report);
+            }
+        }
         let planned: Vec<Ticker> = companies.iter().map(|c| c.ticker.clone()).collect();
         self.runs.plan(&run.id, &planned).await?;
 
@@ -168,18 +202,42 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
         Ok(report)
     }
 
+    /// Fetches and records SEC's listing; when it cannot be had, says whether the run can go
+    /// on from an earlier copy.
+    async fn refresh_listing(&self) -> Result<Listing, StoreError> {
+        let error = match self.source.listed_companies().await {
+            Ok(listed) => {
+                self.store.upsert_companies(&listed).await?;
+                return Ok(Listing::Current);
+            }
+            Err(SourceError::Stop(reason)) => return Ok(Listing::Stopped(reason)),
+            Err(error) => error,
+        };
+        Ok(match self.store.listing_fetched_at().await? {
+            Some(at) => Listing::Earlier(format!(
+                "SEC's ticker map could not be fetched ({error}); the run went on from the copy \
+                 fetched at {}",
+                at.format("%Y-%m-%dT%H:%M:%SZ")
+            )),
+            None => Listing::Unavailable(format!(
+                "SEC's ticker map could not be fetched ({error}) and no earlier copy exists"
+            )),
+        })
+    }
+
     /// The companies `run` covers, those earlier runs owe first; tickers that are malformed
-    /// or unknown go into `report` as failed.
+    /// or not known go into `report` as failed, the latter with `unlisted` as the reason.
     async fn companies(
         &self,
         run: &ScrapeRun,
+        unlisted: &str,
         report: &mut ScrapeReport,
     ) -> Result<Vec<Company>, StoreError> {
         let owed = self.runs.owed().await?;
         let mut companies = self.store.companies(&owed).await?;
         // Owed first, in the order they were left.
         companies.sort_by_key(|c| owed.iter().position(|t| *t == c.ticker));
-        let in_scope = match &run.scope {
+        let tickers = match &run.scope {
             Scope::Tickers(raw) => {
                 let mut tickers = Vec::with_capacity(raw.len());
                 for text in raw {
@@ -191,20 +249,30 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
                         }),
                     }
                 }
+                Some(tickers)
+            }
+            Scope::Dashboards => Some(self.store.tracked_tickers().await?),
+            Scope::All => None,
+        };
+        let in_scope = match tickers {
+            Some(tickers) => {
                 let known = self.store.companies(&tickers).await?;
+                let mut reported = HashSet::new();
                 for ticker in &tickers {
-                    if !known.iter().any(|c| &c.ticker == ticker) {
+                    let owed_and_known = companies.iter().any(|c| &c.ticker == ticker);
+                    if !owed_and_known
+                        && !known.iter().any(|c| &c.ticker == ticker)
+                        && reported.insert(ticker.clone())
+                    {
                         report.failed.push(Failure {
                             ticker: ticker.to_string(),
-                            reason: "SEC does not list this ticker".into(),
+                            reason: unlisted.to_owned(),
                         });
                     }
                 }
                 known
             }
-            Scope::Dashboards | Scope::All => {
-                self.store.universe(run.scope == Scope::Dashboards).await?
-            }
+            None => self.store.universe().await?,
         };
         let mut seen: HashSet<Ticker> = companies.iter().map(|c| c.ticker.clone()).collect();
         for company in in_scope {
@@ -293,6 +361,18 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
 struct Progress {
     done: AtomicUsize,
     total: usize,
+}
+
+/// What became of SEC's listing at the start of a run.
+enum Listing {
+    /// Refreshed, or fresh enough not to need it.
+    Current,
+    /// Unavailable; the run goes on from the copy recorded earlier (this says so).
+    Earlier(String),
+    /// Unavailable, and no copy was ever recorded: the run cannot start (why).
+    Unavailable(String),
+    /// SEC refused in a way every request would repeat (why).
+    Stopped(String),
 }
 
 /// Set once by the first worker that meets an error every later request would repeat.

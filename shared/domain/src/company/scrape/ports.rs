@@ -55,11 +55,16 @@ pub trait SyncStore: Send + Sync {
         tickers: &[Ticker],
     ) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
 
-    /// Every company on a dashboard, or every known company.
-    fn universe(
+    /// Every known company.
+    fn universe(&self) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
+
+    /// Every ticker on any dashboard, known or not, sorted.
+    fn tracked_tickers(&self) -> impl Future<Output = Result<Vec<Ticker>, StoreError>> + Send;
+
+    /// When SEC's listing was last recorded; `None` when it never was (no earlier copy).
+    fn listing_fetched_at(
         &self,
-        dashboards_only: bool,
-    ) -> impl Future<Output = Result<Vec<Company>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<chrono::DateTime<chrono::Utc>>, StoreError>> + Send;
 
     /// The filing whose facts are stored for `ticker`.
     fn last_accession(
@@ -130,6 +135,10 @@ pub trait RunLog: Send + Sync {
         ticker: &Ticker,
         outcome: &CompanyOutcome,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Lets run `id` go unfinished, with nothing recorded of it, so that a retry of the same
+    /// delivery does it afresh.
+    fn release(&self, id: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Closes run `id` with its report; opening it again gives that report.
     fn close(

@@ -27,6 +27,10 @@ pub struct ScrapeReport {
     /// Companies not started before the deadline (or before the run stopped); the next
     /// run does them first.
     pub remaining: Vec<String>,
+    /// When SEC's ticker map could not be refreshed and the run went on from an earlier
+    /// copy: why, and when that copy was fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listing_unavailable: Option<String>,
     /// Why the run stopped before the end, when it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stopped: Option<String>,
