@@ -18,6 +18,7 @@ pub mod nats;
 pub mod postgres;
 pub mod process;
 pub mod redis;
+pub mod sec_samples;
 pub mod sec_standin;
 pub mod smtp_sink;
 pub mod tls;
