@@ -196,14 +196,17 @@ impl EmfRecorder {
         let Ok(cells) = self.cells.lock() else {
             return Vec::new();
         };
-        let mut lines: BTreeMap<LabelSet, Members> = BTreeMap::new();
+        // Per label set, the members of each of its lines: counters, gauges and a
+        // histogram's first hundred values on the first; a histogram's next hundred on the
+        // next, and so on, so no value is dropped.
+        let mut lines: BTreeMap<LabelSet, Vec<Members>> = BTreeMap::new();
         for (key, cell) in cells.iter() {
-            let (value, unit) = match cell.as_ref() {
+            let (values, unit): (Vec<Value>, &'static str) = match cell.as_ref() {
                 Cell::Counter(count) => match count.swap(0, Ordering::Relaxed) {
                     0 => continue,
-                    n => (json!(n), "Count"),
+                    n => (vec![json!(n)], "Count"),
                 },
-                Cell::Gauge(_) => (json!(cell.gauge()), "None"),
+                Cell::Gauge(_) => (vec![json!(cell.gauge())], "None"),
                 Cell::Histogram(values) => {
                     let taken: Vec<f64> = match values.lock() {
                         Ok(mut values) => std::mem::take(&mut *values),
@@ -217,8 +220,10 @@ impl EmfRecorder {
                     } else {
                         "None"
                     };
-                    let kept: Vec<f64> = taken.into_iter().take(MAX_VALUES).collect();
-                    (json!(kept), unit)
+                    (
+                        taken.chunks(MAX_VALUES).map(|chunk| json!(chunk)).collect(),
+                        unit,
+                    )
                 }
             };
             let mut labels: Vec<(String, String)> = key
@@ -226,14 +231,21 @@ impl EmfRecorder {
                 .map(|l| (l.key().to_owned(), l.value().to_owned()))
                 .collect();
             labels.sort();
-            lines
-                .entry(labels)
-                .or_default()
-                .insert(key.name().to_owned(), (value, unit));
+            let set = lines.entry(labels).or_default();
+            for (index, value) in values.into_iter().enumerate() {
+                if set.len() <= index {
+                    set.push(Members::new());
+                }
+                set[index].insert(key.name().to_owned(), (value, unit));
+            }
         }
         lines
             .into_iter()
-            .map(|(labels, metrics)| self.line(timestamp_ms, &labels, &metrics))
+            .flat_map(|(labels, sets)| {
+                sets.into_iter()
+                    .map(|metrics| self.line(timestamp_ms, &labels, &metrics))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -368,5 +380,44 @@ mod tests {
         let next = recorder.take_lines(1_795_000_001_000);
         assert_eq!(next.len(), 1);
         assert_eq!(check_emf(&next[0])["lzstock_inflight"], 2.0);
+    }
+
+    #[test]
+    fn a_histogram_of_more_than_a_hundred_values_keeps_every_one_across_lines() {
+        let recorder = Arc::new(EmfRecorder::new(EmfSettings {
+            namespace: "LZStock".into(),
+            function_name: "events".into(),
+            dimensions: Vec::new(),
+        }));
+        let shared = Shared(Arc::clone(&recorder));
+        metrics::with_local_recorder(&shared, || {
+            for n in 0..=250 {
+                metrics::histogram!("lzstock_handler_duration_seconds").record(f64::from(n));
+            }
+            metrics::counter!("lzstock_lambda_invocations_total").increment(1);
+        });
+        let lines = recorder.take_lines(1_795_000_000_000);
+        assert_eq!(lines.len(), 3, "100 + 100 + 51 values: {lines:?}");
+        let roots: Vec<Value> = lines.iter().map(|l| check_emf(l)).collect();
+        let values: Vec<f64> = roots
+            .iter()
+            .flat_map(|root| {
+                root["lzstock_handler_duration_seconds"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default()
+            })
+            .filter_map(|v| v.as_f64())
+            .collect();
+        assert_eq!(values, (0..=250).map(f64::from).collect::<Vec<_>>());
+        assert!(roots.iter().all(|root| root["lzstock_handler_duration_seconds"]
+            .as_array()
+            .is_some_and(|v| v.len() <= MAX_VALUES)));
+        // The counter is counted once, on the first line.
+        let counted: u64 = roots
+            .iter()
+            .filter_map(|root| root["lzstock_lambda_invocations_total"].as_u64())
+            .sum();
+        assert_eq!(counted, 1);
     }
 }
