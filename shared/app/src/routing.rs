@@ -17,7 +17,8 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::{BatchTransaction, Database};
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_shim::batch::{guarded, MessageHandler, MessageRecord, Outcome};
-use lzstock_shim::envelope::{typed, Backoff, Envelope, HandlerError};
+use lzstock_shim::backoff::Backoff;
+use lzstock_shim::envelope::{typed, Envelope, HandlerError};
 use serde_json::Value;
 
 use crate::commit::{self, Commit};
@@ -248,8 +249,25 @@ impl EventRouter {
         ROUTES.into_iter().find(|route| route.subject == name)
     }
 
+    /// Handles `record` apart from the rest of its batch: a route whose writes commit with
+    /// a batch still writes in one transaction (its effects and its processed event
+    /// together); a [`Commit::Record`] route commits as its handler says.
     async fn on_its_own(&self, route: Option<Route>, record: &MessageRecord) -> Outcome {
         match route {
+            Some(route) if route.commit == Commit::Batch => {
+                commit::in_one_transaction(&self.deps, vec![(0, record, route)])
+                    .await
+                    .pop()
+                    .map_or_else(
+                        || Outcome::Retry {
+                            delay: self
+                                .deps
+                                .backoff
+                                .delay(record.deliveries, record.stream_sequence),
+                        },
+                        |(_, outcome)| outcome,
+                    )
+            }
             Some(route) => guarded((route.handle)(&self.deps, record), record).await,
             None => Outcome::Reject {
                 reason: format!("no route for subject {}", record.subject),
@@ -295,14 +313,6 @@ impl MessageHandler for EventRouter {
                 }
                 route => alone.push((index, record, route)),
             }
-        }
-        // One record gains nothing from a batch's savepoint but two more round trips.
-        if together.len() == 1 {
-            alone.extend(
-                together
-                    .drain(..)
-                    .map(|(index, record, route)| (index, record, Some(route))),
-            );
         }
         let mut handling = Vec::with_capacity(alone.len());
         for (index, record, route) in alone {

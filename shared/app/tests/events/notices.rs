@@ -248,3 +248,52 @@ async fn a_requested_email_needs_no_response_part() {
     let outcome = router.handle(&event).await;
     assert_eq!(outcome, Outcome::Ack, "{outcome:?}");
 }
+
+#[tokio::test]
+async fn a_welcome_and_its_processed_event_commit_together_even_alone() {
+    use lzstock_app::commit::Commit;
+    let db = lzstock_harness::database().await;
+    let sign_up = signed_up("evt-w9", "user-9", "lovelace@example.com");
+    assert_eq!(router(db.pool.clone()).handle(&sign_up).await, Outcome::Ack);
+    let created = announced_dashboards(&db.pool).await;
+    let id = created[0]["id"].as_str().expect("an id").to_owned();
+    let event = record("lzstock.dashboards.created", &id, created[0].clone());
+    // The database refuses the processed event of this route, after the welcome was
+    // written: the welcome must go with it.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_welcome_claims() RETURNS trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF NEW.handler = 'dashboards.created' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+           RETURN NEW;
+         END $$;
+         CREATE TRIGGER refuse_welcome_claims BEFORE INSERT ON processed_events
+         FOR EACH ROW EXECUTE FUNCTION refuse_welcome_claims();",
+    )
+    .execute(&db.pool)
+    .await
+    .expect("trigger");
+    for commit in [Commit::Batch, Commit::Record] {
+        let router = router(db.pool.clone()).committing(commit);
+        // Alone, and as a batch of one, under either setting.
+        assert!(matches!(router.handle(&event).await, Outcome::Retry { .. }));
+        let answer = batch::process(
+            &MessageBatch {
+                records: vec![event.clone()],
+            },
+            4,
+            &router,
+        )
+        .await;
+        assert_eq!(answer.batch_item_failures.len(), 1, "{commit:?}: {answer:?}");
+        assert!(
+            emails(&db.pool).await.is_empty(),
+            "{commit:?}: a welcome without its processed event"
+        );
+    }
+    sqlx::raw_sql("DROP TRIGGER refuse_welcome_claims ON processed_events")
+        .execute(&db.pool)
+        .await
+        .expect("trigger dropped");
+    assert_eq!(router(db.pool.clone()).handle(&event).await, Outcome::Ack);
+    assert_eq!(emails(&db.pool).await.len(), 1);
+}
