@@ -165,7 +165,7 @@ async fn a_posted_email_arrives_once_with_its_headers_and_reads_back_sent() {
     assert!(mail.body().contains("About Quarterly numbers."));
     let read = stack.get(id).await;
     assert_eq!(read["status"], "sent", "{read}");
-    assert!(read["sent_at"].is_string());
+    assert!(read["sentAt"].is_string());
 
     // The events function's /metrics moved with the work.
     let metrics = stack
@@ -248,7 +248,7 @@ async fn a_451_is_retried_into_one_send_and_a_550_fails_the_email_without_retry(
     let read = stack.get(refused["id"].as_str().expect("id")).await;
     assert_eq!(read["status"], "failed", "{read}");
     assert!(
-        read["last_error"]
+        read["lastError"]
             .as_str()
             .is_some_and(|e| e.contains("mailbox unavailable")),
         "{read}"

@@ -82,6 +82,7 @@ impl CreateEmailBody {
 
 /// An email as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EmailView {
     /// Its id.
     pub id: String,
@@ -124,6 +125,7 @@ impl From<Email> for EmailView {
 
 /// One page of a search.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
 pub struct EmailPage {
     /// Emails matching, across every page.
     pub total_count: u64,

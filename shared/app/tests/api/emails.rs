@@ -36,7 +36,7 @@ async fn an_email_is_queued_with_its_event_and_read_back_by_its_owner_only() {
     );
     assert_eq!(reply.body["status"], "queued");
     assert_eq!(reply.body["from"], "noreply@lzstock.test");
-    assert_eq!(reply.body["owner_id"], "ada");
+    assert_eq!(reply.body["ownerId"], "ada");
 
     let events: Vec<(String, Value)> =
         sqlx::query_as("SELECT subject, payload FROM outbox ORDER BY created_at")
@@ -144,21 +144,21 @@ async fn search_ranks_subject_matches_first_and_pages_exactly() {
 
     let ranked = search("search=dividends").await;
     assert_eq!(ranked.status, StatusCode::OK, "{}", ranked.body);
-    assert_eq!(ranked.body["total_count"], 2, "{}", ranked.body);
+    assert_eq!(ranked.body["totalCount"], 2, "{}", ranked.body);
     assert_eq!(ranked.body["emails"][0]["id"], subject_match["id"]);
 
     let phrase = search("search=%22quarterly%20report%22").await;
-    assert_eq!(phrase.body["total_count"], 1, "{}", phrase.body);
+    assert_eq!(phrase.body["totalCount"], 1, "{}", phrase.body);
     let excluded = search("search=quarterly%20-report").await;
-    assert_eq!(excluded.body["total_count"], 295, "{}", excluded.body);
+    assert_eq!(excluded.body["totalCount"], 295, "{}", excluded.body);
 
     // 298 emails: pages of 100 hold 100, 100 and 98.
     let all = search("size=100").await;
     let shape = |page: &Value| {
         (
-            page["total_count"].as_u64(),
-            page["total_pages"].as_u64(),
-            page["has_more"].as_bool(),
+            page["totalCount"].as_u64(),
+            page["totalPages"].as_u64(),
+            page["hasMore"].as_bool(),
             page["emails"].as_array().map(Vec::len),
         )
     };
