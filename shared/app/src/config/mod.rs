@@ -263,10 +263,15 @@ impl SecConfig {
         let has_name = user_agent
             .split_whitespace()
             .any(|word| !word.contains('@'));
-        if !has_contact || !has_name {
+        // It is sent as a header: anything a header cannot carry is refused here, at start,
+        // not at the first request.
+        let sendable = user_agent.chars().all(|c| c == ' ' || c.is_ascii_graphic());
+        if !has_contact || !has_name || !sendable {
             return Err(ConfigError::Malformed {
                 name: "SEC_USER_AGENT",
-                reason: format!("must be \"Company Name contact@domain\" (got {user_agent:?})"),
+                reason: format!(
+                    "must be \"Company Name contact@domain\" in printable ASCII (got {user_agent:?})"
+                ),
             });
         }
         let defaults = lzstock_infra::sec::EdgarEndpoints::default();

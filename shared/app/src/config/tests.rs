@@ -70,6 +70,8 @@ fn sec_settings_are_checked_by_name() {
 #[test]
 fn the_sec_user_agent_needs_a_contact_address() {
     assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock")]).is_err());
+    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock\tops@lzstock.dev")]).is_err());
+    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStöck ops@lzstock.dev")]).is_err());
     assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock ops@lzstock.dev")]).is_ok());
 }
 
