@@ -14,7 +14,7 @@ use lzstock_app::resources;
 use lzstock_shim::bridge::dead_letters::{self, Filter};
 use lzstock_shim::bridge::replay::{self, ReplayFrom};
 use lzstock_shim::bridge::LambdaFunction;
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 
 /// How long an operation is retried before its last error is reported.
 const PATIENCE: Duration = Duration::from_secs(60);

@@ -20,7 +20,7 @@ use lzstock_infra::database::Database;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 
 const BATCH: usize = 100;
 const CONCURRENCY: usize = 8;

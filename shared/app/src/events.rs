@@ -9,7 +9,7 @@ use lzstock_shim::bridge::settings::{
 };
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 
 use crate::commit::Commit;
 use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};

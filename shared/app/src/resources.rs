@@ -8,7 +8,7 @@ use lzstock_infra::streams::EventStreams;
 use lzstock_infra::{nats, postgres};
 use lzstock_shim::bridge::advisory;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::streams::ProvisionError;
 use sqlx::PgPool;
 

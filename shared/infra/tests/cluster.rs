@@ -61,8 +61,10 @@ async fn a_majority_down_for_a_minute_parks_nothing_and_the_relay_catches_up() {
         bus.jetstream.clone(),
         RelaySettings {
             max_attempts: 3,
-            retry_base: Duration::from_millis(200),
-            retry_max: Duration::from_secs(1),
+            retry: lzstock_shim::backoff::Backoff {
+                base: Duration::from_millis(200),
+                max: Duration::from_secs(1),
+            },
             ..RelaySettings::default()
         },
     );

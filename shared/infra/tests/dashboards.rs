@@ -256,8 +256,10 @@ async fn a_poison_row_is_parked_and_the_rows_after_it_are_published_once_each() 
         bus.jetstream.clone(),
         RelaySettings {
             max_attempts: 3,
-            retry_base: Duration::from_millis(10),
-            retry_max: Duration::from_millis(50),
+            retry: lzstock_shim::backoff::Backoff {
+                base: Duration::from_millis(10),
+                max: Duration::from_millis(50),
+            },
             ..RelaySettings::default()
         },
     );

@@ -13,8 +13,10 @@ const AGENT: &str = "LZStock tests ops@lzstock.test";
 fn quick_policy() -> SecPolicy {
     SecPolicy {
         block_pause: Duration::from_millis(1500),
-        retry_base: Duration::from_millis(20),
-        retry_max: Duration::from_millis(100),
+        retry: lzstock_shim::backoff::Backoff {
+            base: Duration::from_millis(20),
+            max: Duration::from_millis(100),
+        },
         timeout: Duration::from_secs(5),
         ..SecPolicy::default()
     }

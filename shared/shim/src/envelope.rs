@@ -6,6 +6,7 @@
 //! it, checks `Nats-Msg-Id` against `id`, runs the callback in a span carrying the trace,
 //! catches panics, and turns the callback's typed result into an [`Outcome`].
 
+use crate::backoff::Backoff;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
@@ -59,41 +60,6 @@ impl HandlerError {
     /// A permanent failure for `reason`.
     pub fn permanent(reason: impl Into<String>) -> Self {
         Self::Permanent(reason.into())
-    }
-}
-
-/// Capped exponential backoff between redeliveries, with jitter so a burst of failures
-/// does not come back as a burst.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Backoff {
-    /// The delay before the second delivery.
-    pub base: Duration,
-    /// The longest delay.
-    pub max: Duration,
-}
-
-impl Default for Backoff {
-    fn default() -> Self {
-        Self {
-            base: Duration::from_secs(1),
-            max: Duration::from_secs(60),
-        }
-    }
-}
-
-impl Backoff {
-    /// The delay after delivery number `deliveries` (1-based) failed: `base * 2^(n-1)`,
-    /// capped at `max`, minus up to a quarter of jitter derived from `seed`.
-    #[must_use]
-    pub fn delay(&self, deliveries: u64, seed: u64) -> Duration {
-        let exponent = u32::try_from(deliveries.saturating_sub(1))
-            .unwrap_or(u32::MAX)
-            .min(20);
-        let full = self.base.saturating_mul(1 << exponent).min(self.max);
-        // A cheap, well-spread hash of the seed; precision does not matter here.
-        let mixed = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 33;
-        let jitter = full.mul_f64((mixed % 1000) as f64 / 4000.0);
-        full.saturating_sub(jitter)
     }
 }
 

@@ -9,6 +9,7 @@
 //! rules test keeps it that way.
 #![warn(missing_docs)]
 
+pub mod backoff;
 pub mod batch;
 pub mod bridge;
 pub mod claims;

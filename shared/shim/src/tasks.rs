@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use futures::FutureExt;
 
-use crate::envelope::Backoff;
+use crate::backoff::Backoff;
 
 /// The delays between restarts of a task that keeps failing.
 pub const RESTART_BACKOFF: Backoff = Backoff {

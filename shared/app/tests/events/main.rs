@@ -13,7 +13,7 @@ use lzstock_harness::{database, TestDatabase};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -23,6 +23,7 @@ use std::time::Duration;
 use async_nats::jetstream;
 use futures::stream::FuturesUnordered;
 use futures::StreamExt;
+use lzstock_shim::backoff::Backoff;
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -76,10 +77,8 @@ enum Fault {
 pub struct RelaySettings {
     /// Failed attempts (with the broker answering) after which a row is parked.
     pub max_attempts: u32,
-    /// The delay before a failed row's second attempt; it doubles after each failure.
-    pub retry_base: Duration,
-    /// The longest delay between two attempts of a row.
-    pub retry_max: Duration,
+    /// The delay before a failed row's next attempt: doubling from `base` up to `max`.
+    pub retry: Backoff,
     /// How long published rows are kept before they are deleted.
     pub retention: Duration,
     /// How long a claim keeps other relays off a row; a pass takes far less.
@@ -90,8 +89,10 @@ impl Default for RelaySettings {
     fn default() -> Self {
         Self {
             max_attempts: 10,
-            retry_base: Duration::from_secs(1),
-            retry_max: Duration::from_secs(300),
+            retry: Backoff {
+                base: Duration::from_secs(1),
+                max: Duration::from_secs(300),
+            },
             retention: Duration::from_secs(7 * 24 * 3600),
             claim: Duration::from_secs(60),
         }
@@ -99,13 +100,11 @@ impl Default for RelaySettings {
 }
 
 impl RelaySettings {
-    /// The delay after failed attempt number `attempts` (1-based).
+    /// The delay after failed attempt number `attempts` (1-based) of the row `row`.
     #[must_use]
-    pub fn retry_after(&self, attempts: u32) -> Duration {
-        let exponent = attempts.saturating_sub(1).min(20);
-        self.retry_base
-            .saturating_mul(1 << exponent)
-            .min(self.retry_max)
+    pub fn retry_after(&self, attempts: u32, row: i64) -> Duration {
+        self.retry
+            .delay(u64::from(attempts), u64::from_ne_bytes(row.to_ne_bytes()))
     }
 }
 
@@ -386,7 +385,7 @@ impl OutboxRelay {
         }
         let attempts = u32::try_from(row.attempts).unwrap_or(0) + 1;
         let reason = error.to_string();
-        let retry_after = self.settings.retry_after(attempts);
+        let retry_after = self.settings.retry_after(attempts, row.id);
         let parked = sqlx::query_scalar!(
             r#"UPDATE outbox SET attempts = attempts + 1, last_error = $2, claimed_until = NULL,
                    claim_token = NULL,
@@ -521,7 +520,13 @@ impl OutboxRelay {
     /// retried with capped backoff.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
-        let mut backoff = RELAY_POLL;
+        // A failing pass is tried again sooner than a broker outage ends, later each time.
+        let backoff = Backoff {
+            base: RELAY_POLL,
+            max: Duration::from_secs(10),
+        };
+        let seed = u64::from(std::process::id());
+        let mut failures: u64 = 0;
         let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
             if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
@@ -537,13 +542,13 @@ impl OutboxRelay {
                     if pass.published > 0 {
                         tracing::debug!(count = pass.published, "outbox events published");
                     }
-                    backoff = RELAY_POLL;
+                    failures = 0;
                     RELAY_POLL
                 }
                 Err(error) => {
-                    tracing::warn!(%error, retry_in = ?backoff, "outbox relay pass failed");
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(Duration::from_secs(10));
+                    failures += 1;
+                    let wait = backoff.delay(failures, seed ^ failures);
+                    tracing::warn!(%error, retry_in = ?wait, "outbox relay pass failed");
                     wait
                 }
             };
@@ -578,8 +583,13 @@ mod tests {
     #[test]
     fn retries_back_off_to_a_cap() {
         let settings = RelaySettings::default();
-        assert_eq!(settings.retry_after(1), Duration::from_secs(1));
-        assert_eq!(settings.retry_after(3), Duration::from_secs(4));
-        assert_eq!(settings.retry_after(40), Duration::from_secs(300));
+        // Less up to a quarter of jitter, the same for the same row.
+        let first = settings.retry_after(1, 7);
+        assert!(first <= Duration::from_secs(1) && first >= Duration::from_millis(750));
+        assert_eq!(first, settings.retry_after(1, 7));
+        let third = settings.retry_after(3, 7);
+        assert!(third <= Duration::from_secs(4) && third >= Duration::from_secs(3));
+        assert!(settings.retry_after(40, 7) <= Duration::from_secs(300));
+        assert!(settings.retry_after(40, 7) >= Duration::from_secs(225));
     }
 }

@@ -16,6 +16,7 @@ use tracing::Instrument;
 
 use bytes::Bytes;
 use reqwest::header::{HeaderValue, ACCEPT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, USER_AGENT};
+use lzstock_shim::backoff::Backoff;
 use reqwest::StatusCode;
 
 use super::budget::RequestBudget;
@@ -32,10 +33,9 @@ pub struct SecPolicy {
     pub max_blocks: u32,
     /// Attempts of one request on 5xx answers and timeouts.
     pub max_attempts: u32,
-    /// The delay after the first failed attempt; doubled after each.
-    pub retry_base: Duration,
-    /// The longest delay between attempts.
-    pub retry_max: Duration,
+    /// The delay between attempts: doubling from `base` up to `max` (and `Retry-After`, when
+    /// SEC sends one, up to `max`).
+    pub retry: Backoff,
     /// How long one request may take.
     pub timeout: Duration,
 }
@@ -46,8 +46,10 @@ impl Default for SecPolicy {
             block_pause: Duration::from_secs(600),
             max_blocks: 3,
             max_attempts: 5,
-            retry_base: Duration::from_millis(500),
-            retry_max: Duration::from_secs(30),
+            retry: Backoff {
+                base: Duration::from_millis(500),
+                max: Duration::from_secs(30),
+            },
             timeout: Duration::from_secs(30),
         }
     }
@@ -315,18 +317,16 @@ impl SecHttp {
     /// exponential backoff less up to a quarter of jitter.
     fn backoff(&self, attempts: u32, retry_after: Option<Duration>) -> Duration {
         if let Some(after) = retry_after {
-            return after.min(self.policy.retry_max);
+            return after.min(self.policy.retry.max);
         }
-        let full = self
-            .policy
-            .retry_base
-            .saturating_mul(1 << attempts.saturating_sub(1).min(16))
-            .min(self.policy.retry_max);
+        // Requests failing together (one outage) spread by the clock's nanoseconds.
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())
             .unwrap_or(0);
-        full.saturating_sub(full.mul_f64(f64::from(nanos % 1000) / 4000.0))
+        self.policy
+            .retry
+            .delay(u64::from(attempts), u64::from(nanos))
     }
 }
 

@@ -98,7 +98,7 @@ pub(crate) async fn handle_batch<I: Invoke>(
 }
 
 /// The delays between tries of a throttled invoke.
-const THROTTLE_BACKOFF: crate::envelope::Backoff = crate::envelope::Backoff {
+const THROTTLE_BACKOFF: crate::backoff::Backoff = crate::backoff::Backoff {
     base: std::time::Duration::from_millis(500),
     max: std::time::Duration::from_secs(10),
 };

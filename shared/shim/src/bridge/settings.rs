@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 
-use crate::envelope::Backoff;
+use crate::backoff::Backoff;
 
 /// How the consumer pulls and when it gives up on a message.
 #[derive(Debug, Clone)]

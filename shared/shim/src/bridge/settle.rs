@@ -68,7 +68,7 @@ pub fn header_value(text: &str) -> HeaderValue {
 /// Retries of a dead-letter copy the dead-letter stream did not store, before the original
 /// is nak'd to come back later.
 const DEAD_LETTER_RETRIES: u64 = 3;
-const DEAD_LETTER_BACKOFF: crate::envelope::Backoff = crate::envelope::Backoff {
+const DEAD_LETTER_BACKOFF: crate::backoff::Backoff = crate::backoff::Backoff {
     base: Duration::from_millis(250),
     max: Duration::from_secs(2),
 };

@@ -17,7 +17,7 @@ use lzstock_shim::bridge::{
     self, advisory, dead_letter_headers as h, BridgeMetrics, ConsumerSettings, InProcess, Invoke,
     InvokeError,
 };
-use lzstock_shim::envelope::Backoff;
+use lzstock_shim::backoff::Backoff;
 
 mod durable;
 mod in_progress;
