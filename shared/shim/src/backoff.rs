@@ -41,3 +41,23 @@ impl Backoff {
     }
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_bounded_jitter() {
+        let backoff = Backoff {
+            base: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        };
+        for (deliveries, full) in [(1, 1), (2, 2), (3, 4), (5, 16), (6, 30), (60, 30)] {
+            let delay = backoff.delay(deliveries, 42);
+            let full = Duration::from_secs(full);
+            assert!(
+                delay <= full && delay >= full.mul_f64(0.75),
+                "{deliveries}: {delay:?}"
+            );
+        }
+    }
+}

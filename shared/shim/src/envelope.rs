@@ -10,7 +10,6 @@ use crate::backoff::Backoff;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::panic::AssertUnwindSafe;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use futures::FutureExt;

@@ -102,9 +102,8 @@ impl Default for RelaySettings {
 impl RelaySettings {
     /// The delay after failed attempt number `attempts` (1-based) of the row `row`.
     #[must_use]
-    pub fn retry_after(&self, attempts: u32, row: i64) -> Duration {
-        self.retry
-            .delay(u64::from(attempts), u64::from_ne_bytes(row.to_ne_bytes()))
+    pub fn retry_after(&self, attempts: u32, row: uuid::Uuid) -> Duration {
+        self.retry.delay(u64::from(attempts), row.as_u64_pair().0)
     }
 }
 
@@ -583,13 +582,14 @@ mod tests {
     #[test]
     fn retries_back_off_to_a_cap() {
         let settings = RelaySettings::default();
+        let row = uuid::Uuid::from_u128(7);
         // Less up to a quarter of jitter, the same for the same row.
-        let first = settings.retry_after(1, 7);
+        let first = settings.retry_after(1, row);
         assert!(first <= Duration::from_secs(1) && first >= Duration::from_millis(750));
-        assert_eq!(first, settings.retry_after(1, 7));
-        let third = settings.retry_after(3, 7);
+        assert_eq!(first, settings.retry_after(1, row));
+        let third = settings.retry_after(3, row);
         assert!(third <= Duration::from_secs(4) && third >= Duration::from_secs(3));
-        assert!(settings.retry_after(40, 7) <= Duration::from_secs(300));
-        assert!(settings.retry_after(40, 7) >= Duration::from_secs(225));
+        assert!(settings.retry_after(40, row) <= Duration::from_secs(300));
+        assert!(settings.retry_after(40, row) >= Duration::from_secs(225));
     }
 }

@@ -121,22 +121,6 @@ async fn a_panic_is_retried_not_fatal() {
 }
 
 #[test]
-fn backoff_grows_to_its_cap_with_bounded_jitter() {
-    let backoff = Backoff {
-        base: Duration::from_secs(1),
-        max: Duration::from_secs(30),
-    };
-    for (deliveries, full) in [(1, 1), (2, 2), (3, 4), (5, 16), (6, 30), (60, 30)] {
-        let delay = backoff.delay(deliveries, 42);
-        let full = Duration::from_secs(full);
-        assert!(
-            delay <= full && delay >= full.mul_f64(0.75),
-            "{deliveries}: {delay:?}"
-        );
-    }
-}
-
-#[test]
 fn the_trace_id_comes_from_traceparent() {
     assert_eq!(
         trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),

@@ -410,9 +410,11 @@ mod tests {
             .filter_map(|v| v.as_f64())
             .collect();
         assert_eq!(values, (0..=250).map(f64::from).collect::<Vec<_>>());
-        assert!(roots.iter().all(|root| root["lzstock_handler_duration_seconds"]
-            .as_array()
-            .is_some_and(|v| v.len() <= MAX_VALUES)));
+        assert!(roots
+            .iter()
+            .all(|root| root["lzstock_handler_duration_seconds"]
+                .as_array()
+                .is_some_and(|v| v.len() <= MAX_VALUES)));
         // The counter is counted once, on the first line.
         let counted: u64 = roots
             .iter()

@@ -10,6 +10,7 @@ use async_nats::jetstream::consumer::pull;
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use lzstock_harness::{nats, TestNats};
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::batch::{BatchResponse, MessageBatch, MessageRecord, Outcome};
 use lzstock_shim::bridge::replay::{self, ReplayFrom};
 use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
@@ -17,7 +18,6 @@ use lzstock_shim::bridge::{
     self, advisory, dead_letter_headers as h, BridgeMetrics, ConsumerSettings, InProcess, Invoke,
     InvokeError,
 };
-use lzstock_shim::backoff::Backoff;
 
 mod durable;
 mod in_progress;
