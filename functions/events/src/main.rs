@@ -12,8 +12,8 @@ use lzstock_app::routing::{EventDeps, EventRouter};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
 use lzstock_infra::emails::PgEmailStore;
-use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::backoff::Backoff;
+use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 

@@ -11,10 +11,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use lzstock_app::bridge::BridgeConfig;
 use lzstock_app::resources;
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::bridge::dead_letters::{self, Filter};
 use lzstock_shim::bridge::replay::{self, ReplayFrom};
 use lzstock_shim::bridge::LambdaFunction;
-use lzstock_shim::backoff::Backoff;
 
 /// How long an operation is retried before its last error is reported.
 const PATIENCE: Duration = Duration::from_secs(60);

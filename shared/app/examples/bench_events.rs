@@ -17,10 +17,10 @@ use lzstock_harness::cluster::NatsCluster;
 use lzstock_harness::{database, nats, nats_on_cluster, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
-use lzstock_shim::backoff::Backoff;
 
 const BATCH: usize = 100;
 const CONCURRENCY: usize = 8;

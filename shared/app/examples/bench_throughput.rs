@@ -30,10 +30,10 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
 use lzstock_infra::outbox::relay::{OutboxRelay, RELAY_IN_FLIGHT};
 use lzstock_infra::outbox::{self, OutboxEvent};
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::batch::{self, MessageBatch, MessageRecord};
 use lzstock_shim::bridge::settings::{StartPosition, DEFAULT_MAX_INVOKE_BYTES};
 use lzstock_shim::bridge::{self, BridgeMetrics, ConsumerSettings, InProcess};
-use lzstock_shim::backoff::Backoff;
 use sqlx::PgPool;
 
 /// Records of a batch handled at once by the router (`EVENTS_CONCURRENCY`'s default).

@@ -120,7 +120,7 @@ fn refused(prefix: &str, error: &InvalidInput) -> HandlerError {
 /// event naming the field.
 pub(crate) async fn email_requested(
     deps: Arc<EventDeps>,
-    subject: String,
+    processed: ProcessedEvent,
     envelope: Envelope<pb::EmailRequestedRequest, Value>,
 ) -> Result<(), HandlerError> {
     let request = &envelope.request;
@@ -134,11 +134,6 @@ pub(crate) async fn email_requested(
         to: Recipients::parse(&request.to).map_err(|e| refused("request", &e))?,
         subject: Subject::parse(&request.subject).map_err(|e| refused("request", &e))?,
         body: Body::parse(&request.body).map_err(|e| refused("request", &e))?,
-    };
-    let processed = ProcessedEvent {
-        handler: "emails.requested".into(),
-        event_id: envelope.id.clone(),
-        subject,
     };
     // An email naming its sender needs no default; one that does not waits for EMAIL_FROM
     // (the event is retried, then dead-lettered with this reason for a redrive).
@@ -176,6 +171,7 @@ struct SendLater(String);
 /// the event is acknowledged.
 pub(crate) async fn email_created(
     deps: Arc<EventDeps>,
+    _processed: ProcessedEvent,
     envelope: Envelope<Value, CreatedEmail>,
 ) -> Result<(), HandlerError> {
     let id = EmailId::parse(&envelope.response.id).map_err(|e| refused("response", &e))?;
@@ -213,6 +209,7 @@ pub(crate) async fn email_created(
 /// changed and however often the event arrives.
 pub(crate) async fn facts_updated(
     deps: Arc<EventDeps>,
+    _processed: ProcessedEvent,
     envelope: Envelope<pb::CompanyFactsUpdatedRequest, pb::CompanyFactsUpdatedResponse>,
 ) -> Result<(), HandlerError> {
     let response = &envelope.response;

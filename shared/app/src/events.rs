@@ -4,12 +4,12 @@ use std::time::Duration;
 
 use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::bridge::settings::{
     InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
 };
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
-use lzstock_shim::backoff::Backoff;
 
 use crate::commit::Commit;
 use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};

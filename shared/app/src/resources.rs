@@ -6,9 +6,9 @@ use async_nats::jetstream;
 use lzstock_infra::nats::NatsError;
 use lzstock_infra::streams::EventStreams;
 use lzstock_infra::{nats, postgres};
+use lzstock_shim::backoff::Backoff;
 use lzstock_shim::bridge::advisory;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
-use lzstock_shim::backoff::Backoff;
 use lzstock_shim::streams::ProvisionError;
 use sqlx::PgPool;
 

@@ -16,8 +16,8 @@ use lzstock_domain::email::{Contact, EmailAddress, WelcomeUser};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::{BatchTransaction, Database};
 use lzstock_proto::lzstock::v1 as pb;
-use lzstock_shim::batch::{guarded, MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::backoff::Backoff;
+use lzstock_shim::batch::{guarded, MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::envelope::{typed, Envelope, HandlerError};
 use serde_json::Value;
 
@@ -26,27 +26,16 @@ use crate::email_events::{self, MailDeps};
 use crate::scraper::{self, RunError, RunReport, ScraperDeps};
 use lzstock_shim::schedule::ScheduledRun;
 
-/// The layer a trigger enters the core at (see `docs/architecture.md`, "Triggers").
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// Through a controller: the trigger carries a user's intent.
-    Controller,
-    /// Straight to a usecase: an internal side effect.
-    Usecase,
-}
-
 /// A route's handler: decodes the message and runs the route's controller or usecase.
 pub type Handle = for<'a> fn(&'a Arc<EventDeps>, &'a MessageRecord) -> BoxFuture<'a, Outcome>;
 
-/// One row of the matrix: a subject, the layer it enters at, how its writes commit, and
-/// the handler that runs it. A row cannot exist without its handler, so a route with none
-/// does not compile.
+/// One row of the matrix: a subject, how its writes commit, and the handler that runs it.
+/// A row cannot exist without its handler, so a route with none does not compile.
 #[derive(Clone, Copy)]
 pub struct Route {
-    /// The subject below the root, e.g. `users.signed_up`.
+    /// The subject below the root, e.g. `users.signed_up`; also the name its handler's
+    /// processed events are recorded under.
     pub subject: &'static str,
-    /// Where it enters.
-    pub target: Target,
     /// Whether its records commit with their batch or on their own.
     pub commit: Commit,
     /// What runs it.
@@ -57,110 +46,77 @@ impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Route")
             .field("subject", &self.subject)
-            .field("target", &self.target)
             .field("commit", &self.commit)
             .finish_non_exhaustive()
     }
 }
 
-/// The event routes.
+/// A row of the matrix: `subject` handled by `handler(deps, processed, envelope)`, where
+/// `processed` is the event's once-only claim under the row's subject and the envelope is
+/// decoded into the handler's request and response types.
+macro_rules! route {
+    ($subject:literal, $commit:expr, $handler:path) => {
+        Route {
+            subject: $subject,
+            commit: $commit,
+            handle: |deps, record| {
+                Box::pin(async move {
+                    typed(
+                        |envelope: Envelope<_, _>| {
+                            let processed = ProcessedEvent {
+                                handler: $subject.into(),
+                                event_id: envelope.id.clone(),
+                                subject: record.subject.clone(),
+                            };
+                            $handler(Arc::clone(deps), processed, envelope)
+                        },
+                        deps.backoff,
+                    )
+                    .handle(record)
+                    .await
+                })
+            },
+        }
+    };
+}
+
+/// The event routes. A controller takes an event carrying a user's intent (mapping,
+/// validation and error translation, as for the API); a usecase an internal side effect.
 pub const ROUTES: [Route; 5] = [
-    Route {
-        subject: "users.signed_up",
-        target: Target::Controller,
-        commit: Commit::Batch,
-        handle: |deps, record| {
-            Box::pin(async move {
-                typed(
-                    |envelope| user_signed_up(Arc::clone(deps), record.subject.clone(), envelope),
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            })
-        },
-    },
-    Route {
-        subject: "dashboards.created",
-        target: Target::Usecase,
-        commit: Commit::Batch,
-        handle: |deps, record| {
-            Box::pin(async move {
-                typed(
-                    |envelope| {
-                        dashboard_created(Arc::clone(deps), record.subject.clone(), envelope)
-                    },
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            })
-        },
-    },
-    Route {
-        subject: "emails.requested",
-        target: Target::Controller,
-        commit: Commit::Batch,
-        handle: |deps, record| {
-            Box::pin(async move {
-                typed(
-                    |envelope| {
-                        email_events::email_requested(
-                            Arc::clone(deps),
-                            record.subject.clone(),
-                            envelope,
-                        )
-                    },
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            })
-        },
-    },
-    Route {
-        subject: "emails.created",
-        target: Target::Usecase,
-        commit: Commit::Record,
-        handle: |deps, record| {
-            Box::pin(async move {
-                typed(
-                    |envelope| email_events::email_created(Arc::clone(deps), envelope),
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            })
-        },
-    },
-    Route {
-        subject: "companies.facts_updated",
-        target: Target::Usecase,
-        commit: Commit::Batch,
-        handle: |deps, record| {
-            Box::pin(async move {
-                typed(
-                    |envelope| email_events::facts_updated(Arc::clone(deps), envelope),
-                    deps.backoff,
-                )
-                .handle(record)
-                .await
-            })
-        },
-    },
+    // Controller: a new user gets a first dashboard.
+    route!("users.signed_up", Commit::Batch, user_signed_up),
+    // Usecase: a welcome on the owner's first dashboard.
+    route!("dashboards.created", Commit::Batch, dashboard_created),
+    // Controller: another service's intent, parsed like an API request.
+    route!(
+        "emails.requested",
+        Commit::Batch,
+        email_events::email_requested
+    ),
+    // Usecase: send it. Mail leaves the database, so it commits on its own.
+    route!(
+        "emails.created",
+        Commit::Record,
+        email_events::email_created
+    ),
+    // Usecase: alert the owners tracking the company.
+    route!(
+        "companies.facts_updated",
+        Commit::Batch,
+        email_events::facts_updated
+    ),
 ];
 
 /// A scheduled job's handler: runs one fire of the schedule.
 pub type RunJob =
     for<'a> fn(&'a ScraperDeps, ScheduledRun) -> BoxFuture<'a, Result<RunReport, RunError>>;
 
-/// One scheduled job's row: its name, the layer it enters at, and the handler that runs it.
+/// One scheduled job's row: its name and the handler that runs it. A schedule is
+/// background orchestration: it enters at a usecase.
 #[derive(Clone, Copy)]
 pub struct ScheduledJob {
     /// The job's name, e.g. `sec_sync`.
     pub name: &'static str,
-    /// Where it enters.
-    pub target: Target,
     /// What runs it.
     pub run: RunJob,
 }
@@ -169,7 +125,6 @@ impl std::fmt::Debug for ScheduledJob {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ScheduledJob")
             .field("name", &self.name)
-            .field("target", &self.target)
             .finish_non_exhaustive()
     }
 }
@@ -177,7 +132,6 @@ impl std::fmt::Debug for ScheduledJob {
 /// The nightly SEC sync: ScrapeCompanies over what the fire's input names.
 pub const SEC_SYNC: ScheduledJob = ScheduledJob {
     name: "sec_sync",
-    target: Target::Usecase,
     run: |deps, run| Box::pin(scraper::scheduled(deps, run)),
 };
 
@@ -350,7 +304,7 @@ pub const FIRST_DASHBOARD: &str = "My first dashboard";
 /// id their JWT `sub` carries) gets a first dashboard, once per event.
 async fn user_signed_up(
     deps: Arc<EventDeps>,
-    subject: String,
+    processed: ProcessedEvent,
     envelope: Envelope<pb::UserSignedUpRequest, pb::UserSignedUpResponse>,
 ) -> Result<(), HandlerError> {
     let owner = OwnerId::parse(&envelope.response.user_id)
@@ -368,11 +322,6 @@ async fn user_signed_up(
             .map_err(|e| HandlerError::permanent(e.to_string()))?,
         tickers: deps.signup_tickers.clone(),
         indicators: lzstock_domain::dashboard::Indicator::ALL.to_vec(),
-    };
-    let processed = ProcessedEvent {
-        handler: "users.signed_up".into(),
-        event_id: envelope.id.clone(),
-        subject,
     };
     let created = CreateDashboard::new(deps.dashboards.clone())
         .execute_once(
@@ -402,7 +351,7 @@ async fn user_signed_up(
 /// per user, ever; none, and a log line, when their address is unknown).
 async fn dashboard_created(
     deps: Arc<EventDeps>,
-    subject: String,
+    processed: ProcessedEvent,
     envelope: Envelope<pb::CreateDashboardRequest, Value>,
 ) -> Result<(), HandlerError> {
     let owner = envelope
@@ -420,11 +369,6 @@ async fn dashboard_created(
         .execute(&owner, email_events::current_trace(&envelope.trace_id))
         .await
         .map_err(HandlerError::retryable)?;
-    let processed = ProcessedEvent {
-        handler: "dashboards.created".into(),
-        event_id: envelope.id.clone(),
-        subject,
-    };
     lzstock_infra::processed::record(&deps.database, &processed)
         .await
         .map_err(HandlerError::retryable)?;
@@ -457,12 +401,11 @@ mod tests {
     }
 
     #[test]
-    fn every_scheduled_job_enters_at_a_usecase_once() {
+    fn every_scheduled_job_is_in_the_table_once() {
         let mut names: Vec<_> = SCHEDULES.iter().map(|j| j.name).collect();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), SCHEDULES.len());
-        assert!(SCHEDULES.iter().all(|j| j.target == Target::Usecase));
     }
 
     #[test]

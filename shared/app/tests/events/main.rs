@@ -12,8 +12,8 @@ use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter, FIRST_D
 use lzstock_harness::{database, TestDatabase};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
-use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use lzstock_shim::backoff::Backoff;
+use lzstock_shim::batch::{MessageHandler, MessageRecord, Outcome};
 use serde_json::json;
 use sqlx::PgPool;
 

@@ -284,7 +284,11 @@ async fn a_welcome_and_its_processed_event_commit_together_even_alone() {
             &router,
         )
         .await;
-        assert_eq!(answer.batch_item_failures.len(), 1, "{commit:?}: {answer:?}");
+        assert_eq!(
+            answer.batch_item_failures.len(),
+            1,
+            "{commit:?}: {answer:?}"
+        );
         assert!(
             emails(&db.pool).await.is_empty(),
             "{commit:?}: a welcome without its processed event"

@@ -15,8 +15,8 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use bytes::Bytes;
-use reqwest::header::{HeaderValue, ACCEPT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, USER_AGENT};
 use lzstock_shim::backoff::Backoff;
+use reqwest::header::{HeaderValue, ACCEPT_ENCODING, IF_MODIFIED_SINCE, LAST_MODIFIED, USER_AGENT};
 use reqwest::StatusCode;
 
 use super::budget::RequestBudget;
