@@ -4,11 +4,12 @@
 use std::process::ExitCode;
 
 use async_nats::jetstream;
-use lzstock_app::email_events::MailDeps;
 use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
+use lzstock_app::event_deps::EventDeps;
+use lzstock_app::event_deps::MailDeps;
+use lzstock_app::event_router::EventRouter;
 use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
-use lzstock_app::routing::{EventDeps, EventRouter};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
 use lzstock_infra::emails::PgEmailStore;

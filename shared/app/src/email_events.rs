@@ -11,19 +11,12 @@ use lzstock_domain::email::{
     SendEmail, SendEmailError, SendOutcome, Subject,
 };
 use lzstock_domain::{InvalidInput, Ticker};
-use lzstock_infra::database::BatchTransaction;
-use lzstock_infra::email_cache::RedisEmailCache;
-use lzstock_infra::emails::PgEmailStore;
-use lzstock_infra::notices::PgNoticeStore;
-use lzstock_infra::smtp::SmtpMailer;
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_shim::envelope::{Envelope, HandlerError};
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::PgPool;
 
-use crate::config::MailConfig;
-use crate::routing::EventDeps;
+use crate::event_deps::EventDeps;
 
 /// How long a sender holds an email it claimed: longer than one SMTP exchange may take, so
 /// a second sender only takes over from one that died.
@@ -37,79 +30,10 @@ pub const RESEND_EVERY: Duration = Duration::from_secs(15);
 /// deliveries), so a live retry is not doubled for nothing.
 pub const RESEND_STALLED_AFTER: Duration = Duration::from_secs(60);
 
-/// What the email handlers need.
-#[derive(Debug, Clone)]
-pub struct MailDeps {
-    /// Emails and their outbox.
-    pub emails: PgEmailStore,
-    /// The mail server and the default sender, when both are configured.
-    pub sender: Option<Sender>,
-    /// The email cache to invalidate, when there is one.
-    pub cache: Option<RedisEmailCache>,
-    /// Contacts and the notices LZStock sends on its own.
-    pub notices: PgNoticeStore,
-}
-
-/// How emails leave.
-#[derive(Debug, Clone)]
-pub struct Sender {
-    /// The mail server.
-    pub mailer: SmtpMailer,
-    /// The sender of emails that name none.
-    pub from: EmailAddress,
-}
-
 /// Why an email waits: sending is not configured.
 #[derive(Debug, thiserror::Error)]
 #[error("email is not configured: set SMTP_URL and EMAIL_FROM")]
 struct NotConfigured;
-
-impl MailDeps {
-    /// The handlers' dependencies: emails on `pool` (events below `subject_root`), sent
-    /// through the mail server `config` names, when it names one.
-    ///
-    /// # Errors
-    /// When `SMTP_URL` is unusable.
-    pub fn new(
-        pool: PgPool,
-        subject_root: &str,
-        config: Option<&MailConfig>,
-        cache: Option<RedisEmailCache>,
-    ) -> Result<Self, crate::resources::StartupError> {
-        let emails = PgEmailStore::new(pool.clone(), subject_root);
-        let sender = config
-            .map(|config| {
-                Ok::<_, crate::resources::StartupError>(Sender {
-                    mailer: crate::resources::mailer(config)?,
-                    from: config.from.clone(),
-                })
-            })
-            .transpose()?;
-        Ok(Self {
-            notices: PgNoticeStore::new(pool, emails.clone()),
-            emails,
-            sender,
-            cache,
-        })
-    }
-
-    /// The same dependencies with every database write inside `batch`.
-    #[must_use]
-    pub fn within(&self, batch: &BatchTransaction) -> Self {
-        Self {
-            emails: self.emails.within(batch),
-            sender: self.sender.clone(),
-            cache: self.cache.clone(),
-            notices: self.notices.within(batch),
-        }
-    }
-
-    /// The default sender, when one is configured.
-    #[must_use]
-    pub fn from(&self) -> Option<&EmailAddress> {
-        self.sender.as_ref().map(|sender| &sender.from)
-    }
-}
 
 fn refused(prefix: &str, error: &InvalidInput) -> HandlerError {
     HandlerError::permanent(format!("{prefix}.{}: {}", error.field, error.reason))

@@ -11,9 +11,9 @@ use lzstock_shim::bridge::settings::{
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 
-use crate::commit::Commit;
 use crate::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
 use crate::resources;
+use crate::routing::Commit;
 
 /// Everything the events function reads from the environment.
 #[derive(Debug, Clone)]
@@ -78,12 +78,13 @@ impl EventsConfig {
             })?;
         let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
             .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());
-        let signup_tickers = crate::routing::parse_signup_tickers(&tickers).map_err(|reason| {
-            ConfigError::Malformed {
-                name: "SIGNUP_DEFAULT_TICKERS",
-                reason,
-            }
-        })?;
+        let signup_tickers =
+            crate::dashboard_events::parse_signup_tickers(&tickers).map_err(|reason| {
+                ConfigError::Malformed {
+                    name: "SIGNUP_DEFAULT_TICKERS",
+                    reason,
+                }
+            })?;
         Ok(Self {
             database: DatabaseConfig::from_source(source)?,
             nats: NatsConfig::from_source(source)?,

@@ -6,9 +6,11 @@
 pub mod api;
 pub mod auth;
 pub mod bridge;
-pub mod commit;
 pub mod config;
+pub mod dashboard_events;
 pub mod email_events;
+pub mod event_deps;
+pub mod event_router;
 pub mod events;
 pub mod health;
 pub mod local_schedules;

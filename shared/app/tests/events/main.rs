@@ -7,8 +7,10 @@ use std::collections::BTreeMap;
 
 use chrono::Utc;
 use lzstock_app::config::MailConfig;
-use lzstock_app::email_events::MailDeps;
-use lzstock_app::routing::{parse_signup_tickers, EventDeps, EventRouter, FIRST_DASHBOARD};
+use lzstock_app::dashboard_events::{parse_signup_tickers, FIRST_DASHBOARD};
+use lzstock_app::event_deps::EventDeps;
+use lzstock_app::event_deps::MailDeps;
+use lzstock_app::event_router::EventRouter;
 use lzstock_harness::{database, TestDatabase};
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;

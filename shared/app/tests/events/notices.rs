@@ -251,7 +251,7 @@ async fn a_requested_email_needs_no_response_part() {
 
 #[tokio::test]
 async fn a_welcome_and_its_processed_event_commit_together_even_alone() {
-    use lzstock_app::commit::Commit;
+    use lzstock_app::routing::Commit;
     let db = lzstock_harness::database().await;
     let sign_up = signed_up("evt-w9", "user-9", "lovelace@example.com");
     assert_eq!(router(db.pool.clone()).handle(&sign_up).await, Outcome::Ack);
