@@ -13,7 +13,7 @@ use common::start;
 async fn buf_curl(protocol: &str, url: &str, method: &str, user: &str, body: &str) -> Output {
     let buf = process::find_program("buf", "BUF_BIN")
         .expect("buf (installed into .venv by the test command)");
-    let token = lzstock_app::auth::issue_token(
+    let token = lzstock_harness::tokens::issue_token(
         lzstock_harness::TEST_JWT_SECRET.as_bytes(),
         user,
         chrono::Duration::minutes(5),

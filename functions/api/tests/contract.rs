@@ -19,7 +19,7 @@ async fn schemathesis_finds_nothing_in_the_documented_api() {
     seed_a_company(&api.db.pool).await;
     let schemathesis = process::find_program("st", "SCHEMATHESIS_BIN")
         .expect("schemathesis (installed into .venv by the test command)");
-    let token = lzstock_app::auth::issue_token(
+    let token = lzstock_harness::tokens::issue_token(
         lzstock_harness::TEST_JWT_SECRET.as_bytes(),
         "schemathesis",
         chrono::Duration::hours(2),

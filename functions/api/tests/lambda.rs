@@ -107,7 +107,7 @@ async fn on_lambda_a_valid_token_without_authorizer_claims_is_refused() {
         .as_object_mut()
         .unwrap()
         .remove("authorizer");
-    let token = lzstock_app::auth::issue_token(
+    let token = lzstock_harness::tokens::issue_token(
         lzstock_harness::TEST_JWT_SECRET.as_bytes(),
         "ada",
         chrono::Duration::minutes(5),
@@ -136,7 +136,7 @@ async fn serves_healthz_standalone_on_port() {
         .unwrap();
     assert_eq!(response.status(), 200);
     assert_ready(&response.json().await.unwrap());
-    let token = lzstock_app::auth::issue_token(
+    let token = lzstock_harness::tokens::issue_token(
         lzstock_harness::TEST_JWT_SECRET.as_bytes(),
         "operator",
         chrono::Duration::minutes(5),

@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use lzstock_app::auth::issue_token;
 use lzstock_domain::dashboard::OwnerId;
 use lzstock_domain::email::{
     Body, Email, EmailAddress, EmailId, EmailStatus, Mailer, Recipients, Subject,
 };
 use lzstock_harness::redis::RedisServer;
 use lzstock_harness::smtp_sink::SmtpSink;
+use lzstock_harness::tokens::issue_token;
 use lzstock_harness::{base_env, database, nats, process, TEST_JWT_SECRET};
 use lzstock_infra::smtp::SmtpMailer;
 

@@ -4,15 +4,15 @@
 use std::process::ExitCode;
 
 use async_nats::jetstream;
-use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
-use lzstock_app::event_deps::EventDeps;
-use lzstock_app::event_deps::MailDeps;
-use lzstock_app::event_router::EventRouter;
-use lzstock_app::events::EventsConfig;
 use lzstock_app::resources;
+use lzstock_events::config::EventsConfig;
+use lzstock_events::event_deps::EventDeps;
+use lzstock_events::event_deps::MailDeps;
+use lzstock_events::event_router::EventRouter;
 use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::database::Database;
 use lzstock_infra::emails::PgEmailStore;
+use lzstock_infra::emails::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_shim::backoff::Backoff;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::tasks::{self, TaskHealth};

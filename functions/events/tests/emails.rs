@@ -5,8 +5,8 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use lzstock_app::auth::issue_token;
 use lzstock_harness::smtp_sink::SmtpSink;
+use lzstock_harness::tokens::issue_token;
 use lzstock_harness::{base_env, database, nats, process, TestDatabase, TestNats, TEST_JWT_SECRET};
 use serde_json::{json, Value};
 
@@ -43,7 +43,7 @@ impl Stack {
         let sink = SmtpSink::start().await;
         let traces = std::env::temp_dir().join(format!("lzstock-traces-{}.jsonl", uuid_like()));
         let trace_sink = lzstock_harness::local_http::LocalServer::start(
-            lzstock_app::trace_file::sink_router(traces.clone()),
+            lzstock_harness::trace_file::sink_router(traces.clone()),
         )
         .await;
         let mut env = base_env();
@@ -405,7 +405,7 @@ async fn a_dashboard_and_its_welcome_email_make_one_trace_across_the_broker() {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let tree = loop {
         let exports = std::fs::read_to_string(&stack.traces).unwrap_or_default();
-        if let Some(tree) = lzstock_app::trace_file::whole_tree(
+        if let Some(tree) = lzstock_harness::trace_file::whole_tree(
             &exports,
             trace,
             &[
@@ -420,7 +420,7 @@ async fn a_dashboard_and_its_welcome_email_make_one_trace_across_the_broker() {
         assert!(
             std::time::Instant::now() < deadline,
             "the trace never reached the send: {:?} ({} exports)",
-            lzstock_app::trace_file::span_tree(&exports, trace),
+            lzstock_harness::trace_file::span_tree(&exports, trace),
             exports.lines().count()
         );
         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -191,7 +191,7 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
         .unwrap();
     let traces = tempfile_path("lambda-traces");
     let trace_sink = lzstock_harness::local_http::LocalServer::start(
-        lzstock_app::trace_file::sink_router(traces.clone()),
+        lzstock_harness::trace_file::sink_router(traces.clone()),
     )
     .await;
     let mut env = base_env();
@@ -280,7 +280,7 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let tree = loop {
         let exports = std::fs::read_to_string(&traces).unwrap_or_default();
-        if let Some(tree) = lzstock_app::trace_file::whole_tree(
+        if let Some(tree) = lzstock_harness::trace_file::whole_tree(
             &exports,
             trace,
             &[
@@ -295,7 +295,7 @@ async fn on_lambda_a_dashboard_and_its_welcome_email_make_one_trace_and_every_me
         assert!(
             std::time::Instant::now() < deadline,
             "the trace never reached the send: {:?}",
-            lzstock_app::trace_file::span_tree(&exports, trace),
+            lzstock_harness::trace_file::span_tree(&exports, trace),
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };

@@ -4,13 +4,11 @@
 //! advisories, and serves `/healthz` and `/metrics`. Its subcommands operate the
 //! dead-letter stream and replay history.
 
-mod operations;
-mod serve;
-
 use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
-use lzstock_app::bridge::BridgeConfig;
+use lzstock_nats_bridge::config::BridgeConfig;
+use lzstock_nats_bridge::{operations, serve};
 use lzstock_shim::bridge::dead_letters::Filter;
 use lzstock_shim::bridge::replay::ReplayFrom;
 use lzstock_shim::config::{self, ProcessEnv};

@@ -8,8 +8,8 @@
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use crate::config::BridgeConfig;
 use async_nats::jetstream;
-use lzstock_app::bridge::BridgeConfig;
 use lzstock_app::resources;
 use lzstock_shim::backoff::Backoff;
 use lzstock_shim::bridge::dead_letters::{self, Filter};
@@ -44,6 +44,7 @@ where
     }
 }
 
+/// `nats-bridge dlq list`: prints the dead letters `filter` selects, oldest first.
 pub async fn list_dead_letters(
     config: BridgeConfig,
     filter: Filter,
@@ -73,6 +74,9 @@ pub async fn list_dead_letters(
     Ok(())
 }
 
+/// `nats-bridge redrive`: publishes the dead letters `filter` selects to their subjects
+/// again (keeping their event ids) and deletes each from the dead-letter stream once its
+/// republish is acknowledged.
 pub async fn redrive(
     config: BridgeConfig,
     filter: Filter,
@@ -98,6 +102,7 @@ pub async fn redrive(
     Ok(())
 }
 
+/// `nats-bridge replay`: replays the events stream from `from` to `route` (or every route).
 pub async fn replay(
     config: BridgeConfig,
     route: Option<String>,

@@ -2,12 +2,12 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use crate::config::BridgeConfig;
 use async_nats::jetstream;
 use futures::future::join_all;
-use lzstock_app::bridge::BridgeConfig;
-use lzstock_app::email_events::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_app::{health, resources};
 use lzstock_infra::emails::PgEmailStore;
+use lzstock_infra::emails::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::bridge::{
     self, advisory, lambda, BridgeMetrics, Concurrency, Gated, LambdaFunction,
@@ -44,7 +44,7 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
         tasks: Some(task_health.clone()),
     };
     // The bridge's port is an operator port (beside /metrics): versions for every caller.
-    let routes = health::router(probe, health::Disclosure::Everyone).merge(metrics.router());
+    let routes = health::router(probe).merge(metrics.router());
     let serving = http::serve_standalone(listener, routes, shutdown.requested());
     let working = async {
         if !resources::provision_streams(&js, &config.streams, shutdown.requested()).await? {

@@ -11,9 +11,9 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use lzstock_app::resources;
-use lzstock_app::routing;
-use lzstock_app::scraper::{self, ScraperConfig, ScraperDeps};
 use lzstock_domain::company::Scope;
+use lzstock_scraper::schedules::SEC_SYNC;
+use lzstock_scraper::{self as scraper, ScraperConfig, ScraperDeps};
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
 use lzstock_shim::{meters, telemetry, Host};
@@ -137,7 +137,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
                 pool: pool.clone(),
             };
             let run = schedule::run_from_payload(&event, &format!("local-{}", std::process::id()));
-            match (routing::SEC_SYNC.run)(&deps, run).await {
+            match (SEC_SYNC.run)(&deps, run).await {
                 Ok(report) => println!("{}", serde_json::to_string_pretty(&report)?),
                 Err(scraper::RunError::Stopped(report)) => {
                     println!("{}", serde_json::to_string_pretty(&report)?);
@@ -147,7 +147,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             }
         }
         Command::Scheduled => {
-            let job = routing::SEC_SYNC;
+            let job = SEC_SYNC;
             let deps = ScraperDeps {
                 config: config.clone(),
                 pool: pool.clone(),

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use lzstock_app::auth::issue_token;
 use lzstock_harness::sec_standin::{SecStandIn, StandInRules, ACME_COMPANYFACTS, ACME_SUBMISSIONS};
+use lzstock_harness::tokens::issue_token;
 use lzstock_harness::{base_env, database, nats, process, TEST_JWT_SECRET};
 use serde_json::{json, Value};
 

@@ -3,7 +3,7 @@
 //!
 //! Anyone may ask whether the process is ready; the server versions are a map for an
 //! attacker, so the API shows them only to a caller with a valid token (the bridge, whose
-//! port is an operator port beside `/metrics`, shows them to every caller). The probe's
+//! port is an operator port beside `/metrics`, shows them to every caller: [`router`]). The probe's
 //! result is kept for [`PROBE_TTL`], so a flood of health checks costs the database and
 //! NATS one round trip each per period, not one per request.
 
@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use async_nats::jetstream;
 use axum::extract::State;
-use axum::http::request::Parts;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::get;
@@ -24,22 +23,11 @@ use sqlx::PgPool;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::api::Authenticator;
-
 /// How long one dependency check may take; health must answer even when a server hangs.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How long a probe's result answers `/healthz` before the dependencies are asked again.
 pub const PROBE_TTL: Duration = Duration::from_secs(2);
-
-/// Who sees the server versions in `/healthz`.
-#[derive(Debug, Clone)]
-pub enum Disclosure {
-    /// Every caller: an operator-only port.
-    Everyone,
-    /// Callers this authenticator accepts; others get readiness only.
-    Authenticated(Authenticator),
-}
 
 /// The dependencies a process checks; a function leaves out those it does not use.
 #[derive(Debug, Clone, Default)]
@@ -256,13 +244,23 @@ impl HealthReport {
 
 /// A probe whose result is reused for [`PROBE_TTL`]; concurrent callers share one check.
 #[derive(Debug)]
-struct CachedProbe {
+pub struct CachedProbe {
     probe: HealthProbe,
     last: Mutex<Option<(Instant, HealthReport)>>,
 }
 
 impl CachedProbe {
-    async fn check(&self) -> HealthReport {
+    /// Caches `probe`'s results.
+    #[must_use]
+    pub fn new(probe: HealthProbe) -> Self {
+        Self {
+            probe,
+            last: Mutex::new(None),
+        }
+    }
+
+    /// The last report if younger than [`PROBE_TTL`], else a fresh one.
+    pub async fn check(&self) -> HealthReport {
         // Held across the check: callers arriving meanwhile wait for its result.
         let mut last = self.last.lock().await;
         if let Some((at, report)) = last.as_ref() {
@@ -274,55 +272,40 @@ impl CachedProbe {
         *last = Some((Instant::now(), report.clone()));
         report
     }
+
+    /// The `/healthz` answer: 200 with the report when every dependency is up, 503
+    /// otherwise; server versions only when `disclosed`.
+    pub async fn answer(&self, disclosed: bool) -> (StatusCode, Json<HealthReport>) {
+        let report = self.check().await;
+        let status = match report.status {
+            Status::Ok => StatusCode::OK,
+            Status::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        let report = if disclosed {
+            report
+        } else {
+            report.readiness()
+        };
+        (status, Json(report))
+    }
 }
 
-#[derive(Debug, Clone)]
-struct HealthState {
-    probe: Arc<CachedProbe>,
-    disclosure: Disclosure,
-}
-
-/// `GET /healthz`: 200 with the report when every dependency is up, 503 otherwise; server
-/// versions only as `disclosure` allows. `GET /livez`: 200 while the process serves at
-/// all, checking nothing (liveness, and the baseline of the server itself in benchmarks).
-pub fn router(probe: HealthProbe, disclosure: Disclosure) -> Router {
-    let state = HealthState {
-        probe: Arc::new(CachedProbe {
-            probe,
-            last: Mutex::new(None),
-        }),
-        disclosure,
-    };
+/// `GET /healthz` with the server versions for every caller (an operator port, beside
+/// `/metrics`), and `GET /livez`: 200 while the process serves at all, checking nothing
+/// (liveness, and the baseline of the server itself in benchmarks). The API, which shows
+/// versions only to authenticated callers, serves its own `/healthz` over a [`CachedProbe`].
+pub fn router(probe: HealthProbe) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
-        .route("/livez", get(|| async { "ok" }))
-        .with_state(state)
+        .route("/livez", get(livez))
+        .with_state(Arc::new(CachedProbe::new(probe)))
 }
 
-async fn healthz(State(state): State<HealthState>, parts: Parts) -> impl IntoResponse {
-    let report = state.probe.check().await;
-    let status = match report.status {
-        Status::Ok => StatusCode::OK,
-        Status::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    let disclosed = match &state.disclosure {
-        Disclosure::Everyone => true,
-        // Only a caller who sent credentials is checked; a bad token is just anonymous here.
-        Disclosure::Authenticated(auth) => {
-            (parts
-                .headers
-                .contains_key(axum::http::header::AUTHORIZATION)
-                || parts
-                    .extensions
-                    .get::<lzstock_shim::claims::VerifiedClaims>()
-                    .is_some())
-                && auth.owner(&parts.headers, &parts.extensions).await.is_ok()
-        }
-    };
-    let report = if disclosed {
-        report
-    } else {
-        report.readiness()
-    };
-    (status, Json(report))
+/// `GET /livez`'s answer.
+pub async fn livez() -> &'static str {
+    "ok"
+}
+
+async fn healthz(State(probe): State<Arc<CachedProbe>>) -> impl IntoResponse {
+    probe.answer(true).await
 }

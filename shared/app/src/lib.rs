@@ -1,20 +1,9 @@
-//! LZStock's application layer: per-function configuration, controllers, the routing of
-//! triggers to the core, and the composition root that turns configuration into wired
-//! resources. Function binaries call into this crate and hand the result to the shim.
+//! What every LZStock function shares at its composition root: the configuration of the
+//! servers they use (PostgreSQL, NATS, SMTP, Redis, SEC), the code that turns it into
+//! connected resources, and `/healthz`. Each function's own handlers and configuration live
+//! in its crate under `functions/`.
 #![warn(missing_docs)]
 
-pub mod api;
-pub mod auth;
-pub mod bridge;
 pub mod config;
-pub mod dashboard_events;
-pub mod email_events;
-pub mod event_deps;
-pub mod event_router;
-pub mod events;
 pub mod health;
-pub mod local_schedules;
 pub mod resources;
-pub mod routing;
-pub mod scraper;
-pub mod trace_file;

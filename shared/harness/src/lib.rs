@@ -22,6 +22,8 @@ pub mod sec_samples;
 pub mod sec_standin;
 pub mod smtp_sink;
 pub mod tls;
+pub mod tokens;
+pub mod trace_file;
 
 use std::sync::OnceLock;
 

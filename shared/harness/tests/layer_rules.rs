@@ -2,7 +2,11 @@
 //! `cargo metadata`:
 //! - `lzstock-domain` pulls in no transport or I/O crate, even transitively;
 //! - `lzstock-shim` depends on no LZStock crate;
-//! - no function crate depends on another function crate.
+//! - no function crate depends on another function crate, even through a shared crate;
+//! - no function reaches tooling (`tools/`, the test harness), and no shared crate reaches
+//!   a function or tooling;
+//! - only the API links the API's own stack (OpenAPI, JWT verification), and no function
+//!   links what only tooling reads (the template's YAML, schedule time zones).
 //!
 //! A failure names the offending chain of edges, e.g.
 //! `lzstock-domain -> some-crate -> tokio`.
@@ -54,6 +58,8 @@ type Graph = BTreeMap<String, BTreeSet<String>>;
 struct Workspace {
     graph: Graph,
     functions: BTreeSet<String>,
+    tooling: BTreeSet<String>,
+    shared: BTreeSet<String>,
 }
 
 fn load() -> Workspace {
@@ -84,14 +90,27 @@ fn load() -> Workspace {
             .collect();
         graph.insert(names[node.id.as_str()].name.clone(), deps);
     }
-    let functions = metadata
-        .workspace_members
-        .iter()
-        .map(|id| names[id.as_str()])
-        .filter(|p| p.manifest_path.contains("/functions/"))
-        .map(|p| p.name.clone())
+    let members_under = |folder: &str| -> BTreeSet<String> {
+        metadata
+            .workspace_members
+            .iter()
+            .map(|id| names[id.as_str()])
+            .filter(|p| p.manifest_path.contains(folder))
+            .map(|p| p.name.clone())
+            .collect()
+    };
+    let mut tooling = members_under("/tools/");
+    tooling.insert("lzstock-harness".to_owned());
+    let shared = members_under("/shared/")
+        .into_iter()
+        .filter(|name| !tooling.contains(name))
         .collect();
-    Workspace { graph, functions }
+    Workspace {
+        graph,
+        functions: members_under("/functions/"),
+        tooling,
+        shared,
+    }
 }
 
 /// The shortest chain of normal dependencies from `from` to a package matching `bad`.
@@ -142,6 +161,16 @@ fn is_io_crate(name: &str) -> bool {
     EXACT.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
 }
 
+/// Crates only the API needs: its OpenAPI document and its own token verification.
+fn is_api_only(name: &str) -> bool {
+    ["utoipa", "utoipa-axum", "jsonwebtoken"].contains(&name)
+}
+
+/// Crates only tooling needs: the SAM template's YAML and schedule expressions' time zones.
+fn is_tooling_only(name: &str) -> bool {
+    ["serde_norway", "chrono-tz"].contains(&name)
+}
+
 fn check(workspace: &Workspace) -> Vec<String> {
     let mut violations = Vec::new();
     if let Some(path) = forbidden_path(&workspace.graph, "lzstock-domain", is_io_crate) {
@@ -159,13 +188,42 @@ fn check(workspace: &Workspace) -> Vec<String> {
         ));
     }
     for function in &workspace.functions {
-        for dep in workspace.graph.get(function).into_iter().flatten() {
-            if workspace.functions.contains(dep) {
+        let other_function = |n: &str| n != function && workspace.functions.contains(n);
+        if let Some(path) = forbidden_path(&workspace.graph, function, other_function) {
+            violations.push(format!(
+                "a function depends on another function: {} \
+                 (move the shared piece into shared/)",
+                path.join(" -> ")
+            ));
+        }
+        if let Some(path) = forbidden_path(&workspace.graph, function, |n| {
+            workspace.tooling.contains(n)
+        }) {
+            violations.push(format!("a function links tooling: {}", path.join(" -> ")));
+        }
+        if let Some(path) = forbidden_path(&workspace.graph, function, is_tooling_only) {
+            violations.push(format!(
+                "a function links what only tooling reads: {}",
+                path.join(" -> ")
+            ));
+        }
+        if function != "api" {
+            if let Some(path) = forbidden_path(&workspace.graph, function, is_api_only) {
                 violations.push(format!(
-                    "a function depends on another function: {function} -> {dep} \
-                     (move the shared piece into shared/)"
+                    "a function other than the API links the API's stack: {}",
+                    path.join(" -> ")
                 ));
             }
+        }
+    }
+    for crate_name in &workspace.shared {
+        if let Some(path) = forbidden_path(&workspace.graph, crate_name, |n| {
+            workspace.functions.contains(n) || workspace.tooling.contains(n)
+        }) {
+            violations.push(format!(
+                "a shared crate depends on a function or on tooling: {}",
+                path.join(" -> ")
+            ));
         }
     }
     violations
@@ -191,7 +249,9 @@ fn a_violation_names_the_offending_edges() {
         ("helper", vec!["tokio"]),
         ("lzstock-shim", vec!["lzstock-domain"]),
         ("api", vec!["events"]),
-        ("events", vec![]),
+        ("events", vec!["lzstock-app", "jsonwebtoken"]),
+        ("lzstock-app", vec!["lzstock-admin"]),
+        ("lzstock-admin", vec!["serde_norway"]),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v.into_iter().map(str::to_owned).collect()))
@@ -199,6 +259,8 @@ fn a_violation_names_the_offending_edges() {
     let workspace = Workspace {
         graph,
         functions: ["api".to_owned(), "events".to_owned()].into(),
+        tooling: ["lzstock-admin".to_owned()].into(),
+        shared: ["lzstock-app".to_owned()].into(),
     };
     let violations = check(&workspace);
     assert_eq!(
@@ -207,6 +269,12 @@ fn a_violation_names_the_offending_edges() {
             "the domain reaches an I/O crate: lzstock-domain -> helper -> tokio",
             "the shim depends on an LZStock crate: lzstock-shim -> lzstock-domain",
             "a function depends on another function: api -> events (move the shared piece into shared/)",
+            "a function links tooling: api -> events -> lzstock-app -> lzstock-admin",
+            "a function links what only tooling reads: api -> events -> lzstock-app -> lzstock-admin -> serde_norway",
+            "a function links tooling: events -> lzstock-app -> lzstock-admin",
+            "a function links what only tooling reads: events -> lzstock-app -> lzstock-admin -> serde_norway",
+            "a function other than the API links the API's stack: events -> jsonwebtoken",
+            "a shared crate depends on a function or on tooling: lzstock-app -> lzstock-admin",
         ]
     );
 }

@@ -19,6 +19,14 @@ use crate::postgres::unavailable;
 /// The subject a created email is announced on, below the subject root.
 pub const EMAIL_CREATED: &str = "emails.created";
 
+/// How often (whoever sweeps: the events host standalone, the bridge on Lambda) stalled emails are looked for.
+pub const RESEND_EVERY: Duration = Duration::from_secs(15);
+
+/// How long after its last attempt a waiting email counts as stalled: longer than the
+/// bridge's redeliveries of its event take (1 + 2 + 4 + 8 s at the default backoff and five
+/// deliveries), so a live retry is not doubled for nothing.
+pub const RESEND_STALLED_AFTER: Duration = Duration::from_secs(60);
+
 /// Emails in PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct PgEmailStore {

@@ -22,7 +22,6 @@ pub mod invocation;
 pub mod message_host;
 pub mod meters;
 pub mod schedule;
-pub mod schedule_expression;
 pub mod shutdown;
 pub mod streams;
 pub mod tasks;

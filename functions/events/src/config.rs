@@ -1,0 +1,99 @@
+//! The events function's configuration.
+
+use std::time::Duration;
+
+use lzstock_domain::dashboard::TickerList;
+use lzstock_infra::streams::EventStreams;
+use lzstock_shim::backoff::Backoff;
+use lzstock_shim::bridge::settings::{
+    InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
+};
+use lzstock_shim::bridge::ConsumerSettings;
+use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
+
+use crate::routing::Commit;
+use lzstock_app::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
+use lzstock_app::resources;
+
+/// Everything the events function reads from the environment.
+#[derive(Debug, Clone)]
+pub struct EventsConfig {
+    /// PostgreSQL, where handlers write their effects.
+    pub database: DatabaseConfig,
+    /// NATS, consumed standalone.
+    pub nats: NatsConfig,
+    /// Stream names.
+    pub streams: EventStreams,
+    /// How the standalone consumer pulls.
+    pub consumer: ConsumerSettings,
+    /// `EVENTS_COMMIT`: whether a batch's records commit together where their routes allow
+    /// it (`batch`, the default) or each on its own (`record`).
+    pub commit: Commit,
+    /// `SIGNUP_DEFAULT_TICKERS`: the companies of a new user's first dashboard.
+    pub signup_tickers: TickerList,
+    /// `EMAIL_FROM` and `SMTP_URL`: how emails leave (none until both are set).
+    pub mail: Option<MailConfig>,
+    /// `REDIS_URL`, whose email cache a sent email invalidates.
+    pub optional: OptionalServices,
+}
+
+/// The default `SIGNUP_DEFAULT_TICKERS`.
+pub const DEFAULT_SIGNUP_TICKERS: &str = "AAPL,MSFT,GOOGL,AMZN,NVDA";
+
+impl EventsConfig {
+    /// Parses the configuration. `EVENTS_BATCH_SIZE` (10), `EVENTS_MAX_DELIVER` (5),
+    /// `EVENTS_ACK_WAIT_MS` (30000) and `EVENTS_CONCURRENCY` (4) tune the standalone consumer.
+    ///
+    /// # Errors
+    /// The first missing or malformed variable.
+    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
+        let streams = resources::event_streams(source)?;
+        let consumer = ConsumerSettings {
+            stream: streams.events.clone(),
+            durable: parsed_or(source, "EVENTS_CONSUMER", "events".to_owned())?,
+            filter_subjects: vec![streams.events_wildcard()],
+            batch_size: parsed_or(source, "EVENTS_BATCH_SIZE", 10)?,
+            max_wait: Duration::from_secs(1),
+            max_deliver: parsed_or(source, "EVENTS_MAX_DELIVER", 5)?,
+            ack_wait: Duration::from_millis(parsed_or(source, "EVENTS_ACK_WAIT_MS", 30_000)?),
+            max_ack_pending: 1000,
+            concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
+            dead_letter_prefix: streams.dead_letter_prefix.clone(),
+            backoff: Backoff::default(),
+            invoke_timeout: DEFAULT_INVOKE_TIMEOUT,
+            max_invoke_bytes: DEFAULT_MAX_INVOKE_BYTES,
+            start: StartPosition::All,
+        };
+        consumer
+            .validate()
+            .map_err(|InvalidSetting { field, reason }| ConfigError::Malformed {
+                name: match field {
+                    "batch_size" => "EVENTS_BATCH_SIZE",
+                    "max_deliver" => "EVENTS_MAX_DELIVER",
+                    "ack_wait_ms" => "EVENTS_ACK_WAIT_MS",
+                    "concurrency" => "EVENTS_CONCURRENCY",
+                    _ => "EVENTS_CONSUMER",
+                },
+                reason: format!("{field} {reason}"),
+            })?;
+        let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
+            .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());
+        let signup_tickers =
+            crate::dashboard_events::parse_signup_tickers(&tickers).map_err(|reason| {
+                ConfigError::Malformed {
+                    name: "SIGNUP_DEFAULT_TICKERS",
+                    reason,
+                }
+            })?;
+        Ok(Self {
+            database: DatabaseConfig::from_source(source)?,
+            nats: NatsConfig::from_source(source)?,
+            streams,
+            consumer,
+            commit: parsed_or(source, "EVENTS_COMMIT", Commit::Batch)?,
+            signup_tickers,
+            mail: MailConfig::optional_from_source(source)?,
+            optional: OptionalServices::from_source(source)?,
+        })
+    }
+}
