@@ -6,7 +6,7 @@ use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
 use axum::http::{Extensions, HeaderMap};
-use lzstock_domain::dashboard::OwnerId;
+use lzstock_domain::common::OwnerId;
 use lzstock_shim::claims::VerifiedClaims;
 
 use super::error::{ApiError, ErrorCode};

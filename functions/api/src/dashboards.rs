@@ -7,9 +7,10 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 
 use chrono::{DateTime, Utc};
+use lzstock_domain::common::{Page, PageRequest};
 use lzstock_domain::dashboard::{
     parse_indicators, CreateDashboard, Dashboard, DashboardId, DashboardInsights, DashboardName,
-    DeleteDashboard, GetDashboard, ListDashboards, NewDashboard, Page, PageRequest, TickerList,
+    DeleteDashboard, GetDashboard, ListDashboards, NewDashboard, TickerList,
 };
 use serde::{Deserialize, Serialize};
 

@@ -6,7 +6,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use lzstock_domain::dashboard::{OwnerId, Page, PageRequest};
+use lzstock_domain::common::{OwnerId, Page, PageRequest};
 use lzstock_domain::email::{
     Body, CreateEmail, CreateEmailError, Email, EmailAddress, EmailId, GetEmail, GetEmailError,
     NewEmail, Recipients, SearchEmails, SearchEmailsError, SearchText, Subject,

@@ -174,7 +174,7 @@ impl From<DeleteDashboardError> for ApiError {
 
 #[cfg(test)]
 mod tests {
-    use lzstock_domain::dashboard::StoreError;
+    use lzstock_domain::common::StoreError;
 
     use super::*;
 

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use buffa_types::google::protobuf::Timestamp;
 use connectrpc::{ConnectError, RequestContext, Response, ServiceRequest, ServiceResult};
+use lzstock_domain::common::{OwnerId, PageRequest};
 use lzstock_domain::dashboard::{
     CreateDashboard, Dashboard, DashboardId, DeleteDashboard, GetDashboard, ListDashboards,
-    NewDashboard, OwnerId, PageRequest,
+    NewDashboard,
 };
 use lzstock_domain::InvalidInput;
 use lzstock_proto::lzstock::v1 as pb;

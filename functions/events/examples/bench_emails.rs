@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use futures::StreamExt;
-use lzstock_domain::dashboard::OwnerId;
+use lzstock_domain::common::OwnerId;
 use lzstock_domain::email::{
     Body, Email, EmailAddress, EmailId, EmailStatus, Mailer, Recipients, Subject,
 };

@@ -3,9 +3,8 @@
 
 use std::sync::Arc;
 
-use lzstock_domain::dashboard::{
-    CreateDashboard, DashboardName, NewDashboard, OwnerId, ProcessedEvent, TickerList,
-};
+use lzstock_domain::common::{OwnerId, ProcessedEvent};
+use lzstock_domain::dashboard::{CreateDashboard, DashboardName, NewDashboard, TickerList};
 use lzstock_domain::email::{Contact, EmailAddress, WelcomeUser};
 use lzstock_proto::lzstock::v1 as pb;
 use lzstock_shim::envelope::{Envelope, HandlerError};

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use lzstock_domain::dashboard::{OwnerId, ProcessedEvent};
+use lzstock_domain::common::{OwnerId, ProcessedEvent};
 use lzstock_domain::email::{
     AlertOwners, Body, CreateEmail, CreateEmailError, EmailAddress, EmailId, NewEmail, Recipients,
     SendEmail, SendEmailError, SendOutcome, Subject,

@@ -92,8 +92,9 @@ async fn stops_with_the_reason_when_jetstream_refuses_the_streams() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn relays_the_outbox_to_jetstream_when_it_has_a_database() {
+    use lzstock_domain::common::OwnerId;
     use lzstock_domain::dashboard::{
-        parse_indicators, CreateDashboard, DashboardName, NewDashboard, OwnerId, TickerList,
+        parse_indicators, CreateDashboard, DashboardName, NewDashboard, TickerList,
     };
     let (db, bus) = tokio::join!(lzstock_harness::database(), nats());
     // What a Lambda-hosted API leaves behind: a committed dashboard and its pending event.

@@ -6,11 +6,11 @@ pub mod schedules;
 
 use std::time::{Duration, Instant};
 
+use lzstock_domain::common::StoreError;
 use lzstock_domain::company::{Scope, ScrapeCompanies, ScrapeError, ScrapeReport, ScrapeRun};
-use lzstock_domain::dashboard::StoreError;
 use lzstock_infra::company_sync::PgCompanySync;
 use lzstock_infra::scrape_runs::PgScrapeRuns;
-use lzstock_infra::sec::{Edgar, RequestBudget, SecHttp, SecPolicy};
+use lzstock_infra::sec::{Edgar, RequestBudget, SecConnection, SecHttp, SecPolicy};
 use lzstock_shim::config::{ConfigError, Source};
 use lzstock_shim::schedule::{Schedule, ScheduledRun};
 use serde::Serialize;
@@ -100,13 +100,16 @@ pub fn scope_of_input(input: &serde_json::Value) -> Result<Scope, String> {
     }
 }
 
-/// What a scheduled run needs: the configuration and the database.
+/// What a scheduled run needs: the configuration, the database and the SEC client, each
+/// built once at start.
 #[derive(Debug, Clone)]
 pub struct ScraperDeps {
     /// The scraper's configuration.
     pub config: ScraperConfig,
     /// PostgreSQL.
     pub pool: PgPool,
+    /// The HTTP client to SEC.
+    pub sec: SecConnection,
 }
 
 /// One fire of the schedule: the scope its input names, until a minute before the host's
@@ -119,9 +122,17 @@ pub async fn scheduled(deps: &ScraperDeps, run: ScheduledRun) -> Result<RunRepor
     let scope = scope_of_input(&run.input).map_err(RunError::Input)?;
     let deadline = run.deadline.and_then(Deadline::before_host);
     let root = deps.config.streams.subject_root.clone();
-    self::run(&deps.config, &deps.pool, &root, run, &scope, deadline)
-        .await?
-        .completed()
+    self::run(
+        &deps.config,
+        &deps.pool,
+        &deps.sec,
+        &root,
+        run,
+        &scope,
+        deadline,
+    )
+    .await?
+    .completed()
 }
 
 /// The id of the run `run` stands for over `scope`: the trigger's id (derived from the fire
@@ -187,9 +198,6 @@ pub enum RunError {
     /// Storage failed.
     #[error("storage: {0}")]
     Store(#[from] StoreError),
-    /// The budget could not be read, or the client could not be built.
-    #[error("{0}")]
-    Setup(String),
     /// The trigger's input is not one the scraper understands.
     #[error("{0}")]
     Input(String),
@@ -269,6 +277,7 @@ const RUN_LEASE: Duration = Duration::from_secs(60);
 pub async fn run(
     config: &ScraperConfig,
     pool: &PgPool,
+    sec: &SecConnection,
     subject_root: &str,
     run: ScheduledRun,
     scope: &Scope,
@@ -279,8 +288,7 @@ pub async fn run(
         block_pause: Duration::from_secs(config.sec.block_pause_secs),
         ..SecPolicy::default()
     };
-    let http = SecHttp::new(&config.sec.user_agent, budget, policy)
-        .map_err(|e| RunError::Setup(format!("SEC_USER_AGENT: {e}")))?;
+    let http = SecHttp::new(sec, budget, policy);
     let edgar = Edgar::new(http, config.sec.endpoints.clone());
     let store = PgCompanySync::new(pool.clone(), subject_root);
     let runs = PgScrapeRuns::new(pool.clone(), RUN_LEASE);

@@ -12,9 +12,10 @@ use std::time::Duration;
 
 use lzstock_app::resources;
 use lzstock_domain::company::Scope;
+use lzstock_infra::sec::SecConnection;
 use lzstock_scraper::schedules::SEC_SYNC;
 use lzstock_scraper::{self as scraper, ScraperConfig, ScraperDeps};
-use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::config::{self, ConfigError, ProcessEnv};
 use lzstock_shim::schedule::{self, ScheduledRun};
 use lzstock_shim::{meters, telemetry, Host};
 
@@ -90,6 +91,14 @@ async fn main() -> ExitCode {
         }
     };
     let config = config::or_exit("scraper", ScraperConfig::from_source(&ProcessEnv));
+    // Built once, at start: a user agent SEC's client refuses stops the process here.
+    let sec = config::or_exit(
+        "scraper",
+        SecConnection::new(&config.sec.user_agent).map_err(|e| ConfigError::Malformed {
+            name: "SEC_USER_AGENT",
+            reason: e.to_string(),
+        }),
+    );
     let metrics_port = config::or_exit("scraper", meters::port_from_env(&ProcessEnv));
     let meters = config::or_exit("scraper", meters::install_from(&ProcessEnv, Host::detect()));
     if let (Some(port), Command::Scheduled, Host::Standalone) =
@@ -103,7 +112,7 @@ async fn main() -> ExitCode {
             lzstock_shim::shutdown::signal(),
         ));
     }
-    match run(config, command).await {
+    match run(config, sec, command).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "scraper stopped");
@@ -112,7 +121,11 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    config: ScraperConfig,
+    sec: SecConnection,
+    command: Command,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
     let root = config.streams.subject_root.clone();
     match command {
@@ -121,6 +134,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             let report = scraper::run(
                 &config,
                 &pool,
+                &sec,
                 &root,
                 ScheduledRun::manual(),
                 &scope,
@@ -135,6 +149,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             let deps = ScraperDeps {
                 config: config.clone(),
                 pool: pool.clone(),
+                sec: sec.clone(),
             };
             let run = schedule::run_from_payload(&event, &format!("local-{}", std::process::id()));
             match (SEC_SYNC.run)(&deps, run).await {
@@ -151,6 +166,7 @@ async fn run(config: ScraperConfig, command: Command) -> Result<(), Box<dyn std:
             let deps = ScraperDeps {
                 config: config.clone(),
                 pool: pool.clone(),
+                sec: sec.clone(),
             };
             let deps = &deps;
             schedule::run(config.schedule.clone(), |run| (job.run)(deps, run)).await?;

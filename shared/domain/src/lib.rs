@@ -4,9 +4,11 @@
 //! even transitively; the layer-rules test over `cargo metadata` enforces it.
 #![warn(missing_docs)]
 
+pub mod common;
 pub mod company;
 pub mod dashboard;
 pub mod email;
+pub mod events;
 mod invalid;
 
 pub use company::{Cik, Ticker, ValueError};

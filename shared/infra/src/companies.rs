@@ -1,8 +1,8 @@
 //! [`CompanyStore`] on PostgreSQL.
 
 use crate::postgres::unavailable;
+use lzstock_domain::common::StoreError;
 use lzstock_domain::company::{Company, CompanyStore, Fact};
-use lzstock_domain::dashboard::StoreError;
 use lzstock_domain::{Cik, Ticker};
 use sqlx::PgPool;
 

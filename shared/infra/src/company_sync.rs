@@ -4,9 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use lzstock_domain::common::StoreError;
 use lzstock_domain::company::{Company, Fact, Filing, ListedCompany, SyncStore};
-use lzstock_domain::dashboard::StoreError;
+use lzstock_domain::events::FACTS_UPDATED;
 use lzstock_domain::{Cik, Ticker};
+use serde_json::json;
 use sqlx::PgPool;
 
 use crate::outbox::{self, OutboxEvent};
@@ -240,7 +242,7 @@ impl PgCompanySync {
             )
             .fetch_one(&mut *tx)
             .await?;
-            let event = OutboxEvent::facts_updated(
+            let event = facts_updated(
                 &self.subject_root,
                 ticker.as_str(),
                 &cik,
@@ -369,4 +371,31 @@ impl SyncStore for PgCompanySync {
             .await
             .map_err(unavailable)
     }
+}
+
+/// `<root>.companies.facts_updated`: `{"ticker"}` and `{"ticker", "cik",
+/// "changedConcepts", "latestFiled", "accession"}`.
+fn facts_updated(
+    subject_root: &str,
+    ticker: &str,
+    cik: &str,
+    changed_concepts: &[String],
+    latest_filed: chrono::NaiveDate,
+    accession: &str,
+) -> OutboxEvent {
+    OutboxEvent::new(
+        uuid::Uuid::now_v7(),
+        subject_root,
+        FACTS_UPDATED,
+        None,
+        chrono::Utc::now(),
+        json!({ "ticker": ticker }),
+        json!({
+            "ticker": ticker,
+            "cik": cik,
+            "changedConcepts": changed_concepts,
+            "latestFiled": latest_filed.to_string(),
+            "accession": accession,
+        }),
+    )
 }

@@ -1,20 +1,19 @@
 //! [`DashboardStore`] on PostgreSQL, with compile-time checked queries.
 
 use chrono::{DateTime, Utc};
+use lzstock_domain::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 use lzstock_domain::dashboard::{
-    Dashboard, DashboardCreated, DashboardId, DashboardName, DashboardStore, OwnerId, Page,
-    PageRequest, ProcessedEvent, StoreError, TickerList,
+    Dashboard, DashboardCreated, DashboardId, DashboardName, DashboardStore, TickerList,
 };
 use lzstock_domain::email::Contact;
+use lzstock_domain::events::DASHBOARD_CREATED;
 use lzstock_domain::InvalidInput;
+use serde_json::{json, Value};
 use sqlx::{PgConnection, PgPool};
 
 use crate::database::{BatchTransaction, Database};
 use crate::outbox::{self, OutboxEvent};
 use crate::postgres::unavailable;
-
-/// The subject a created dashboard is announced on, below the subject root.
-pub const DASHBOARD_CREATED: &str = "dashboards.created";
 
 /// Dashboards in PostgreSQL.
 #[derive(Debug, Clone)]
@@ -24,7 +23,7 @@ pub struct PgDashboardStore {
 }
 
 impl PgDashboardStore {
-    /// A store on `pool`; events go to `<subject_root>.dashboards.created`.
+    /// A store on `pool`; its events go to `<subject_root>.dashboards.created`.
     #[must_use]
     pub fn new(pool: PgPool, subject_root: impl Into<String>) -> Self {
         Self {
@@ -106,7 +105,7 @@ impl PgDashboardStore {
             }
             other => unavailable(other),
         })?;
-        let announcement = OutboxEvent::dashboard_created(&self.subject_root, event);
+        let announcement = announcement(&self.subject_root, event);
         outbox::insert(connection, &announcement)
             .await
             .map_err(unavailable)
@@ -215,4 +214,34 @@ impl DashboardStore for PgDashboardStore {
         .map_err(unavailable)?;
         Ok(deleted.rows_affected() == 1)
     }
+}
+
+/// `<root>.dashboards.created`: the CreateDashboard request and the created dashboard.
+fn announcement(subject_root: &str, event: &DashboardCreated) -> OutboxEvent {
+    let request = json!({
+        "name": event.request.name.as_str(),
+        "tickers": event.request.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "indicators": event.request.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
+    });
+    OutboxEvent::new(
+        event.event_id,
+        subject_root,
+        DASHBOARD_CREATED,
+        event.trace_id.as_deref(),
+        event.dashboard.created_at,
+        request,
+        dashboard_json(&event.dashboard),
+    )
+}
+
+/// A dashboard in canonical proto3 JSON (`lzstock.v1.Dashboard`).
+fn dashboard_json(dashboard: &Dashboard) -> Value {
+    json!({
+        "id": dashboard.id.to_string(),
+        "ownerId": dashboard.owner.as_str(),
+        "name": dashboard.name.as_str(),
+        "tickers": dashboard.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "indicators": dashboard.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "createdAt": dashboard.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    })
 }

@@ -4,22 +4,22 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use lzstock_domain::dashboard::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
+use lzstock_domain::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 use lzstock_domain::email::{
     Body, Claim, Email, EmailAddress, EmailCreated, EmailId, EmailStatus, EmailStore, Recipients,
     SearchText, Subject,
 };
+use lzstock_domain::events::EMAIL_CREATED;
 use lzstock_domain::InvalidInput;
+use serde_json::json;
 use sqlx::{PgConnection, PgPool};
 
 use crate::database::{BatchTransaction, Database};
 use crate::outbox::{self, OutboxEvent};
 use crate::postgres::unavailable;
 
-/// The subject a created email is announced on, below the subject root.
-pub const EMAIL_CREATED: &str = "emails.created";
-
-/// How often (whoever sweeps: the events host standalone, the bridge on Lambda) stalled emails are looked for.
+/// How often stalled emails are looked for (by the events host standalone, by the bridge
+/// on Lambda).
 pub const RESEND_EVERY: Duration = Duration::from_secs(15);
 
 /// How long after its last attempt a waiting email counts as stalled: longer than the
@@ -127,7 +127,7 @@ impl PgEmailStore {
             }
             other => unavailable(other),
         })?;
-        let announcement = OutboxEvent::email_created(&self.subject_root, event);
+        let announcement = announcement(&self.subject_root, event);
         outbox::insert(connection, &announcement)
             .await
             .map_err(unavailable)
@@ -199,7 +199,7 @@ impl PgEmailStore {
                 trace_id: None,
                 email,
             };
-            let announcement = OutboxEvent::email_created(&self.subject_root, &event);
+            let announcement = announcement(&self.subject_root, &event);
             outbox::insert(&mut tx, &announcement)
                 .await
                 .map_err(unavailable)?;
@@ -392,4 +392,39 @@ impl EmailStore for PgEmailStore {
     async fn release(&self, id: EmailId, reason: &str) -> Result<(), StoreError> {
         self.settle(id, EmailStatus::Queued, Some(reason)).await
     }
+}
+
+/// `<root>.emails.created`: the email as created, without its body (up to 1 MiB, it could
+/// outgrow a message; the sender reads it from the database).
+fn announcement(subject_root: &str, event: &EmailCreated) -> OutboxEvent {
+    let email = &event.email;
+    let to: Vec<String> = email
+        .to
+        .as_slice()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let request = json!({
+        "from": email.from.as_str(),
+        "to": to,
+        "subject": email.subject.as_str(),
+    });
+    let response = json!({
+        "id": email.id.to_string(),
+        "ownerId": email.owner.as_str(),
+        "from": email.from.as_str(),
+        "to": to,
+        "subject": email.subject.as_str(),
+        "status": email.status.as_str(),
+        "createdAt": email.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    });
+    OutboxEvent::new(
+        event.event_id,
+        subject_root,
+        EMAIL_CREATED,
+        event.trace_id.as_deref(),
+        email.created_at,
+        request,
+        response,
+    )
 }

@@ -1,7 +1,7 @@
 //! [`NoticeStore`] on PostgreSQL: users' contacts, the owners tracking a company, and notices
 //! keyed so each key gets one email ever.
 
-use lzstock_domain::dashboard::{OwnerId, StoreError};
+use lzstock_domain::common::{OwnerId, StoreError};
 use lzstock_domain::email::{Contact, EmailAddress, EmailCreated, NoticeKey, NoticeStore};
 use lzstock_domain::Ticker;
 use sqlx::{PgConnection, PgPool};

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lzstock_domain::dashboard::StoreError;
+use lzstock_domain::common::StoreError;
 use sqlx::postgres::{PgPool, PgPoolOptions};
 
 /// How long a query waits for a free connection before it fails; an unreachable database

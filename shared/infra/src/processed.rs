@@ -1,6 +1,6 @@
 //! `processed_events`: the record that makes an event's effect happen once.
 
-use lzstock_domain::dashboard::ProcessedEvent;
+use lzstock_domain::common::ProcessedEvent;
 use sqlx::PgConnection;
 
 use crate::database::Database;

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use crate::postgres::unavailable;
+use lzstock_domain::common::StoreError;
 use lzstock_domain::company::{CompanyOutcome, RunLog, RunState, ScrapeReport};
-use lzstock_domain::dashboard::StoreError;
 use lzstock_domain::Ticker;
 use sqlx::PgPool;
 

@@ -3,9 +3,9 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use lzstock_domain::common::{OwnerId, PageRequest};
 use lzstock_domain::dashboard::{
-    parse_indicators, CreateDashboard, DashboardName, DashboardStore, NewDashboard, OwnerId,
-    PageRequest, TickerList,
+    parse_indicators, CreateDashboard, DashboardName, DashboardStore, NewDashboard, TickerList,
 };
 use lzstock_harness::{database, nats, nats_on, NatsServer};
 use lzstock_infra::dashboards::PgDashboardStore;

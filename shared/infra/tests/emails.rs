@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lzstock_domain::dashboard::OwnerId;
+use lzstock_domain::common::OwnerId;
 use lzstock_domain::email::{
     Body, Claim, CreateEmail, EmailAddress, EmailStatus, EmailStore, NewEmail, Recipients, Subject,
 };

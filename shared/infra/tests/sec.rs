@@ -6,7 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use lzstock_harness::sec_standin::{SecStandIn, StandInRules, LAST_MODIFIED};
 use lzstock_harness::{database, TestDatabase};
-use lzstock_infra::sec::{Fetched, RequestBudget, SecError, SecHttp, SecPolicy};
+use lzstock_infra::sec::{Fetched, RequestBudget, SecConnection, SecError, SecHttp, SecPolicy};
 
 const AGENT: &str = "LZStock tests ops@lzstock.test";
 
@@ -25,7 +25,12 @@ fn quick_policy() -> SecPolicy {
 /// A client as one scraper process would build it: its own pool on the shared database.
 fn client(db: &TestDatabase, per_second: f64, policy: SecPolicy) -> SecHttp {
     let pool = lzstock_infra::postgres::pool(&db.url, 4).expect("pool");
-    SecHttp::new(AGENT, RequestBudget::new(pool, "sec", per_second), policy).expect("client")
+    let connection = SecConnection::new(AGENT).expect("client");
+    SecHttp::new(
+        &connection,
+        RequestBudget::new(pool, "sec", per_second),
+        policy,
+    )
 }
 
 fn documents(sec: &SecStandIn, count: usize) -> Vec<String> {
@@ -147,11 +152,10 @@ async fn absent_documents_unchanged_documents_and_a_bad_user_agent_each_say_so()
 
     let pool = lzstock_infra::postgres::pool(&db.url, 1).expect("pool");
     let anonymous = SecHttp::new(
-        "LZStock",
+        &SecConnection::new("LZStock").expect("client"),
         RequestBudget::new(pool, "sec", 10.0),
         quick_policy(),
-    )
-    .expect("client");
+    );
     let refused = anonymous.get(&urls[0], None).await;
     let Err(error) = refused else {
         panic!("{refused:?}")

@@ -1,7 +1,7 @@
 //! The SMTP mailer against a real SMTP server of the test's own.
 
 use chrono::Utc;
-use lzstock_domain::dashboard::OwnerId;
+use lzstock_domain::common::OwnerId;
 use lzstock_domain::email::{
     Body, Email, EmailAddress, EmailId, EmailStatus, Mailer, Recipients, SendFailure, Subject,
 };

@@ -6,7 +6,8 @@ use std::future::Future;
 use serde::Serialize;
 
 use super::{annual_insights, insight_concepts, Company, Fact, Insight, Reading, Ticker};
-use crate::dashboard::{Indicator, StoreError};
+use crate::common::StoreError;
+use crate::dashboard::Indicator;
 
 /// Storage for companies and their facts.
 pub trait CompanyStore: Send + Sync {

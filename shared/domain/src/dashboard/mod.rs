@@ -7,12 +7,14 @@ mod values;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use store::{DashboardStore, Page, PageRequest, ProcessedEvent, StoreError};
+pub use store::DashboardStore;
 pub use usecases::{
     CreateDashboard, CreateDashboardError, DashboardInsights, DeleteDashboard,
     DeleteDashboardError, GetDashboard, GetDashboardError, ListDashboards, ListDashboardsError,
 };
-pub use values::{parse_indicators, DashboardId, DashboardName, Indicator, OwnerId, TickerList};
+pub use values::{parse_indicators, DashboardId, DashboardName, Indicator, TickerList};
+
+use crate::common::OwnerId;
 
 /// A dashboard as stored. Every field is a parsed value, so a `Dashboard` is valid by
 /// construction.

@@ -5,10 +5,8 @@ use chrono::{SubsecRound, Utc};
 
 use crate::company::{insights_of, CompanyInsights, CompanyStore};
 
-use super::{
-    Dashboard, DashboardCreated, DashboardId, DashboardStore, Indicator, NewDashboard, OwnerId,
-    Page, PageRequest, ProcessedEvent, StoreError,
-};
+use super::{Dashboard, DashboardCreated, DashboardId, DashboardStore, Indicator, NewDashboard};
+use crate::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 
 /// Why CreateDashboard failed.
 #[derive(Debug, thiserror::Error)]

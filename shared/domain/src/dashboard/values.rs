@@ -48,39 +48,6 @@ impl fmt::Display for DashboardId {
     }
 }
 
-/// The user who owns a dashboard: the `sub` of their JWT.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct OwnerId(String);
-
-impl OwnerId {
-    /// Parses a subject: 1 to 255 characters, no surrounding whitespace.
-    ///
-    /// # Errors
-    /// When the subject is empty, too long or padded.
-    pub fn parse(raw: &str) -> Result<Self, InvalidInput> {
-        if raw.is_empty() || raw.len() > 255 || raw.trim() != raw {
-            return Err(InvalidInput::new(
-                "owner",
-                "must be 1 to 255 characters without surrounding whitespace",
-            ));
-        }
-        Ok(Self(raw.to_owned()))
-    }
-
-    /// The subject.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Display for OwnerId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
 /// A dashboard's name: 1 to 100 characters without control characters, not only
 /// whitespace; kept without its surrounding whitespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -237,19 +204,6 @@ impl TickerList {
     }
 }
 
-impl TryFrom<String> for OwnerId {
-    type Error = InvalidInput;
-    fn try_from(raw: String) -> Result<Self, Self::Error> {
-        Self::parse(&raw)
-    }
-}
-
-impl From<OwnerId> for String {
-    fn from(owner: OwnerId) -> Self {
-        owner.0
-    }
-}
-
 impl TryFrom<String> for DashboardName {
     type Error = InvalidInput;
     fn try_from(raw: String) -> Result<Self, Self::Error> {
@@ -302,6 +256,7 @@ pub fn parse_indicators<S: AsRef<str>>(raw: &[S]) -> Result<Vec<Indicator>, Inva
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::common::OwnerId;
 
     #[test]
     fn a_name_is_trimmed_and_bounded_in_characters_not_bytes() {

@@ -15,7 +15,7 @@ mod values;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::dashboard::OwnerId;
+use crate::common::OwnerId;
 
 pub use notices::{AlertOwners, Contact, NoticeKey, NoticeReport, NoticeStore, WelcomeUser};
 pub use ports::{Claim, EmailCache, EmailStore, Mailer, SendFailure};

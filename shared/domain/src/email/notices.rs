@@ -7,7 +7,7 @@ use std::future::Future;
 use chrono::{SubsecRound, Utc};
 
 use super::{Body, Email, EmailAddress, EmailCreated, EmailId, EmailStatus, Recipients, Subject};
-use crate::dashboard::{OwnerId, StoreError};
+use crate::common::{OwnerId, StoreError};
 use crate::Ticker;
 
 /// A user's address, as the identity service gave it at sign-up.

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{Email, EmailCreated, EmailId, EmailStatus, SearchText};
-use crate::dashboard::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
+use crate::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 
 /// What claiming an email for sending found.
 #[derive(Debug, Clone, PartialEq, Eq)]

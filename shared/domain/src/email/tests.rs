@@ -1,7 +1,7 @@
 use std::sync::Mutex;
 
 use super::*;
-use crate::dashboard::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
+use crate::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 
 #[test]
 fn addresses_are_plain_local_at_domain() {

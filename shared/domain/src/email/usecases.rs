@@ -8,7 +8,7 @@ use super::{
     Claim, Email, EmailAddress, EmailCache, EmailCreated, EmailId, EmailStatus, EmailStore, Mailer,
     NewEmail, SearchText, SendFailure,
 };
-use crate::dashboard::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
+use crate::common::{OwnerId, Page, PageRequest, ProcessedEvent, StoreError};
 
 /// Why CreateEmail failed.
 #[derive(Debug, thiserror::Error)]

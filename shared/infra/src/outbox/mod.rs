@@ -1,17 +1,14 @@
 //! The transactional outbox: events written in the same transaction as the change they
-//! announce, and published by a relay ([`relay`]) afterwards.
+//! announce, and published by a relay ([`relay`]) afterwards. The outbox knows no event:
+//! each store builds its own ([`OutboxEvent::new`]) under a subject of
+//! `lzstock_domain::events`.
 
 mod metrics;
 pub mod relay;
 
 use chrono::{DateTime, Utc};
-use lzstock_domain::dashboard::{Dashboard, DashboardCreated};
-use lzstock_domain::email::EmailCreated;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
-
-use crate::dashboards::DASHBOARD_CREATED;
-use crate::emails::EMAIL_CREATED;
 
 pub use metrics::OutboxMetrics;
 pub use relay::{OutboxRelay, RelayError, RelayPass, RelaySettings};
@@ -29,134 +26,33 @@ pub struct OutboxEvent {
     pub traceparent: Option<String>,
 }
 
-fn envelope(
-    id: uuid::Uuid,
-    trace_id: Option<&str>,
-    occurred_at: DateTime<Utc>,
-    request: Value,
-    response: Value,
-) -> Value {
-    json!({
-        "id": id.to_string(),
-        "trace_id": trace_id,
-        "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        "request": request,
-        "response": response,
-    })
-}
-
-/// A dashboard in canonical proto3 JSON (`lzstock.v1.Dashboard`).
-#[must_use]
-pub fn dashboard_json(dashboard: &Dashboard) -> Value {
-    json!({
-        "id": dashboard.id.to_string(),
-        "ownerId": dashboard.owner.as_str(),
-        "name": dashboard.name.as_str(),
-        "tickers": dashboard.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "indicators": dashboard.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "createdAt": dashboard.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    })
-}
-
 impl OutboxEvent {
-    /// `<root>.dashboards.created`: the CreateDashboard request and the created dashboard.
+    /// An event on `<subject_root>.<subject>` with the envelope `{id, trace_id,
+    /// occurred_at, request, response}`. `trace`, a W3C `traceparent` or a bare trace id
+    /// from the request that caused the event, is carried as the envelope's `trace_id` and
+    /// the message's `traceparent`, so the handlers' spans join the request's trace; anything
+    /// else is dropped.
     #[must_use]
-    pub fn dashboard_created(subject_root: &str, event: &DashboardCreated) -> Self {
-        let request = json!({
-            "name": event.request.name.as_str(),
-            "tickers": event.request.tickers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>(),
-            "indicators": event.request.indicators.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        });
-        Self {
-            id: event.event_id,
-            subject: format!("{subject_root}.{DASHBOARD_CREATED}"),
-            payload: envelope(
-                event.event_id,
-                event.trace_id.as_deref().and_then(trace_id_of),
-                event.dashboard.created_at,
-                request,
-                dashboard_json(&event.dashboard),
-            ),
-            traceparent: event.trace_id.as_deref().and_then(traceparent),
-        }
-    }
-}
-
-impl OutboxEvent {
-    /// `<root>.emails.created`: the email as created, without its body (up to 1 MiB, it
-    /// could outgrow a message; the sender reads it from the database).
-    #[must_use]
-    pub fn email_created(subject_root: &str, event: &EmailCreated) -> Self {
-        let email = &event.email;
-        let to: Vec<String> = email
-            .to
-            .as_slice()
-            .iter()
-            .map(ToString::to_string)
-            .collect();
-        let request = json!({
-            "from": email.from.as_str(),
-            "to": to,
-            "subject": email.subject.as_str(),
-        });
-        let response = json!({
-            "id": email.id.to_string(),
-            "ownerId": email.owner.as_str(),
-            "from": email.from.as_str(),
-            "to": to,
-            "subject": email.subject.as_str(),
-            "status": email.status.as_str(),
-            "createdAt": email.created_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-        });
-        Self {
-            id: event.event_id,
-            subject: format!("{subject_root}.{EMAIL_CREATED}"),
-            payload: envelope(
-                event.event_id,
-                event.trace_id.as_deref().and_then(trace_id_of),
-                email.created_at,
-                request,
-                response,
-            ),
-            traceparent: event.trace_id.as_deref().and_then(traceparent),
-        }
-    }
-}
-
-/// `<root>.companies.facts_updated` subject, below the root.
-pub const FACTS_UPDATED: &str = "companies.facts_updated";
-
-impl OutboxEvent {
-    /// `<root>.companies.facts_updated`: `{"ticker"}` and `{"ticker", "cik",
-    /// "changedConcepts", "latestFiled", "accession"}`.
-    #[must_use]
-    pub fn facts_updated(
+    pub fn new(
+        id: uuid::Uuid,
         subject_root: &str,
-        ticker: &str,
-        cik: &str,
-        changed_concepts: &[String],
-        latest_filed: chrono::NaiveDate,
-        accession: &str,
+        subject: &str,
+        trace: Option<&str>,
+        occurred_at: DateTime<Utc>,
+        request: Value,
+        response: Value,
     ) -> Self {
-        let id = uuid::Uuid::now_v7();
-        let occurred_at = Utc::now();
         Self {
             id,
-            subject: format!("{subject_root}.{FACTS_UPDATED}"),
-            payload: envelope(
-                id,
-                None,
-                occurred_at,
-                json!({ "ticker": ticker }),
-                json!({
-                    "ticker": ticker,
-                    "cik": cik,
-                    "changedConcepts": changed_concepts,
-                    "latestFiled": latest_filed.to_string(),
-                    "accession": accession,
-                }),
-            ),
-            traceparent: None,
+            subject: format!("{subject_root}.{subject}"),
+            payload: json!({
+                "id": id.to_string(),
+                "trace_id": trace.and_then(trace_id_of),
+                "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                "request": request,
+                "response": response,
+            }),
+            traceparent: trace.and_then(traceparent),
         }
     }
 }

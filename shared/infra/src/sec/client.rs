@@ -139,7 +139,43 @@ impl SecCounters {
     }
 }
 
-/// SEC's documents over HTTP, within the fleet's budget.
+/// The HTTP client every request to SEC goes through: it declares the `User-Agent` SEC's
+/// fair-access policy requires and asks for gzip. Built once per process (its connections
+/// are reused across runs), at start, so a bad `SEC_USER_AGENT` stops the process there.
+#[derive(Debug, Clone)]
+pub struct SecConnection {
+    http: reqwest::Client,
+}
+
+/// Why the SEC client could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum SecSetupError {
+    /// The user agent cannot be sent as a header.
+    #[error("not a valid User-Agent header: {0}")]
+    UserAgent(#[from] reqwest::header::InvalidHeaderValue),
+    /// The HTTP client could not start (its TLS set-up failed).
+    #[error("the HTTP client could not start: {0}")]
+    Client(#[from] reqwest::Error),
+}
+
+impl SecConnection {
+    /// A client declaring `user_agent`.
+    ///
+    /// # Errors
+    /// When `user_agent` is not a valid header value or the client cannot start.
+    pub fn new(user_agent: &str) -> Result<Self, SecSetupError> {
+        let mut headers = reqwest::header::HeaderMap::new();
+        headers.insert(USER_AGENT, HeaderValue::from_str(user_agent)?);
+        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()?;
+        Ok(Self { http })
+    }
+}
+
+/// SEC's documents over HTTP, within the fleet's budget: one run's view of a
+/// [`SecConnection`], with that run's counters.
 #[derive(Debug)]
 pub struct SecHttp {
     http: reqwest::Client,
@@ -149,29 +185,15 @@ pub struct SecHttp {
 }
 
 impl SecHttp {
-    /// A client declaring `user_agent`, drawing on `budget`.
-    ///
-    /// # Errors
-    /// When `user_agent` is not a valid header value.
-    pub fn new(
-        user_agent: &str,
-        budget: RequestBudget,
-        policy: SecPolicy,
-    ) -> Result<Self, reqwest::header::InvalidHeaderValue> {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(USER_AGENT, HeaderValue::from_str(user_agent)?);
-        headers.insert(ACCEPT_ENCODING, HeaderValue::from_static("gzip"));
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .timeout(policy.timeout)
-            .build()
-            .unwrap_or_default();
-        Ok(Self {
-            http,
+    /// Requests over `connection`, drawing on `budget`, retried and paused by `policy`.
+    #[must_use]
+    pub fn new(connection: &SecConnection, budget: RequestBudget, policy: SecPolicy) -> Self {
+        Self {
+            http: connection.http.clone(),
             budget,
             policy,
             counters: SecCounters::default(),
-        })
+        }
     }
 
     /// What the client did so far.
@@ -197,7 +219,7 @@ impl SecHttp {
             self.counters
                 .requests
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let mut request = self.http.get(url);
+            let mut request = self.http.get(url).timeout(self.policy.timeout);
             if let Some(since) = if_modified_since {
                 request = request.header(IF_MODIFIED_SINCE, since);
             }

@@ -7,5 +7,5 @@ pub mod documents;
 pub mod edgar;
 
 pub use budget::RequestBudget;
-pub use client::{Fetched, SecError, SecHttp, SecPolicy};
+pub use client::{Fetched, SecConnection, SecError, SecHttp, SecPolicy, SecSetupError};
 pub use edgar::{Edgar, EdgarEndpoints, EdgarError, TickerMap};

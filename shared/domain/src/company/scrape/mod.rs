@@ -28,7 +28,7 @@ use std::time::Instant;
 use futures::StreamExt;
 
 use super::{Company, Ticker};
-use crate::dashboard::StoreError;
+use crate::common::StoreError;
 
 pub use ports::{CompanyOutcome, FilingSource, RunLog, RunState, SourceError, SyncStore};
 pub use report::{Failure, ScrapeReport};

@@ -4,8 +4,8 @@
 use std::future::Future;
 
 use super::report::ScrapeReport;
+use crate::common::StoreError;
 use crate::company::{Cik, Company, Fact, Filing, ListedCompany, Ticker};
-use crate::dashboard::StoreError;
 
 /// Why SEC's side could not give what was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
