@@ -11,7 +11,7 @@ use lzstock_shim::claims::VerifiedClaims;
 
 use super::error::{ApiError, ErrorCode};
 use crate::auth::{JwksCache, JwksSettings, TokenError, TokenVerifier};
-use lzstock_app::config::AuthConfig;
+use crate::config::AuthConfig;
 
 /// How the API tells who is calling.
 #[derive(Debug, Clone)]

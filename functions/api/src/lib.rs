@@ -3,6 +3,7 @@
 #![warn(missing_docs)]
 
 pub mod auth;
+pub mod config;
 
 pub mod caller;
 mod companies;
@@ -26,8 +27,6 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::email_cache::RedisEmailCache;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
-use lzstock_infra::streams::EventStreams;
-use lzstock_shim::config::{ConfigError, Source};
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,51 +43,7 @@ pub use error::{ApiError, ErrorCode};
 pub use json::MAX_BODY_BYTES;
 pub use rpc::{connect_router, DashboardRpc};
 
-use lzstock_app::config::{
-    AuthConfig, DatabaseConfig, HttpConfig, NatsConfig, OptionalServices, OutboxConfig,
-};
 use lzstock_app::health::HealthProbe;
-
-/// Everything the API function reads from the environment.
-#[derive(Debug, Clone)]
-pub struct ApiConfig {
-    /// PostgreSQL.
-    pub database: DatabaseConfig,
-    /// NATS, to publish events.
-    pub nats: NatsConfig,
-    /// The standalone port.
-    pub http: HttpConfig,
-    /// Bearer-token verification when standalone.
-    pub auth: AuthConfig,
-    /// Cache and trace export, when configured.
-    pub optional: OptionalServices,
-    /// Where events go.
-    pub streams: EventStreams,
-    /// How the standalone outbox relay retries, parks and prunes.
-    pub outbox: OutboxConfig,
-    /// `EMAIL_FROM`, the sender of emails that name none (optional here: without it, a
-    /// request must name its sender).
-    pub email_from: Option<EmailAddress>,
-}
-
-impl ApiConfig {
-    /// Parses the configuration.
-    ///
-    /// # Errors
-    /// The first missing or malformed variable.
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        Ok(Self {
-            database: DatabaseConfig::from_source(source)?,
-            nats: NatsConfig::from_source(source)?,
-            http: HttpConfig::from_source(source)?,
-            auth: AuthConfig::from_source(source)?,
-            optional: OptionalServices::from_source(source)?,
-            streams: lzstock_app::resources::event_streams(source)?,
-            outbox: OutboxConfig::from_source(source)?,
-            email_from: lzstock_app::config::email_from(source)?,
-        })
-    }
-}
 
 /// The API's dependencies, shared by every request (each is a cheap handle).
 #[derive(Debug, Clone)]

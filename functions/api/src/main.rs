@@ -4,7 +4,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use async_nats::jetstream;
-use lzstock_api::{self as api, ApiConfig, ApiState, Authenticator};
+use lzstock_api::config::ApiConfig;
+use lzstock_api::{self as api, ApiState, Authenticator};
 use lzstock_app::health::{HealthProbe, NatsProbe};
 use lzstock_app::resources;
 use lzstock_infra::companies::PgCompanyStore;

@@ -1,18 +1,14 @@
 //! The events function's configuration.
 
-use std::time::Duration;
-
 use lzstock_domain::dashboard::TickerList;
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::backoff::Backoff;
-use lzstock_shim::bridge::settings::{
-    InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
-};
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 
 use crate::routing::Commit;
-use lzstock_app::config::{DatabaseConfig, MailConfig, NatsConfig, OptionalServices};
+use lzstock_app::config::{
+    consumer_defaults, ConsumerVariables, DatabaseConfig, MailConfig, NatsConfig, OptionalServices,
+};
 use lzstock_app::resources;
 
 /// Everything the events function reads from the environment.
@@ -37,6 +33,22 @@ pub struct EventsConfig {
     pub optional: OptionalServices,
 }
 
+/// The variables that tune the standalone consumer.
+const CONSUMER_VARIABLES: ConsumerVariables = ConsumerVariables {
+    durable: Some("EVENTS_CONSUMER"),
+    batch_size: Some("EVENTS_BATCH_SIZE"),
+    max_wait_ms: None,
+    max_deliver: Some("EVENTS_MAX_DELIVER"),
+    ack_wait_ms: Some("EVENTS_ACK_WAIT_MS"),
+    max_ack_pending: None,
+    concurrency: Some("EVENTS_CONCURRENCY"),
+    backoff_base_ms: None,
+    backoff_max_ms: None,
+    invoke_timeout_ms: None,
+    max_invoke_bytes: None,
+    start: None,
+};
+
 /// The default `SIGNUP_DEFAULT_TICKERS`.
 pub const DEFAULT_SIGNUP_TICKERS: &str = "AAPL,MSFT,GOOGL,AMZN,NVDA";
 
@@ -48,34 +60,11 @@ impl EventsConfig {
     /// The first missing or malformed variable.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         let streams = resources::event_streams(source)?;
-        let consumer = ConsumerSettings {
-            stream: streams.events.clone(),
-            durable: parsed_or(source, "EVENTS_CONSUMER", "events".to_owned())?,
-            filter_subjects: vec![streams.events_wildcard()],
-            batch_size: parsed_or(source, "EVENTS_BATCH_SIZE", 10)?,
-            max_wait: Duration::from_secs(1),
-            max_deliver: parsed_or(source, "EVENTS_MAX_DELIVER", 5)?,
-            ack_wait: Duration::from_millis(parsed_or(source, "EVENTS_ACK_WAIT_MS", 30_000)?),
-            max_ack_pending: 1000,
-            concurrency: parsed_or(source, "EVENTS_CONCURRENCY", 4)?,
-            dead_letter_prefix: streams.dead_letter_prefix.clone(),
-            backoff: Backoff::default(),
-            invoke_timeout: DEFAULT_INVOKE_TIMEOUT,
-            max_invoke_bytes: DEFAULT_MAX_INVOKE_BYTES,
-            start: StartPosition::All,
+        let defaults = ConsumerSettings {
+            concurrency: 4,
+            ..consumer_defaults(&streams, "events")
         };
-        consumer
-            .validate()
-            .map_err(|InvalidSetting { field, reason }| ConfigError::Malformed {
-                name: match field {
-                    "batch_size" => "EVENTS_BATCH_SIZE",
-                    "max_deliver" => "EVENTS_MAX_DELIVER",
-                    "ack_wait_ms" => "EVENTS_ACK_WAIT_MS",
-                    "concurrency" => "EVENTS_CONCURRENCY",
-                    _ => "EVENTS_CONSUMER",
-                },
-                reason: format!("{field} {reason}"),
-            })?;
+        let consumer = CONSUMER_VARIABLES.read(source, defaults, "EVENTS_CONSUMER")?;
         let tickers = optional(source, "SIGNUP_DEFAULT_TICKERS")
             .unwrap_or_else(|| DEFAULT_SIGNUP_TICKERS.to_owned());
         let signup_tickers =

@@ -17,7 +17,7 @@ use lzstock_app::config::DatabaseConfig;
 use lzstock_app::resources;
 use lzstock_infra::migrations::{self, MigrationError, MigrationReport};
 use lzstock_shim::config::{self, ProcessEnv};
-use lzstock_shim::custom_resource::{self, RequestType};
+use lzstock_shim::custom_resource::{self, CustomResourceRequest};
 use lzstock_shim::{meters, telemetry, Host};
 use sqlx::PgPool;
 
@@ -68,9 +68,9 @@ async fn main() -> ExitCode {
 /// anything else applies what is pending.
 async fn migrate_for(
     pool: &PgPool,
-    request: Option<RequestType>,
+    request: Option<CustomResourceRequest>,
 ) -> Result<MigrationReport, MigrationError> {
-    if request == Some(RequestType::Delete) {
+    if matches!(request, Some(CustomResourceRequest::Delete(_))) {
         tracing::info!("stack deleted: the schema and its data stay");
         return Ok(MigrationReport {
             applied: Vec::new(),

@@ -2,6 +2,7 @@
 //! the SEC sync. `main.rs` runs it on Lambda, on its schedule standalone, or once.
 #![warn(missing_docs)]
 
+pub mod config;
 pub mod schedules;
 
 use std::time::{Duration, Instant};
@@ -11,43 +12,11 @@ use lzstock_domain::company::{Scope, ScrapeCompanies, ScrapeError, ScrapeReport,
 use lzstock_infra::company_sync::PgCompanySync;
 use lzstock_infra::scrape_runs::PgScrapeRuns;
 use lzstock_infra::sec::{Edgar, RequestBudget, SecConnection, SecHttp, SecPolicy};
-use lzstock_shim::config::{ConfigError, Source};
-use lzstock_shim::schedule::{Schedule, ScheduledRun};
+use lzstock_shim::schedule::ScheduledRun;
 use serde::Serialize;
 use sqlx::PgPool;
 
-use lzstock_app::config::{self, DatabaseConfig, NatsConfig, SecConfig};
-
-/// Everything the scraper reads from the environment.
-#[derive(Debug, Clone)]
-pub struct ScraperConfig {
-    /// PostgreSQL, where facts are stored.
-    pub database: DatabaseConfig,
-    /// NATS, where `facts_updated` events go.
-    pub nats: NatsConfig,
-    /// The identity declared to SEC.
-    pub sec: SecConfig,
-    /// `SCRAPER_SCHEDULE`, used standalone.
-    pub schedule: Schedule,
-    /// Stream names (events go through the outbox under this root).
-    pub streams: lzstock_infra::streams::EventStreams,
-}
-
-impl ScraperConfig {
-    /// Parses the configuration.
-    ///
-    /// # Errors
-    /// The first missing or malformed variable.
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        Ok(Self {
-            database: DatabaseConfig::from_source(source)?,
-            nats: NatsConfig::from_source(source)?,
-            sec: SecConfig::from_source(source)?,
-            schedule: config::scraper_schedule(source)?,
-            streams: lzstock_app::resources::event_streams(source)?,
-        })
-    }
-}
+use crate::config::ScraperConfig;
 
 /// Parses `--tickers AAPL,MSFT` into the tickers as given; each is parsed by the run, which
 /// reports a malformed one instead of refusing the whole list.

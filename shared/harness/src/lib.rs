@@ -159,6 +159,36 @@ pub struct TestNats {
 }
 
 impl TestNats {
+    /// Publishes each `(event id, body)` to `<root>.<subject>` with the id as
+    /// `Nats-Msg-Id`, up to 256 awaiting the stream's ack at once; returns when every one
+    /// is stored.
+    ///
+    /// # Panics
+    /// When a publish is refused or not acknowledged.
+    pub async fn publish_all(
+        &self,
+        subject: &str,
+        events: impl IntoIterator<Item = (String, String)>,
+    ) {
+        use futures::StreamExt;
+        let subject = self.streams.subject(subject);
+        let mut acks = futures::stream::iter(events.into_iter().map(|(id, body)| {
+            let subject = subject.clone();
+            async move {
+                let mut headers = async_nats::HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id.as_str());
+                self.jetstream
+                    .publish_with_headers(subject, headers, body.into())
+                    .await
+                    .expect("publish")
+                    .await
+                    .expect("stored")
+            }
+        }))
+        .buffer_unordered(256);
+        while acks.next().await.is_some() {}
+    }
+
     /// The state of durable consumer `durable` on this test's events stream.
     ///
     /// # Panics

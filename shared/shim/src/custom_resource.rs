@@ -5,128 +5,88 @@
 //! request is answered: `SUCCESS` with the handler's data, or `FAILED` with its reason.
 //! <https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/crpg-ref.html>
 
+use std::collections::HashMap;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
-
-/// What CloudFormation asks of the resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-pub enum RequestType {
-    /// The stack is created (or the resource added).
-    Create,
-    /// The stack is updated and the resource's properties changed.
-    Update,
-    /// The stack is deleted (or the resource removed, or replaced after an update).
-    Delete,
-}
-
-/// A custom resource request, as CloudFormation sends it.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CustomResourceRequest {
-    /// What to do.
-    pub request_type: RequestType,
-    /// Where the answer goes (a pre-signed S3 URL).
-    #[serde(rename = "ResponseURL")]
-    pub response_url: String,
-    /// The stack's id.
-    pub stack_id: String,
-    /// This request's id.
-    pub request_id: String,
-    /// The resource's name in the template.
-    pub logical_resource_id: String,
-    /// The id an earlier answer gave the resource (absent on `Create`).
-    #[serde(default)]
-    pub physical_resource_id: Option<String>,
-    /// The resource's properties in the template.
-    #[serde(default)]
-    pub resource_properties: Map<String, Value>,
-}
-
-/// The answer's status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Status {
-    /// The request was done.
-    Success,
-    /// It was not; the stack rolls back.
-    Failed,
-}
-
-/// The answer CloudFormation reads from the response URL.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "PascalCase")]
-pub struct CustomResourceResponse {
-    /// Done or not.
-    pub status: Status,
-    /// Why not, or what was done (shown in the stack's events).
-    pub reason: String,
-    /// The resource's id: stable, or CloudFormation takes a change as a replacement.
-    pub physical_resource_id: String,
-    /// From the request.
-    pub stack_id: String,
-    /// From the request.
-    pub request_id: String,
-    /// From the request.
-    pub logical_resource_id: String,
-    /// Values `Fn::GetAtt` can read.
-    pub data: Map<String, Value>,
-}
+pub use aws_lambda_events::cloudformation::{
+    CloudFormationCustomResourceRequest as CustomResourceRequest,
+    CloudFormationCustomResourceResponse as CustomResourceResponse,
+    CloudFormationCustomResourceResponseStatus as Status,
+};
+use serde::Serialize;
+use serde_json::Value;
 
 /// CloudFormation refuses an answer over 4096 bytes; the reason is cut to fit.
 const MAX_RESPONSE_BYTES: usize = 4096;
+
 /// How long the answer's PUT may take.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 
-impl CustomResourceResponse {
-    /// The answer to `request`: `outcome`'s data on success, its error as the reason on
-    /// failure, under `physical_resource_id`.
-    pub fn to<E: std::fmt::Display>(
-        request: &CustomResourceRequest,
-        physical_resource_id: &str,
-        outcome: Result<(String, Map<String, Value>), E>,
-    ) -> Self {
-        let (status, reason, data) = match outcome {
-            Ok((reason, data)) => (Status::Success, reason, data),
-            Err(error) => (Status::Failed, error.to_string(), Map::new()),
-        };
-        Self {
-            status,
-            reason,
-            physical_resource_id: physical_resource_id.to_owned(),
-            stack_id: request.stack_id.clone(),
-            request_id: request.request_id.clone(),
-            logical_resource_id: request.logical_resource_id.clone(),
-            data,
-        }
-    }
+/// The fields every request carries, whatever its type: where the answer goes and what it
+/// must name. Read from the event as sent, so that a request the typed parse refuses is
+/// still answered (`FAILED`, with the reason) instead of leaving the stack waiting.
+struct Addressed<'a> {
+    response_url: &'a str,
+    stack_id: &'a str,
+    request_id: &'a str,
+    logical_resource_id: &'a str,
+}
 
-    /// The answer as JSON within CloudFormation's limit: the reason is shortened (and the
-    /// data dropped, if need be) until it fits.
-    #[must_use]
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut answer = self.clone();
-        loop {
-            let body = serde_json::to_vec(&answer).unwrap_or_default();
-            if body.len() <= MAX_RESPONSE_BYTES {
-                return body;
-            }
-            if !answer.data.is_empty() {
-                answer.data.clear();
-                continue;
-            }
-            let keep = answer
-                .reason
-                .len()
-                .saturating_sub(body.len() - MAX_RESPONSE_BYTES + 3);
-            let mut cut = keep;
-            while !answer.reason.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            answer.reason.truncate(cut);
-            answer.reason.push_str("...");
+fn addressed(event: &Value) -> Option<Addressed<'_>> {
+    event.get("RequestType")?.as_str()?;
+    Some(Addressed {
+        response_url: event.get("ResponseURL")?.as_str()?,
+        stack_id: event.get("StackId")?.as_str()?,
+        request_id: event.get("RequestId")?.as_str()?,
+        logical_resource_id: event.get("LogicalResourceId")?.as_str()?,
+    })
+}
+
+/// The answer to `request`: `outcome`'s reason and data on success, its error as the reason
+/// on failure, under `physical_resource_id`.
+fn answer<E: std::fmt::Display>(
+    request: &Addressed<'_>,
+    physical_resource_id: &str,
+    outcome: Result<(String, HashMap<String, String>), E>,
+) -> CustomResourceResponse {
+    let (status, reason, data) = match outcome {
+        Ok((reason, data)) => (Status::Success, reason, data),
+        Err(error) => (Status::Failed, error.to_string(), HashMap::new()),
+    };
+    let mut response = CustomResourceResponse::default();
+    response.status = status;
+    response.reason = Some(reason);
+    response.physical_resource_id = physical_resource_id.to_owned();
+    response.stack_id = request.stack_id.to_owned();
+    response.request_id = request.request_id.to_owned();
+    response.logical_resource_id = request.logical_resource_id.to_owned();
+    response.data = data;
+    response
+}
+
+/// `response` as JSON within CloudFormation's limit: the reason is shortened (and the data
+/// dropped, if need be) until it fits.
+#[must_use]
+pub fn to_json(response: &CustomResourceResponse) -> Vec<u8> {
+    let mut answer = response.clone();
+    loop {
+        let body = serde_json::to_vec(&answer).unwrap_or_default();
+        if body.len() <= MAX_RESPONSE_BYTES {
+            return body;
         }
+        if !answer.data.is_empty() {
+            answer.data.clear();
+            continue;
+        }
+        let reason = answer.reason.get_or_insert_with(String::new);
+        let mut cut = reason
+            .len()
+            .saturating_sub(body.len() - MAX_RESPONSE_BYTES + 3);
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+        reason.push_str("...");
     }
 }
 
@@ -158,7 +118,7 @@ pub async fn respond(url: &str, response: &CustomResourceResponse) -> Result<(),
         .get_or_init(reqwest::Client::new)
         .put(url)
         .timeout(RESPONSE_TIMEOUT)
-        .body(response.to_json())
+        .body(to_json(response))
         .send()
         .await?;
     let status = answered.status();
@@ -173,7 +133,7 @@ pub async fn respond(url: &str, response: &CustomResourceResponse) -> Result<(),
 }
 
 /// Runs `job` for each Lambda invocation until the runtime stops. A CloudFormation request
-/// runs `job` with its [`RequestType`] and is answered at its response URL under
+/// runs `job` with the request and is answered at its response URL under
 /// `physical_resource_id` (`SUCCESS` with the job's result as `Data.Result` and the reason,
 /// or `FAILED` with the job's error); the invocation then returns the answer, and fails only
 /// when the answer cannot be delivered (so Lambda retries it). Any other event (a direct
@@ -186,7 +146,7 @@ pub async fn run<J, Fut, R, E>(
     job: J,
 ) -> Result<(), lambda_runtime::Error>
 where
-    J: Fn(Option<RequestType>) -> Fut + Send + Sync,
+    J: Fn(Option<CustomResourceRequest>) -> Fut + Send + Sync,
     Fut: std::future::Future<Output = Result<R, E>> + Send,
     R: Serialize + Send,
     E: std::fmt::Display + Send,
@@ -207,42 +167,47 @@ async fn handle<J, Fut, R, E>(
     event: Value,
 ) -> Result<Value, lambda_runtime::Error>
 where
-    J: Fn(Option<RequestType>) -> Fut,
+    J: Fn(Option<CustomResourceRequest>) -> Fut,
     Fut: std::future::Future<Output = Result<R, E>>,
     R: Serialize,
     E: std::fmt::Display,
 {
-    let Ok(request) = serde_json::from_value::<CustomResourceRequest>(event) else {
+    let Some(address) = addressed(&event) else {
         return match job(None).await {
             Ok(result) => Ok(serde_json::to_value(result)?),
             Err(error) => Err(error.to_string().into()),
         };
     };
     tracing::info!(
-        request_type = ?request.request_type,
-        logical_resource_id = %request.logical_resource_id,
+        request_type = event["RequestType"].as_str().unwrap_or_default(),
+        logical_resource_id = %address.logical_resource_id,
         "CloudFormation request"
     );
-    let outcome = job(Some(request.request_type)).await.map(|result| {
+    let outcome = match serde_json::from_value::<CustomResourceRequest>(event.clone()) {
+        Ok(request) => job(Some(request)).await.map_err(|error| error.to_string()),
+        Err(error) => Err(format!(
+            "not a custom resource request LZStock can act on: {error}"
+        )),
+    };
+    let outcome = outcome.map(|result| {
         let result = serde_json::to_string(&result).unwrap_or_default();
-        let mut data = Map::new();
-        data.insert("Result".into(), Value::String(result.clone()));
+        let data = HashMap::from([("Result".to_owned(), result.clone())]);
         (result, data)
     });
     if let Err(error) = &outcome {
         tracing::error!(%error, "the custom resource failed; CloudFormation is told so");
     }
-    let response = CustomResourceResponse::to(&request, physical_resource_id, outcome);
-    respond(&request.response_url, &response).await?;
-    Ok(serde_json::from_slice(&response.to_json())?)
+    let response = answer(&address, physical_resource_id, outcome);
+    respond(address.response_url, &response).await?;
+    Ok(serde_json::from_slice(&to_json(&response))?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn request() -> CustomResourceRequest {
-        serde_json::from_value(serde_json::json!({
+    fn request() -> Value {
+        serde_json::json!({
             "RequestType": "Create",
             "ServiceToken": "arn:aws:lambda:us-east-1:123456789012:function:migrate",
             "ResponseURL": "https://cloudformation-custom-resource-response-useast1.s3.amazonaws.com/x",
@@ -251,20 +216,21 @@ mod tests {
             "LogicalResourceId": "Migrations",
             "ResourceType": "Custom::Migrations",
             "ResourceProperties": {"ServiceToken": "arn", "Version": "7"}
-        }))
-        .expect("a request")
+        })
     }
 
     #[test]
     fn an_answer_names_the_request_and_fits_cloudformations_limit() {
-        let request = request();
-        assert_eq!(request.request_type, RequestType::Create);
-        let failed = CustomResourceResponse::to(
-            &request,
+        let event = request();
+        let typed: CustomResourceRequest = serde_json::from_value(event.clone()).expect("typed");
+        assert!(matches!(typed, CustomResourceRequest::Create(_)));
+        let address = addressed(&event).expect("answerable");
+        let failed = answer(
+            &address,
             "lzstock-migrations",
-            Err::<(String, Map<String, Value>), _>("x".repeat(10_000)),
+            Err::<(String, HashMap<String, String>), _>("x".repeat(10_000)),
         );
-        let body = failed.to_json();
+        let body = to_json(&failed);
         assert!(body.len() <= MAX_RESPONSE_BYTES);
         let parsed: Value = serde_json::from_slice(&body).expect("JSON");
         assert_eq!(parsed["Status"], "FAILED");

@@ -19,6 +19,7 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::batch::{MessageHandler, MessageRecord, Outcome};
+use crate::telemetry::TraceParent;
 
 /// An event: the id, the trace it belongs to, when it happened, and the previous step's
 /// request and response.
@@ -98,14 +99,6 @@ where
     }
 }
 
-/// The trace id of a W3C `traceparent` header (`00-<trace id>-<span id>-<flags>`).
-#[must_use]
-pub fn trace_id_of(traceparent: &str) -> Option<&str> {
-    let mut parts = traceparent.split('-');
-    let (_version, trace_id) = (parts.next()?, parts.next()?);
-    (trace_id.len() == 32 && trace_id.bytes().all(|b| b.is_ascii_hexdigit())).then_some(trace_id)
-}
-
 impl<Req, Res, F, Fut> MessageHandler for TypedHandler<Req, Res, F>
 where
     Req: DeserializeOwned + Send + 'static,
@@ -143,10 +136,12 @@ where
                 }
             }
         }
-        let trace_id = record
+        let parent = record
             .header("traceparent")
-            .and_then(trace_id_of)
-            .map(str::to_owned)
+            .and_then(|header| TraceParent::parse(header).ok());
+        let trace_id = parent
+            .as_ref()
+            .map(|parent| parent.trace_id().to_owned())
             .or_else(|| envelope.trace_id.clone())
             .unwrap_or_default();
         let span = tracing::info_span!(
@@ -159,11 +154,8 @@ where
             trace_id = %trace_id,
         );
         // The publisher's span is the parent: the handler continues its trace.
-        if let Some(parent) = record
-            .header("traceparent")
-            .and_then(crate::telemetry::remote_parent)
-        {
-            let _ = span.set_parent(parent);
+        if let Some(parent) = parent {
+            let _ = span.set_parent(parent.remote_context(record.header("tracestate")));
         }
         // Calling the callback inside the future puts a panic before its first await under
         // catch_unwind too.

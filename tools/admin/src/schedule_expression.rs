@@ -104,10 +104,11 @@ impl ScheduleExpression {
             Kind::Rate(every) => {
                 let every = chrono::Duration::from_std(*every).ok()?;
                 if after < start {
-                    return Some(start + every);
+                    return start.checked_add_signed(every);
                 }
                 let periods = (after - start).num_milliseconds() / every.num_milliseconds() + 1;
-                Some(start + every * i32::try_from(periods).ok()?)
+                // Checked: a rate of centuries from a far start is out of any calendar.
+                start.checked_add_signed(every.checked_mul(i32::try_from(periods).ok()?)?)
             }
             Kind::At(at) => self
                 .zone
@@ -162,7 +163,10 @@ fn rate(text: &str) -> Result<Duration, String> {
             ))
         }
     };
-    Ok(Duration::from_secs(value * seconds))
+    value
+        .checked_mul(seconds)
+        .map(Duration::from_secs)
+        .ok_or_else(|| format!("rate({text}) is longer than any schedule can wait"))
 }
 
 #[cfg(test)]
@@ -259,5 +263,34 @@ mod tests {
             assert!(ScheduleExpression::parse(bad, None).is_err(), "{bad}");
         }
         assert!(ScheduleExpression::parse("cron(0 3 * * ? *)", Some("Mars/Olympus")).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_expression_is_answered_without_panic(
+            text in "\\PC{0,40}|(rate|cron|at)\\([0-9a-z ?*/,#LW-]{0,30}\\)",
+            zone in proptest::option::of("\\PC{0,20}|Europe/Paris|UTC"),
+        ) {
+            if let Ok(expression) = ScheduleExpression::parse(&text, zone.as_deref()) {
+                let start = at("2026-11-24T03:00:10Z");
+                let _ = expression.next_after(start, start);
+            }
+        }
+
+        #[test]
+        fn a_rate_fires_every_period_from_its_start(
+            value in 1_u64..10_000,
+            unit in proptest::sample::select(vec![("minute", 60_i64), ("hour", 3600), ("day", 86_400)]),
+            periods in 0_i64..5,
+        ) {
+            let (name, seconds) = unit;
+            let plural = if value == 1 { "" } else { "s" };
+            let expression = ScheduleExpression::parse(&format!("rate({value} {name}{plural})"), None)
+                .expect("a rate EventBridge accepts");
+            let start = at("2026-11-24T03:00:10Z");
+            let period = chrono::Duration::seconds(seconds * i64::try_from(value).expect("small"));
+            let after = start + period * i32::try_from(periods).expect("small");
+            proptest::prop_assert_eq!(expression.next_after(after, start), Some(after + period));
+        }
     }
 }

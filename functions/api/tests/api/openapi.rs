@@ -103,3 +103,48 @@ async fn swagger_ui_is_served_without_a_token() {
         assert_eq!(reply.status, StatusCode::OK, "{path}");
     }
 }
+
+/// Every name a client writes or reads: object properties and parameters, wherever they
+/// sit in the document.
+fn field_names(node: &Value, names: &mut BTreeSet<String>) {
+    match node {
+        Value::Object(object) => {
+            if let Some(Value::Object(properties)) = object.get("properties") {
+                names.extend(properties.keys().cloned());
+            }
+            if let (Some(Value::String(name)), Some(Value::String(place))) =
+                (object.get("name"), object.get("in"))
+            {
+                if place == "query" || place == "path" {
+                    names.insert(name.clone());
+                }
+            }
+            for child in object.values() {
+                field_names(child, names);
+            }
+        }
+        Value::Array(items) => items.iter().for_each(|item| field_names(item, names)),
+        _ => {}
+    }
+}
+
+#[tokio::test]
+async fn every_field_and_parameter_is_lower_camel_case_as_in_the_proto_json_mapping() {
+    let api = TestApi::new().await;
+    let document = api
+        .call(Method::GET, "/openapi.json", None, None)
+        .await
+        .body;
+    let mut names = BTreeSet::new();
+    field_names(&document, &mut names);
+    assert!(
+        names.contains("ownerId") && names.contains("totalCount"),
+        "{names:?}"
+    );
+    let lower_camel = |name: &str| {
+        name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name.chars().all(|c| c.is_ascii_alphanumeric())
+    };
+    let other: Vec<_> = names.iter().filter(|name| !lower_camel(name)).collect();
+    assert!(other.is_empty(), "not lowerCamelCase: {other:?}");
+}

@@ -25,15 +25,14 @@
 use std::time::Duration;
 
 use lzstock_infra::streams::EventStreams;
-use lzstock_shim::backoff::Backoff;
-use lzstock_shim::bridge::settings::{
-    InvalidSetting, StartPosition, DEFAULT_INVOKE_TIMEOUT, DEFAULT_MAX_INVOKE_BYTES,
-};
+use lzstock_shim::bridge::settings::InvalidSetting;
 use lzstock_shim::bridge::ConsumerSettings;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
 use serde::Deserialize;
 
-use lzstock_app::config::{DatabaseConfig, HttpConfig, NatsConfig, OutboxConfig};
+use lzstock_app::config::{
+    consumer_defaults, ConsumerVariables, DatabaseConfig, HttpConfig, NatsConfig, OutboxConfig,
+};
 use lzstock_app::resources;
 
 /// Everything the bridge reads from the environment.
@@ -156,20 +155,22 @@ fn lambda_endpoint(source: &dyn Source) -> Result<Option<String>, ConfigError> {
         .transpose()
 }
 
-/// The `BRIDGE_*` variable that sets a route default, by its routes-file field.
-fn variable_of(field: &str) -> &'static str {
-    match field {
-        "batch_size" => "BRIDGE_BATCH_SIZE",
-        "max_wait_ms" => "BRIDGE_MAX_WAIT_MS",
-        "max_deliver" => "BRIDGE_MAX_DELIVER",
-        "ack_wait_ms" => "BRIDGE_ACK_WAIT_MS",
-        "max_ack_pending" => "BRIDGE_MAX_ACK_PENDING",
-        "invoke_timeout_ms" => "BRIDGE_INVOKE_TIMEOUT_MS",
-        "max_invoke_bytes" => "BRIDGE_MAX_INVOKE_BYTES",
-        "backoff" => "BRIDGE_BACKOFF_BASE_MS",
-        _ => "BRIDGE_ROUTES_FILE",
-    }
-}
+/// The `BRIDGE_*` variables that set the routes' defaults.
+const ROUTE_DEFAULTS: ConsumerVariables = ConsumerVariables {
+    durable: None,
+    batch_size: Some("BRIDGE_BATCH_SIZE"),
+    max_wait_ms: Some("BRIDGE_MAX_WAIT_MS"),
+    max_deliver: Some("BRIDGE_MAX_DELIVER"),
+    ack_wait_ms: Some("BRIDGE_ACK_WAIT_MS"),
+    max_ack_pending: Some("BRIDGE_MAX_ACK_PENDING"),
+    // Records of a batch run concurrently inside the function, not in the bridge.
+    concurrency: None,
+    backoff_base_ms: Some("BRIDGE_BACKOFF_BASE_MS"),
+    backoff_max_ms: Some("BRIDGE_BACKOFF_MAX_MS"),
+    invoke_timeout_ms: Some("BRIDGE_INVOKE_TIMEOUT_MS"),
+    max_invoke_bytes: Some("BRIDGE_MAX_INVOKE_BYTES"),
+    start: Some("BRIDGE_START"),
+};
 
 /// The most invokes one route of one bridge may run at once.
 const MAX_CONCURRENCY: usize = 100;
@@ -208,43 +209,10 @@ fn concurrency_defaults(source: &dyn Source) -> Result<(usize, usize), ConfigErr
 }
 
 fn routes(source: &dyn Source, streams: &EventStreams) -> Result<Vec<BridgeRoute>, ConfigError> {
-    let start = match optional(source, "BRIDGE_START") {
-        Some(raw) => raw.parse().map_err(|reason| ConfigError::Malformed {
-            name: "BRIDGE_START",
-            reason,
-        })?,
-        None => StartPosition::All,
-    };
-    let defaults = ConsumerSettings {
-        stream: streams.events.clone(),
-        durable: "bridge".to_owned(),
-        filter_subjects: vec![streams.events_wildcard()],
-        batch_size: parsed_or(source, "BRIDGE_BATCH_SIZE", 10)?,
-        max_wait: Duration::from_millis(parsed_or(source, "BRIDGE_MAX_WAIT_MS", 1000)?),
-        max_deliver: parsed_or(source, "BRIDGE_MAX_DELIVER", 5)?,
-        ack_wait: Duration::from_millis(parsed_or(source, "BRIDGE_ACK_WAIT_MS", 30_000)?),
-        max_ack_pending: parsed_or(source, "BRIDGE_MAX_ACK_PENDING", 1000)?,
-        // Records of a batch run concurrently inside the function, not in the bridge.
-        concurrency: 1,
-        dead_letter_prefix: streams.dead_letter_prefix.clone(),
-        backoff: Backoff {
-            base: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_BASE_MS", 1000)?),
-            max: Duration::from_millis(parsed_or(source, "BRIDGE_BACKOFF_MAX_MS", 60_000)?),
-        },
-        invoke_timeout: Duration::from_millis(parsed_or(
-            source,
-            "BRIDGE_INVOKE_TIMEOUT_MS",
-            u64::try_from(DEFAULT_INVOKE_TIMEOUT.as_millis()).unwrap_or(u64::MAX),
-        )?),
-        max_invoke_bytes: parsed_or(source, "BRIDGE_MAX_INVOKE_BYTES", DEFAULT_MAX_INVOKE_BYTES)?,
-        start,
-    };
-    defaults
-        .validate()
-        .map_err(|InvalidSetting { field, reason }| ConfigError::Malformed {
-            name: variable_of(field),
-            reason: format!("{field} {reason}"),
-        })?;
+    // One batch record at a time (the default): records of a batch run concurrently inside
+    // the function, not in the bridge.
+    let defaults = consumer_defaults(streams, "bridge");
+    let defaults = ROUTE_DEFAULTS.read(source, defaults, "BRIDGE_ROUTES_FILE")?;
     let concurrency = concurrency_defaults(source)?;
     if let Some(path) = optional(source, "BRIDGE_ROUTES_FILE") {
         let malformed = |reason: String| ConfigError::Malformed {

@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use lzstock_shim::bridge::settings::StartPosition;
 
 fn config(vars: &[(&str, &str)]) -> Result<BridgeConfig, ConfigError> {
     let mut env: HashMap<String, String> = vars

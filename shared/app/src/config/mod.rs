@@ -9,11 +9,12 @@ use std::time::Duration;
 use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
-use lzstock_shim::schedule::Schedule;
 
+mod consumer;
 mod mail;
 mod nats;
 
+pub use consumer::{consumer_defaults, ConsumerVariables};
 pub use mail::{email_from, MailConfig, SmtpConfig};
 pub use nats::NatsConfig;
 
@@ -31,47 +32,6 @@ pub struct DatabaseConfig {
 pub struct HttpConfig {
     /// Default 8080.
     pub port: u16,
-}
-
-/// How the API authenticates callers.
-#[derive(Debug, Clone)]
-pub enum AuthConfig {
-    /// On Lambda (`AWS_LAMBDA_RUNTIME_API` set): only the claims API Gateway's JWT
-    /// authorizer verified count; `JWT_SECRET` is not read, so no second path exists.
-    Authorizer,
-    /// Standalone: the API verifies bearer tokens itself.
-    Tokens(TokenConfig),
-}
-
-/// `JWT_SECRET`, `JWT_JWKS_URL`, `JWT_ISSUER` and `JWT_AUDIENCE`: how the standalone API
-/// verifies bearer tokens. At least one of the secret and the key set is set.
-#[derive(Debug, Clone)]
-pub struct TokenConfig {
-    /// The HS256 key, at least 32 bytes.
-    pub jwt_secret: Option<Secret<String>>,
-    /// Where an identity provider publishes its signing keys (RS256/ES256).
-    pub jwks_url: Option<String>,
-    /// The issuer every token must name, when set.
-    pub issuer: Option<String>,
-    /// The audience every token must include, when set.
-    pub audience: Option<String>,
-}
-
-/// How the scraper reaches SEC: `SEC_USER_AGENT` (the declared identity SEC's fair-access
-/// policy requires), `SEC_BASE_URL`, `SEC_TICKERS_URL`, `SEC_REQUESTS_PER_SECOND`,
-/// `SEC_BLOCK_PAUSE_SECS` and `SCRAPER_CONCURRENCY`.
-#[derive(Debug, Clone)]
-pub struct SecConfig {
-    /// e.g. `LZStock admin@example.com`.
-    pub user_agent: String,
-    /// Where SEC's documents are.
-    pub endpoints: lzstock_infra::sec::EdgarEndpoints,
-    /// Requests a second for the whole fleet (default 10, SEC's limit).
-    pub requests_per_second: f64,
-    /// How long the fleet pauses after SEC blocks it, in seconds (default 600).
-    pub block_pause_secs: u64,
-    /// Companies synced at once by one process (default 8).
-    pub concurrency: usize,
 }
 
 /// `OUTBOX_MAX_ATTEMPTS` and `OUTBOX_RETENTION_HOURS`: how the outbox relay parks rows that
@@ -136,7 +96,12 @@ fn url_with_scheme(
     Ok(url)
 }
 
-fn check_scheme(name: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
+/// Checks that `url` (the value of `name`) starts with one of `schemes`; the error names the
+/// scheme it had, never the URL (it may hold a password).
+///
+/// # Errors
+/// When the scheme is another.
+pub fn check_scheme(name: &'static str, url: &str, schemes: &[&str]) -> Result<(), ConfigError> {
     let scheme = url.split_once("://").map(|(scheme, _)| scheme);
     if scheme.is_some_and(|s| schemes.contains(&s)) {
         Ok(())
@@ -195,36 +160,6 @@ impl HttpConfig {
     }
 }
 
-impl AuthConfig {
-    /// Reads the authentication settings: none on Lambda, the token settings standalone.
-    ///
-    /// # Errors
-    /// Standalone, when neither `JWT_SECRET` nor `JWT_JWKS_URL` is set, or one is malformed.
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        if optional(source, lzstock_shim::host::RUNTIME_API_VAR).is_some() {
-            return Ok(Self::Authorizer);
-        }
-        let jwt_secret = optional(source, "JWT_SECRET")
-            .map(|_| jwt_secret(source))
-            .transpose()?;
-        let jwks_url = optional(source, "JWT_JWKS_URL")
-            .map(|url| check_scheme("JWT_JWKS_URL", &url, &["http", "https"]).map(|()| url))
-            .transpose()?;
-        if jwt_secret.is_none() && jwks_url.is_none() {
-            return Err(ConfigError::Missing {
-                name: "JWT_SECRET",
-                hint: "set JWT_SECRET (an HS256 key of at least 32 bytes) or JWT_JWKS_URL (an identity provider's key set)",
-            });
-        }
-        Ok(Self::Tokens(TokenConfig {
-            jwt_secret,
-            jwks_url,
-            issuer: optional(source, "JWT_ISSUER"),
-            audience: optional(source, "JWT_AUDIENCE"),
-        }))
-    }
-}
-
 /// Reads `JWT_SECRET`, the HS256 key.
 ///
 /// # Errors
@@ -242,79 +177,6 @@ pub fn jwt_secret(source: &dyn Source) -> Result<Secret<String>, ConfigError> {
         });
     }
     Ok(Secret::new(secret))
-}
-
-impl SecConfig {
-    /// Reads `SEC_USER_AGENT`.
-    ///
-    /// # Errors
-    /// When `SEC_USER_AGENT` is missing or not "Company Name contact@domain", or another
-    /// variable is malformed or out of range.
-    pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
-        let user_agent = required(
-            source,
-            "SEC_USER_AGENT",
-            "SEC requires a declared identity, e.g. \"LZStock admin@example.com\"",
-        )?;
-        let has_contact = user_agent.split_whitespace().any(|word| {
-            word.split_once('@')
-                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.'))
-        });
-        let has_name = user_agent
-            .split_whitespace()
-            .any(|word| !word.contains('@'));
-        // It is sent as a header: anything a header cannot carry is refused here, at start,
-        // not at the first request.
-        let sendable = user_agent.chars().all(|c| c == ' ' || c.is_ascii_graphic());
-        if !has_contact || !has_name || !sendable {
-            return Err(ConfigError::Malformed {
-                name: "SEC_USER_AGENT",
-                reason: format!(
-                    "must be \"Company Name contact@domain\" in printable ASCII (got {user_agent:?})"
-                ),
-            });
-        }
-        let defaults = lzstock_infra::sec::EdgarEndpoints::default();
-        let url = |name: &'static str, default: String| -> Result<String, ConfigError> {
-            let url = optional(source, name).unwrap_or(default);
-            check_scheme(name, &url, &["http", "https"])?;
-            Ok(url.trim_end_matches('/').to_owned())
-        };
-        let endpoints = lzstock_infra::sec::EdgarEndpoints {
-            data_base: url("SEC_BASE_URL", defaults.data_base)?,
-            tickers_url: url("SEC_TICKERS_URL", defaults.tickers_url)?,
-        };
-        let requests_per_second: f64 = parsed_or(source, "SEC_REQUESTS_PER_SECOND", 10.0)?;
-        if !(requests_per_second > 0.0 && requests_per_second <= 1000.0) {
-            return Err(ConfigError::Malformed {
-                name: "SEC_REQUESTS_PER_SECOND",
-                reason: format!(
-                    "must be above 0 and at most 1000 (SEC allows 10), got {requests_per_second}"
-                ),
-            });
-        }
-        let block_pause_secs: u64 = parsed_or(source, "SEC_BLOCK_PAUSE_SECS", 600)?;
-        if block_pause_secs == 0 {
-            return Err(ConfigError::Malformed {
-                name: "SEC_BLOCK_PAUSE_SECS",
-                reason: "must be at least 1".into(),
-            });
-        }
-        let concurrency: usize = parsed_or(source, "SCRAPER_CONCURRENCY", 8)?;
-        if !(1..=64).contains(&concurrency) {
-            return Err(ConfigError::Malformed {
-                name: "SCRAPER_CONCURRENCY",
-                reason: format!("must be 1 to 64, got {concurrency}"),
-            });
-        }
-        Ok(Self {
-            user_agent,
-            endpoints,
-            requests_per_second,
-            block_pause_secs,
-            concurrency,
-        })
-    }
 }
 
 impl OptionalServices {
@@ -337,22 +199,6 @@ impl OptionalServices {
             otlp_endpoint,
         })
     }
-}
-
-/// The default `SCRAPER_SCHEDULE`: 03:00 UTC daily, after EDGAR's overnight filings settle.
-pub const DEFAULT_SCRAPER_SCHEDULE: &str = "0 3 * * *";
-
-/// Reads `SCRAPER_SCHEDULE` (a cron expression).
-///
-/// # Errors
-/// When it is set but is not a cron expression.
-pub fn scraper_schedule(source: &dyn Source) -> Result<Schedule, ConfigError> {
-    let pattern =
-        optional(source, "SCRAPER_SCHEDULE").unwrap_or_else(|| DEFAULT_SCRAPER_SCHEDULE.into());
-    pattern.parse().map_err(|reason| ConfigError::Malformed {
-        name: "SCRAPER_SCHEDULE",
-        reason: format!("{reason} (got {pattern:?})"),
-    })
 }
 
 #[cfg(test)]

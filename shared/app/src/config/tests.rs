@@ -10,72 +10,6 @@ fn a_database_url_with_another_scheme_is_refused_without_echoing_it() {
 }
 
 #[test]
-fn a_short_jwt_secret_is_refused() {
-    let env = [("JWT_SECRET", "short")];
-    assert!(AuthConfig::from_source(&env).is_err());
-}
-
-#[test]
-fn standalone_needs_a_secret_or_a_key_set() {
-    let none: [(&str, &str); 0] = [];
-    let err = AuthConfig::from_source(&none).unwrap_err().to_string();
-    assert!(
-        err.contains("JWT_SECRET") && err.contains("JWT_JWKS_URL"),
-        "{err}"
-    );
-    let jwks = [("JWT_JWKS_URL", "http://127.0.0.1:9/jwks.json")];
-    assert!(matches!(
-        AuthConfig::from_source(&jwks),
-        Ok(AuthConfig::Tokens(TokenConfig {
-            jwks_url: Some(_),
-            ..
-        }))
-    ));
-    assert!(AuthConfig::from_source(&[("JWT_JWKS_URL", "file:///etc/keys")]).is_err());
-}
-
-#[test]
-fn on_lambda_only_the_authorizer_counts() {
-    let env = [
-        ("AWS_LAMBDA_RUNTIME_API", "127.0.0.1:9001"),
-        ("JWT_SECRET", "lzstock-test-secret-0123456789abcdef"),
-    ];
-    assert!(matches!(
-        AuthConfig::from_source(&env),
-        Ok(AuthConfig::Authorizer)
-    ));
-}
-
-#[test]
-fn sec_settings_are_checked_by_name() {
-    let base = ("SEC_USER_AGENT", "LZStock ops@lzstock.dev");
-    let config = SecConfig::from_source(&[base]).unwrap();
-    assert_eq!(config.endpoints.data_base, "https://data.sec.gov");
-    assert_eq!((config.requests_per_second, config.concurrency), (10.0, 8));
-    for (name, value) in [
-        ("SEC_REQUESTS_PER_SECOND", "0"),
-        ("SEC_REQUESTS_PER_SECOND", "NaN"),
-        ("SEC_BLOCK_PAUSE_SECS", "0"),
-        ("SCRAPER_CONCURRENCY", "0"),
-        ("SEC_BASE_URL", "ftp://sec"),
-    ] {
-        let error = SecConfig::from_source(&[base, (name, value)])
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains(name), "{name}={value}: {error}");
-    }
-    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "ops@lzstock.dev")]).is_err());
-}
-
-#[test]
-fn the_sec_user_agent_needs_a_contact_address() {
-    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock")]).is_err());
-    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock\tops@lzstock.dev")]).is_err());
-    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStöck ops@lzstock.dev")]).is_err());
-    assert!(SecConfig::from_source(&[("SEC_USER_AGENT", "LZStock ops@lzstock.dev")]).is_ok());
-}
-
-#[test]
 fn nats_accepts_several_servers() {
     let env = [("NATS_URL", "nats://a:4222, nats://b:4222,tls://c:4443")];
     let seeds = NatsConfig::from_source(&env).expect("three seeds").servers;
@@ -119,12 +53,6 @@ fn outbox_settings_are_checked() {
     assert!(err.to_string().contains("OUTBOX_MAX_ATTEMPTS"));
     let err = OutboxConfig::from_source(&[("OUTBOX_RETENTION_HOURS", "-1")]).unwrap_err();
     assert!(err.to_string().contains("OUTBOX_RETENTION_HOURS"));
-}
-
-#[test]
-fn a_bad_schedule_names_the_variable() {
-    let err = scraper_schedule(&[("SCRAPER_SCHEDULE", "nightly")]).unwrap_err();
-    assert!(err.to_string().contains("SCRAPER_SCHEDULE"));
 }
 
 #[test]

@@ -7,6 +7,7 @@ mod metrics;
 pub mod relay;
 
 use chrono::{DateTime, Utc};
+use lzstock_shim::telemetry::TraceParent;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
@@ -42,49 +43,20 @@ impl OutboxEvent {
         request: Value,
         response: Value,
     ) -> Self {
+        let parent = trace.and_then(TraceParent::continuing);
         Self {
             id,
             subject: format!("{subject_root}.{subject}"),
             payload: json!({
                 "id": id.to_string(),
-                "trace_id": trace.and_then(trace_id_of),
+                "trace_id": parent.as_ref().map(TraceParent::trace_id),
                 "occurred_at": occurred_at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "request": request,
                 "response": response,
             }),
-            traceparent: trace.and_then(traceparent),
+            traceparent: parent.map(|parent| parent.to_string()),
         }
     }
-}
-
-/// The trace id (32 lower-case hex digits) of `trace`: a W3C `traceparent`, or a bare trace
-/// id; `None` for anything else.
-fn trace_id_of(trace: &str) -> Option<&str> {
-    let hex32 = |s: &str| s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if hex32(trace) {
-        return Some(trace);
-    }
-    let mut parts = trace.split('-');
-    let (version, id) = (parts.next()?, parts.next()?);
-    (version == "00" && hex32(id)).then_some(id)
-}
-
-/// The `traceparent` to publish with: `trace` itself when it is one (its span, the
-/// request's, becomes the handlers' parent), or one continuing a bare trace id under a new
-/// span; `None` for anything else.
-fn traceparent(trace: &str) -> Option<String> {
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    let parts: Vec<&str> = trace.split('-').collect();
-    if let ["00", id, span, flags] = parts.as_slice() {
-        if hex(id, 32) && hex(span, 16) && hex(flags, 2) {
-            return Some(trace.to_ascii_lowercase());
-        }
-    }
-    let valid = hex(trace, 32);
-    valid.then(|| {
-        let span = &uuid::Uuid::new_v4().simple().to_string()[..16];
-        format!("00-{}-{span}-01", trace.to_ascii_lowercase())
-    })
 }
 
 /// Writes `event` in the caller's transaction.
@@ -106,20 +78,35 @@ pub async fn insert(connection: &mut PgConnection, event: &OutboxEvent) -> Resul
 
 #[cfg(test)]
 mod tests {
-    use super::traceparent;
+    use super::*;
 
     #[test]
-    fn a_traceparent_continues_only_a_w3c_trace_id() {
-        let header = traceparent("4BF92F3577B34DA6A3CE929D0E0E4736").unwrap();
+    fn an_event_carries_its_callers_trace_or_continues_a_bare_trace_id() {
+        let full = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let event = |trace| {
+            OutboxEvent::new(
+                uuid::Uuid::now_v7(),
+                "lzstock",
+                "things.happened",
+                trace,
+                Utc::now(),
+                json!({}),
+                json!({}),
+            )
+        };
+        let traced = event(Some(full));
+        assert_eq!(traced.subject, "lzstock.things.happened");
+        assert_eq!(traced.traceparent.as_deref(), Some(full));
+        assert_eq!(
+            traced.payload["trace_id"],
+            "4bf92f3577b34da6a3ce929d0e0e4736"
+        );
+        let bare = event(Some("4BF92F3577B34DA6A3CE929D0E0E4736"));
+        let header = bare.traceparent.expect("continued");
         assert!(header.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
         assert!(header.ends_with("-01"));
-        assert_eq!(header.len(), 55);
-        assert!(traceparent("not-a-trace").is_none());
-        let full = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(traceparent(full).as_deref(), Some(full));
-        assert_eq!(
-            super::trace_id_of(full),
-            Some("4bf92f3577b34da6a3ce929d0e0e4736")
-        );
+        let untraced = event(Some("not-a-trace"));
+        assert_eq!(untraced.traceparent, None);
+        assert!(untraced.payload["trace_id"].is_null());
     }
 }

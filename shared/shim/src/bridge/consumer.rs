@@ -1,19 +1,17 @@
 //! One durable pull consumer: fetch a batch, invoke the function, settle every record.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::pull, AckKind, Message};
-use chrono::{DateTime, Utc};
+
 use futures::StreamExt;
 
 use super::dispatch::handle_batch;
 use super::durable::{reconcile, DurableError};
 use super::invoke::Invoke;
 use super::metrics::{BridgeMetrics, ConsumerState};
-use super::settings::ConsumerSettings;
-use crate::batch::MessageRecord;
+use super::settings::{progress_every, ConsumerSettings};
 
 /// Why the consumer stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -176,13 +174,6 @@ async fn consume<I: Invoke>(
     tracing::info!(durable = %settings.durable, "consumer drained");
 }
 
-/// How often messages held longer than this are reported in progress: a third of
-/// `ack_wait`, so that even across the hand-over from a prefetched batch to its own
-/// handling (up to two periods without a report) the server never times one out.
-pub(crate) fn progress_every(ack_wait: Duration) -> Duration {
-    ack_wait / 3
-}
-
 /// Runs `handling` to its end while `prefetching` pulls the next batch. Messages that arrive
 /// before `handling` ends wait with in-progress acks every [`progress_every`], so a slow
 /// batch cannot make the server redeliver the next one elsewhere.
@@ -219,24 +210,6 @@ async fn while_handling(
     }
 }
 
-/// One filter subject goes in the singular field, which servers before 2.10 understand
-/// (they ignore the plural one and would deliver every subject).
-pub(crate) fn single_subject(subjects: &[String]) -> String {
-    match subjects {
-        [only] => only.clone(),
-        _ => String::new(),
-    }
-}
-
-/// Several filter subjects need the plural field (nats-server 2.10 or later).
-pub(crate) fn several_subjects(subjects: &[String]) -> Vec<String> {
-    if subjects.len() > 1 {
-        subjects.to_vec()
-    } else {
-        Vec::new()
-    }
-}
-
 #[derive(Debug, thiserror::Error)]
 enum FetchError {
     #[error(transparent)]
@@ -269,33 +242,4 @@ async fn fetch(
         Ok(fetched) => Ok(fetched?),
         Err(_) => Err(FetchError::Stalled(limit)),
     }
-}
-
-/// The record the bridge sends for a JetStream delivery; `None` for a plain NATS message.
-pub(crate) fn record_of(message: &Message) -> Option<MessageRecord> {
-    let info = message.info().ok()?;
-    let mut headers: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    if let Some(map) = &message.headers {
-        for (name, values) in map.iter() {
-            headers.insert(
-                name.to_string(),
-                values.iter().map(|v| v.as_str().to_owned()).collect(),
-            );
-        }
-    }
-    let published_at = DateTime::<Utc>::from_timestamp(
-        info.published.unix_timestamp(),
-        info.published.nanosecond(),
-    )
-    .unwrap_or_default();
-    Some(MessageRecord {
-        subject: message.subject.to_string(),
-        data: message.payload.to_vec(),
-        headers,
-        stream: info.stream.to_owned(),
-        stream_sequence: info.stream_sequence,
-        consumer_sequence: info.consumer_sequence,
-        deliveries: u64::try_from(info.delivered).unwrap_or(1),
-        published_at,
-    })
 }

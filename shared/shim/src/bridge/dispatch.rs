@@ -7,10 +7,10 @@ use std::time::Instant;
 
 use async_nats::jetstream::{self, AckKind, Message};
 
-use super::consumer::{progress_every, record_of};
 use super::invoke::{checked, Invoke, InvokeError};
 use super::metrics::{BridgeMetrics, Count, Tally};
-use super::settings::ConsumerSettings;
+use super::record::record_of;
+use super::settings::{progress_every, ConsumerSettings};
 use super::settle::{settle, Settling};
 use super::sizing;
 use crate::batch::{MessageBatch, MessageRecord, Outcome};

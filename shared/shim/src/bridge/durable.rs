@@ -119,8 +119,8 @@ fn apply(settings: &ConsumerSettings, writer: &Writer, config: &mut pull::Config
         .metadata
         .insert(WRITTEN_BY.to_owned(), writer.id.clone());
     config.durable_name = Some(settings.durable.clone());
-    config.filter_subject = super::consumer::single_subject(&settings.filter_subjects);
-    config.filter_subjects = super::consumer::several_subjects(&settings.filter_subjects);
+    config.filter_subject = super::settings::single_subject(&settings.filter_subjects);
+    config.filter_subjects = super::settings::several_subjects(&settings.filter_subjects);
     config.ack_policy = AckPolicy::Explicit;
     config.ack_wait = settings.ack_wait;
     config.max_deliver = settings.max_deliver;

@@ -18,6 +18,7 @@ pub mod durable;
 pub mod invoke;
 pub mod lambda;
 pub mod metrics;
+mod record;
 pub mod replay;
 pub mod settings;
 mod settle;

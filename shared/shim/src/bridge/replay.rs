@@ -11,8 +11,8 @@ use async_nats::jetstream::{self, consumer::pull, consumer::DeliverPolicy};
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::consumer::record_of;
 use super::invoke::{checked, Invoke};
+use super::record::record_of;
 use super::settings::ConsumerSettings;
 use super::settle::store_dead_letter;
 use super::sizing;
@@ -91,8 +91,8 @@ pub async fn replay<I: Invoke>(
     };
     let mut consumer = stream
         .create_consumer(pull::OrderedConfig {
-            filter_subject: super::consumer::single_subject(&settings.filter_subjects),
-            filter_subjects: super::consumer::several_subjects(&settings.filter_subjects),
+            filter_subject: super::settings::single_subject(&settings.filter_subjects),
+            filter_subjects: super::settings::several_subjects(&settings.filter_subjects),
             deliver_policy,
             ..Default::default()
         })

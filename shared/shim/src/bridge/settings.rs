@@ -182,6 +182,31 @@ impl ConsumerSettings {
     }
 }
 
+/// How often messages held longer than this are reported in progress: a third of
+/// `ack_wait`, so that even across the hand-over from a prefetched batch to its own
+/// handling (up to two periods without a report) the server never times one out.
+pub(crate) fn progress_every(ack_wait: Duration) -> Duration {
+    ack_wait / 3
+}
+
+/// One filter subject goes in the singular field, which servers before 2.10 understand
+/// (they ignore the plural one and would deliver every subject).
+pub(crate) fn single_subject(subjects: &[String]) -> String {
+    match subjects {
+        [only] => only.clone(),
+        _ => String::new(),
+    }
+}
+
+/// Several filter subjects need the plural field (nats-server 2.10 or later).
+pub(crate) fn several_subjects(subjects: &[String]) -> Vec<String> {
+    if subjects.len() > 1 {
+        subjects.to_vec()
+    } else {
+        Vec::new()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

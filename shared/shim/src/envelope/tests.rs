@@ -120,11 +120,52 @@ async fn a_panic_is_retried_not_fatal() {
     ));
 }
 
-#[test]
-fn the_trace_id_comes_from_traceparent() {
-    assert_eq!(
-        trace_id_of("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
-        Some("4bf92f3577b34da6a3ce929d0e0e4736")
-    );
-    assert_eq!(trace_id_of("garbage"), None);
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(future)
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_body_is_answered_and_only_a_well_typed_envelope_is_acked(
+        body in "\\PC{0,120}|\\{\"id\": \"e1\", \"occurred_at\": \"2026-11-23T10:00:00Z\", \"request\": \\{\"email\": \"[a-z@.]{0,12}\"\\}(, \"response\": \\{\"userId\": \"u[0-9]\"\\})?\\}"
+    ) {
+        let decodes = serde_json::from_str::<Envelope<SignedUp, UserId>>(&body)
+            .is_ok_and(|envelope| envelope.id == "e1");
+        let outcome = block_on(
+            typed(
+                |_: Envelope<SignedUp, UserId>| std::future::ready(Ok::<(), HandlerError>(())),
+                Backoff::default(),
+            )
+            .handle(&record(&body, Some("e1"))),
+        );
+        match outcome {
+            Outcome::Ack => proptest::prop_assert!(decodes, "{:?} acked", body),
+            Outcome::Reject { .. } => proptest::prop_assert!(!decodes, "{:?} rejected", body),
+            Outcome::Retry { .. } => proptest::prop_assert!(false, "{:?} retried", body),
+        }
+    }
+
+    #[test]
+    fn an_envelope_reads_back_as_written(
+        id in "\\PC{1,40}",
+        trace in proptest::option::of("[0-9a-f]{32}"),
+        millis in 0_i64..4_102_444_800_000,
+        request in "\\PC{0,40}",
+    ) {
+        let envelope = Envelope {
+            id,
+            trace_id: trace,
+            occurred_at: DateTime::from_timestamp_millis(millis).expect("in range"),
+            request: serde_json::json!({ "text": request }),
+            response: serde_json::Value::Null,
+        };
+        let json = serde_json::to_vec(&envelope).expect("serialises");
+        let back: Envelope<serde_json::Value, serde_json::Value> =
+            serde_json::from_slice(&json).expect("reads back");
+        proptest::prop_assert_eq!(back, envelope);
+    }
 }

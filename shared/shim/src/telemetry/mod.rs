@@ -3,12 +3,17 @@
 use std::io::IsTerminal;
 
 mod json_log;
+mod trace_context;
 
 use tracing_subscriber::{
     fmt, layer::SubscriberExt, util::SubscriberInitExt, EnvFilter, Layer as _,
 };
 
 pub use json_log::JsonLog;
+pub use trace_context::{
+    continue_trace, current_traceparent, remote_parent, remote_parent_with_state,
+    remote_parent_xray, traceparent_of, InvalidTraceParent, TraceParent,
+};
 
 use crate::config::ConfigError;
 use crate::Host;
@@ -288,117 +293,9 @@ fn install(format: LogFormat, settings: &TelemetrySettings) -> Telemetry {
     Telemetry { provider }
 }
 
-/// The current span as a W3C `traceparent`, when spans are exported (an OpenTelemetry layer
-/// gives the span a context); events published from here then hang under this span.
-#[must_use]
-pub fn current_traceparent() -> Option<String> {
-    traceparent_of(&tracing::Span::current())
-}
-
-/// `span` as a W3C `traceparent`, when spans are exported.
-#[must_use]
-pub fn traceparent_of(span: &tracing::Span) -> Option<String> {
-    use opentelemetry::trace::TraceContextExt;
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    let context = span.context();
-    let otel_span = context.span();
-    let span_context = otel_span.span_context();
-    span_context.is_valid().then(|| {
-        format!(
-            "00-{}-{}-{:02x}",
-            span_context.trace_id(),
-            span_context.span_id(),
-            span_context.trace_flags().to_u8()
-        )
-    })
-}
-
-/// Makes the span a W3C `traceparent` names the parent of `span`, so `span` continues that
-/// trace; a malformed `traceparent` leaves `span` as it is.
-pub fn continue_trace(span: &tracing::Span, traceparent: &str) {
-    use tracing_opentelemetry::OpenTelemetrySpanExt;
-    if let Some(parent) = remote_parent(traceparent) {
-        let _ = span.set_parent(parent);
-    }
-}
-
-/// The remote parent a W3C `traceparent` header names
-/// (`00-<32 hex trace id>-<16 hex span id>-<2 hex flags>`), as an OpenTelemetry context;
-/// `None` when the header is malformed or names the all-zero ids the spec forbids.
-///
-/// A handler's span set to this parent continues the publisher's trace in whatever
-/// OpenTelemetry pipeline the process installs.
-#[must_use]
-pub fn remote_parent(traceparent: &str) -> Option<opentelemetry::Context> {
-    remote_parent_with_state(traceparent, None)
-}
-
-/// [`remote_parent`] with the caller's W3C `tracestate` (vendor data that travels with the
-/// trace); a malformed `tracestate` is dropped, the parent kept.
-#[must_use]
-pub fn remote_parent_with_state(
-    traceparent: &str,
-    tracestate: Option<&str>,
-) -> Option<opentelemetry::Context> {
-    use opentelemetry::trace::{
-        SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState,
-    };
-    let mut parts = traceparent.trim().split('-');
-    let (version, trace_id, span_id, flags) =
-        (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
-    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if version != "00"
-        || parts.next().is_some()
-        || !hex(trace_id, 32)
-        || !hex(span_id, 16)
-        || !hex(flags, 2)
-    {
-        return None;
-    }
-    let trace_id = TraceId::from_hex(trace_id).ok()?;
-    let span_id = SpanId::from_hex(span_id).ok()?;
-    let flags = TraceFlags::new(u8::from_str_radix(flags, 16).ok()? & 1);
-    let state = tracestate
-        .and_then(|state| state.parse::<TraceState>().ok())
-        .unwrap_or_default();
-    let context = SpanContext::new(trace_id, span_id, flags, true, state);
-    context
-        .is_valid()
-        .then(|| opentelemetry::Context::new().with_remote_span_context(context))
-}
-
-/// The remote parent an AWS X-Ray trace header names
-/// (`Root=1-<8 hex time>-<24 hex id>;Parent=<16 hex span id>;Sampled=1`), mapped as the AWS
-/// propagator maps it: the trace id is the time and the id joined. `None` without a root
-/// and a parent, or when either is malformed.
-#[must_use]
-pub fn remote_parent_xray(header: &str) -> Option<opentelemetry::Context> {
-    let field = |key: &str| {
-        header
-            .split(';')
-            .find_map(|part| part.trim().strip_prefix(key)?.strip_prefix('='))
-    };
-    let mut root = field("Root")?.split('-');
-    let (version, time, id) = (root.next()?, root.next()?, root.next()?);
-    if version != "1" || root.next().is_some() {
-        return None;
-    }
-    let sampled = if field("Sampled") == Some("0") {
-        "00"
-    } else {
-        "01"
-    };
-    remote_parent(&format!("00-{time}{id}-{}-{sampled}", field("Parent")?))
-}
-
 #[cfg(test)]
 mod tests {
-    use opentelemetry::trace::TraceContextExt;
-
-    use super::{
-        remote_parent, remote_parent_with_state, remote_parent_xray, LogFormat, OtlpProtocol,
-        TelemetrySettings,
-    };
+    use super::{LogFormat, OtlpProtocol, TelemetrySettings};
 
     #[test]
     fn telemetry_settings_are_checked_like_any_configuration() {
@@ -426,67 +323,6 @@ mod tests {
         ] {
             let err = TelemetrySettings::from_source(&[(name, value)]).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
-        }
-    }
-
-    #[test]
-    fn a_traceparent_becomes_a_remote_parent_and_garbage_does_not() {
-        let parent = remote_parent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
-            .expect("valid");
-        let span = parent.span();
-        let context = span.span_context();
-        assert!(context.is_remote() && context.is_sampled());
-        assert_eq!(
-            context.trace_id().to_string(),
-            "4bf92f3577b34da6a3ce929d0e0e4736"
-        );
-        for bad in [
-            "",
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
-            "00-00000000000000000000000000000000-00f067aa0ba902b7-01",
-            "01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            "00-4bf92f3577b34da6a3ce929d0e0e473g-00f067aa0ba902b7-01",
-        ] {
-            assert!(remote_parent(bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn the_callers_tracestate_travels_with_its_parent() {
-        let parent = remote_parent_with_state(
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-            Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"),
-        )
-        .expect("valid");
-        let span = parent.span();
-        assert_eq!(
-            span.span_context().trace_state().get("congo"),
-            Some("t61rcWkgMzE")
-        );
-    }
-
-    #[test]
-    fn an_xray_header_with_a_parent_becomes_a_remote_parent() {
-        let parent = remote_parent_xray(
-            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
-        )
-        .expect("valid");
-        let span = parent.span();
-        assert_eq!(
-            span.span_context().trace_id().to_string(),
-            "5759e988bd862e3fe1be46a994272793"
-        );
-        assert_eq!(
-            span.span_context().span_id().to_string(),
-            "53995c3f42cd8ad8"
-        );
-        for bad in [
-            "Root=1-5759e988-bd862e3fe1be46a994272793",
-            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
-            "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8",
-            "nonsense",
-        ] {
-            assert!(remote_parent_xray(bad).is_none(), "{bad:?}");
         }
     }
 }

@@ -19,16 +19,17 @@
 
 mod ports;
 mod report;
+mod run_state;
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use futures::StreamExt;
 
 use super::{Company, Ticker};
 use crate::common::StoreError;
+use run_state::{Listing, Progress, Stop, SyncFailure};
 
 pub use ports::{CompanyOutcome, FilingSource, RunLog, RunState, SourceError, SyncStore};
 pub use report::{Failure, ScrapeReport};
@@ -197,7 +198,7 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
             }
         }
         report.failed.sort_by(|a, b| a.ticker.cmp(&b.ticker));
-        report.stopped = stop.reason.into_inner().ok().flatten();
+        report.stopped = stop.into_reason();
         self.runs.close(&run.id, &report).await?;
         Ok(report)
     }
@@ -354,56 +355,6 @@ impl<S: FilingSource, T: SyncStore, L: RunLog> ScrapeCompanies<S, T, L> {
         } else {
             CompanyOutcome::Synced
         })
-    }
-}
-
-/// How far a run is: companies finished of those it set out to do.
-struct Progress {
-    done: AtomicUsize,
-    total: usize,
-}
-
-/// What became of SEC's listing at the start of a run.
-enum Listing {
-    /// Refreshed, or fresh enough not to need it.
-    Current,
-    /// Unavailable; the run goes on from the copy recorded earlier (this says so).
-    Earlier(String),
-    /// Unavailable, and no copy was ever recorded: the run cannot start (why).
-    Unavailable(String),
-    /// SEC refused in a way every request would repeat (why).
-    Stopped(String),
-}
-
-/// Set once by the first worker that meets an error every later request would repeat.
-#[derive(Default)]
-struct Stop {
-    set: AtomicBool,
-    reason: Mutex<Option<String>>,
-}
-
-impl Stop {
-    fn is_set(&self) -> bool {
-        self.set.load(Ordering::SeqCst)
-    }
-
-    fn set(&self, reason: String) {
-        self.set.store(true, Ordering::SeqCst);
-        if let Ok(mut slot) = self.reason.lock() {
-            slot.get_or_insert(reason);
-        }
-    }
-}
-
-enum SyncFailure {
-    Company(String),
-    Stop(String),
-    Store(StoreError),
-}
-
-impl From<StoreError> for SyncFailure {
-    fn from(error: StoreError) -> Self {
-        Self::Store(error)
     }
 }
 
