@@ -136,13 +136,12 @@ impl DashboardStore for PgDashboardStore {
         processed: &ProcessedEvent,
         contact: Option<&Contact>,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.database.write().await.map_err(unavailable)?;
-        if !crate::processed::claim(&mut tx, processed)
+        let Some(mut tx) = crate::processed::write_once(&self.database, processed)
             .await
             .map_err(unavailable)?
-        {
+        else {
             return Ok(false);
-        }
+        };
         self.insert(&mut tx, dashboard, event).await?;
         if let Some(contact) = contact {
             crate::notices::record_contact(&mut tx, contact)

@@ -3,10 +3,10 @@
 use lzstock_domain::common::ProcessedEvent;
 use sqlx::PgConnection;
 
-use crate::database::Database;
+use crate::database::{Database, Write};
 
-/// Records `event` as processed in the caller's transaction (on `connection`); `false` when it already was
-/// (the caller then skips its effect and lets the transaction end).
+/// Records `event` as processed in the caller's transaction (on `connection`); `false` when
+/// it already was (the caller then skips its effect and lets the transaction end).
 ///
 /// # Errors
 /// When the database fails.
@@ -32,8 +32,22 @@ pub async fn claim(
 /// # Errors
 /// When the database fails.
 pub async fn record(database: &Database, event: &ProcessedEvent) -> Result<bool, sqlx::Error> {
-    let mut tx = database.write().await?;
-    let first = claim(&mut tx, event).await?;
-    tx.commit().await?;
-    Ok(first)
+    match write_once(database, event).await? {
+        Some(write) => write.commit().await.map(|()| true),
+        None => Ok(false),
+    }
+}
+
+/// Begins a write on `database` holding `event`'s claim: the write in which a handler's
+/// effect goes once, or `None` when the event was processed before (its effect is then
+/// not applied again, and nothing is written).
+///
+/// # Errors
+/// When the database fails.
+pub async fn write_once(
+    database: &Database,
+    event: &ProcessedEvent,
+) -> Result<Option<Write>, sqlx::Error> {
+    let mut write = database.write().await?;
+    Ok(claim(&mut write, event).await?.then_some(write))
 }

@@ -165,13 +165,12 @@ impl EmailStore for PgEmailStore {
         event: &EmailCreated,
         processed: &ProcessedEvent,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.database.write().await.map_err(unavailable)?;
-        if !crate::processed::claim(&mut tx, processed)
+        let Some(mut tx) = crate::processed::write_once(&self.database, processed)
             .await
             .map_err(unavailable)?
-        {
+        else {
             return Ok(false);
-        }
+        };
         self.insert(&mut tx, email, event).await?;
         tx.commit().await.map_err(unavailable)?;
         Ok(true)
