@@ -290,26 +290,31 @@ async fn a_transient_refusal_gives_the_email_back_and_a_permanent_one_fails_it()
     assert_eq!(stored.last_error.as_deref(), Some("550 no such user"));
 }
 
+/// The usecase's part of exactly-once: it hands the store the event's claim and reports
+/// what the store says. (That the claim holds is the store's: tested against PostgreSQL.)
 #[tokio::test]
-async fn an_email_requested_by_one_event_is_created_once() {
+async fn an_email_request_the_store_has_processed_gives_nothing_and_a_new_one_its_email() {
     let world = World::default();
-    let processed = ProcessedEvent {
+    world.processed.lock().unwrap().push("evt-1".into());
+    let event = |id: &str| ProcessedEvent {
         handler: "emails.requested".into(),
-        event_id: "evt-1".into(),
+        event_id: id.into(),
         subject: "lzstock.emails.requested".into(),
     };
     let usecase = create(&world);
     assert!(usecase
-        .execute_once(owner("ada"), request(), None, &processed)
-        .await
-        .unwrap()
-        .is_some());
-    assert!(usecase
-        .execute_once(owner("ada"), request(), None, &processed)
+        .execute_once(owner("ada"), request(), None, &event("evt-1"))
         .await
         .unwrap()
         .is_none());
-    assert_eq!(world.emails.lock().unwrap().len(), 1);
+    assert!(world.emails.lock().unwrap().is_empty());
+    let new = usecase
+        .execute_once(owner("ada"), request(), None, &event("evt-2"))
+        .await
+        .unwrap()
+        .expect("a new request's email");
+    assert_eq!(world.emails.lock().unwrap().as_slice(), [new]);
+    assert_eq!(world.processed.lock().unwrap().as_slice(), ["evt-1", "evt-2"]);
 }
 
 #[tokio::test]

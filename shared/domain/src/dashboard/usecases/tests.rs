@@ -168,25 +168,31 @@ async fn someone_elses_dashboard_is_not_found_for_reading_or_deleting() {
     ));
 }
 
+/// The usecase's part of exactly-once: it hands the store the event's claim and reports
+/// what the store says. (That the claim holds is the store's: tested against PostgreSQL.)
 #[tokio::test]
-async fn an_event_creates_its_dashboard_once() {
+async fn an_event_the_store_has_processed_gives_nothing_and_a_new_one_its_dashboard() {
     let store = MemoryStore::default();
-    let processed = ProcessedEvent {
+    store.processed.lock().unwrap().push("e1".into());
+    let event = |id: &str| ProcessedEvent {
         handler: "users.signed_up".into(),
-        event_id: "e1".into(),
+        event_id: id.into(),
         subject: "lzstock.users.signed_up".into(),
     };
     let create = CreateDashboard::new(&store);
-    let first = create
-        .execute_once(owner("ada"), request(), None, &processed, None)
+    let seen = create
+        .execute_once(owner("ada"), request(), None, &event("e1"), None)
         .await
         .unwrap();
-    let again = create
-        .execute_once(owner("ada"), request(), None, &processed, None)
+    assert!(seen.is_none());
+    assert!(store.dashboards.lock().unwrap().is_empty());
+    let new = create
+        .execute_once(owner("ada"), request(), None, &event("e2"), None)
         .await
-        .unwrap();
-    assert!(first.is_some() && again.is_none());
-    assert_eq!(store.dashboards.lock().unwrap().len(), 1);
+        .unwrap()
+        .expect("a new event's dashboard");
+    assert_eq!(store.dashboards.lock().unwrap().as_slice(), [new]);
+    assert_eq!(store.processed.lock().unwrap().as_slice(), ["e1", "e2"]);
 }
 
 #[tokio::test]
