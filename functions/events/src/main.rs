@@ -29,7 +29,7 @@ async fn main() -> ExitCode {
     // tasks; /healthz on METRICS_PORT fails while one stays down.
     let tasks = TaskHealth::new();
     if let (Some(port), Host::Standalone) = (metrics_port, Host::detect()) {
-        tokio::spawn(meters::serve(
+        tokio::spawn(lzstock_shim::http::serve_metrics(
             meters,
             tasks.clone(),
             port,

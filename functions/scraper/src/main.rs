@@ -106,7 +106,7 @@ async fn main() -> ExitCode {
         (metrics_port, &command, Host::detect())
     {
         // The schedule loop is this process's only work, and main awaits it.
-        tokio::spawn(meters::serve(
+        tokio::spawn(lzstock_shim::http::serve_metrics(
             meters,
             lzstock_shim::tasks::TaskHealth::new(),
             port,

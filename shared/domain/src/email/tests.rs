@@ -314,7 +314,10 @@ async fn an_email_request_the_store_has_processed_gives_nothing_and_a_new_one_it
         .unwrap()
         .expect("a new request's email");
     assert_eq!(world.emails.lock().unwrap().as_slice(), [new]);
-    assert_eq!(world.processed.lock().unwrap().as_slice(), ["evt-1", "evt-2"]);
+    assert_eq!(
+        world.processed.lock().unwrap().as_slice(),
+        ["evt-1", "evt-2"]
+    );
 }
 
 #[tokio::test]

@@ -219,7 +219,11 @@ fn no_crate_has_an_import_circle_between_its_files() {
             }
         }
     }
-    assert!(checked >= 10, "only {checked} crates found under {}", root.display());
+    assert!(
+        checked >= 10,
+        "only {checked} crates found under {}",
+        root.display()
+    );
     assert!(found.is_empty(), "import circles:\n{}", found.join("\n"));
 }
 

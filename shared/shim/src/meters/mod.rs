@@ -187,32 +187,6 @@ pub fn port_from_env(
         .transpose()
 }
 
-/// Serves `/metrics`, `/livez` and `/healthz` (200 while no supervised task of `tasks` is
-/// failing, 503 naming those that are) on `0.0.0.0:port` until `shutdown` resolves, on a
-/// standalone host; logs and gives up when the port cannot be bound.
-pub async fn serve(
-    meters: Meters,
-    tasks: crate::tasks::TaskHealth,
-    port: u16,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) {
-    let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port));
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(error) => {
-            tracing::error!(%error, %addr, "METRICS_PORT cannot be bound: no /metrics");
-            return;
-        }
-    };
-    let router = meters
-        .router()
-        .route("/livez", get(|| async { "ok" }))
-        .route("/healthz", get(move || async move { tasks.readiness() }));
-    if let Err(error) = crate::http::serve_standalone(listener, router, shutdown).await {
-        tracing::error!(%error, "the metrics server stopped");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
