@@ -76,6 +76,6 @@ async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
         email_cache: resources::email_cache(&config.optional)?,
         default_from: config.email_from.clone(),
     };
-    http::serve(api::router(state), config.http.port).await?;
+    http::serve(api::router(state), config.http.port, config.http.limits).await?;
     Ok(())
 }

@@ -15,6 +15,7 @@ use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::emails::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_shim::backoff::Backoff;
 use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::http::HttpLimits;
 use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 
@@ -24,6 +25,7 @@ async fn main() -> ExitCode {
     let _telemetry = telemetry::init();
     let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
     let metrics_port = config::or_exit("events", meters::port_from_env(&ProcessEnv));
+    let http_limits = config::or_exit("events", HttpLimits::from_source(&ProcessEnv));
     let meters = config::or_exit("events", meters::install_from(&ProcessEnv, Host::detect()));
     // The consumer, the advisory listener and the stalled-email announcer are supervised
     // tasks; /healthz on METRICS_PORT fails while one stays down.
@@ -33,6 +35,7 @@ async fn main() -> ExitCode {
             meters,
             tasks.clone(),
             port,
+            http_limits,
             shutdown::signal(),
         ));
     }

@@ -45,7 +45,7 @@ pub async fn run(config: BridgeConfig) -> Result<(), Box<dyn std::error::Error>>
     };
     // The bridge's port is an operator port (beside /metrics): versions for every caller.
     let routes = health::router(probe).merge(metrics.router());
-    let serving = http::serve_standalone(listener, routes, shutdown.requested());
+    let serving = http::serve_within(listener, routes, config.http.limits, shutdown.requested());
     let working = async {
         if !resources::provision_streams(&js, &config.streams, shutdown.requested()).await? {
             return Ok(());

@@ -17,6 +17,7 @@ use lzstock_scraper::config::ScraperConfig;
 use lzstock_scraper::schedules::SEC_SYNC;
 use lzstock_scraper::{self as scraper, ScraperDeps};
 use lzstock_shim::config::{self, ConfigError, ProcessEnv};
+use lzstock_shim::http::HttpLimits;
 use lzstock_shim::schedule::{self, ScheduledRun};
 use lzstock_shim::{meters, telemetry, Host};
 
@@ -101,6 +102,7 @@ async fn main() -> ExitCode {
         }),
     );
     let metrics_port = config::or_exit("scraper", meters::port_from_env(&ProcessEnv));
+    let http_limits = config::or_exit("scraper", HttpLimits::from_source(&ProcessEnv));
     let meters = config::or_exit("scraper", meters::install_from(&ProcessEnv, Host::detect()));
     if let (Some(port), Command::Scheduled, Host::Standalone) =
         (metrics_port, &command, Host::detect())
@@ -110,6 +112,7 @@ async fn main() -> ExitCode {
             meters,
             lzstock_shim::tasks::TaskHealth::new(),
             port,
+            http_limits,
             lzstock_shim::shutdown::signal(),
         ));
     }

@@ -16,5 +16,6 @@ mod lambda;
 mod lambda_events;
 mod openapi;
 mod otlp;
+mod slow_clients;
 mod tokens;
 mod trace;

@@ -9,6 +9,7 @@ use std::time::Duration;
 use lzstock_infra::outbox::RelaySettings;
 
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Secret, Source};
+use lzstock_shim::http::HttpLimits;
 
 mod consumer;
 mod mail;
@@ -27,11 +28,14 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
-/// `PORT` for a standalone HTTP server.
+/// `PORT` and the limits of a standalone HTTP server.
 #[derive(Debug, Clone, Copy)]
 pub struct HttpConfig {
     /// Default 8080.
     pub port: u16,
+    /// What a client may take: `HTTP_HEADER_TIMEOUT_SECS`, `HTTP_BODY_TIMEOUT_SECS`,
+    /// `HTTP_MAX_CONNECTIONS`, `HTTP2_MAX_CONCURRENT_STREAMS`.
+    pub limits: HttpLimits,
 }
 
 /// `OUTBOX_MAX_ATTEMPTS` and `OUTBOX_RETENTION_HOURS`: how the outbox relay parks rows that
@@ -138,24 +142,25 @@ impl DatabaseConfig {
 }
 
 impl HttpConfig {
-    /// Reads `PORT` (default 8080).
+    /// Reads `PORT` (default 8080) and the limits.
     ///
     /// # Errors
-    /// When `PORT` is not a port number.
+    /// When `PORT` is not a port number, or a limit is malformed.
     pub fn from_source(source: &dyn Source) -> Result<Self, ConfigError> {
         Self::from_source_with_default(source, 8080)
     }
 
-    /// Reads `PORT` with another default.
+    /// Reads `PORT` with another default, and the limits.
     ///
     /// # Errors
-    /// When `PORT` is not a port number.
+    /// When `PORT` is not a port number, or a limit is malformed.
     pub fn from_source_with_default(
         source: &dyn Source,
         default: u16,
     ) -> Result<Self, ConfigError> {
         Ok(Self {
             port: parsed_or(source, "PORT", default)?,
+            limits: HttpLimits::from_source(source)?,
         })
     }
 }

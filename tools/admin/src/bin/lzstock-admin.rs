@@ -135,8 +135,13 @@ async fn trace_sink(port: &str, file: &str) -> Result<(), Box<dyn std::error::Er
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
     eprintln!("trace sink: OTLP JSON on http://127.0.0.1:{port}/v1/traces → {file}");
     let router = lzstock_harness::trace_file::sink_router(file.into());
-    lzstock_shim::http::serve_standalone(listener, router, lzstock_shim::shutdown::signal())
-        .await?;
+    lzstock_shim::http::serve_within(
+        listener,
+        router,
+        lzstock_shim::http::HttpLimits::default(),
+        lzstock_shim::shutdown::signal(),
+    )
+    .await?;
     Ok(())
 }
 

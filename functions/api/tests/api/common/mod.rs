@@ -17,6 +17,11 @@ pub struct StandaloneApi {
 
 /// Starts the API binary standalone and waits until it listens.
 pub async fn start() -> StandaloneApi {
+    start_with(&[]).await
+}
+
+/// Starts the API binary standalone with `extra` variables and waits until it listens.
+pub async fn start_with(extra: &[(&str, &str)]) -> StandaloneApi {
     let (db, bus) = tokio::join!(database(), nats());
     let port = process::free_port();
     let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_api"))
@@ -26,6 +31,7 @@ pub async fn start() -> StandaloneApi {
         .env("PORT", port.to_string())
         .env("RUST_LOG", "error")
         .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .envs(extra.iter().copied())
         .kill_on_drop(true)
         .spawn()
         .expect("the api starts");

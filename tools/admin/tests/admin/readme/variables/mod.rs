@@ -147,12 +147,14 @@ fn parse(binary: &str, source: &Recorded) -> Result<Lists, ConfigError> {
                 config.signup_tickers.as_slice().len(),
             );
             meters::port_from_env(source)?;
+            lzstock_shim::http::HttpLimits::from_source(source)?;
             emf(source, &mut lists)?;
         }
         "scraper" => {
             let config = lzstock_scraper::config::ScraperConfig::from_source(source)?;
             lists.insert("NATS_URL", config.nats.servers.len());
             meters::port_from_env(source)?;
+            lzstock_shim::http::HttpLimits::from_source(source)?;
             emf(source, &mut lists)?;
         }
         "migrate" => {

@@ -1,8 +1,15 @@
-//! Hosting an HTTP function: `lambda_http` on Lambda, an axum server standalone.
+//! Hosting an HTTP function: `lambda_http` on Lambda, an axum router on a server of our
+//! own standalone (`server.rs`, within [`HttpLimits`]).
+
+mod limits;
+mod server;
 
 use std::net::{Ipv4Addr, SocketAddr};
 
 use axum::Router;
+
+pub use limits::HttpLimits;
+pub use server::serve_within;
 
 use crate::{shutdown, Host};
 
@@ -28,12 +35,13 @@ pub enum HttpHostError {
 /// Serves `router` on the detected [`Host`].
 ///
 /// On Lambda the router answers API Gateway (REST and HTTP API v2), function URL and ALB
-/// events through `lambda_http`; standalone it listens on `0.0.0.0:port` for HTTP/1.1 and
-/// HTTP/2 (prior knowledge) until Ctrl-C or SIGTERM, then drains in-flight requests.
+/// events through `lambda_http` (API Gateway holds the client's connection); standalone it
+/// listens on `0.0.0.0:port` for HTTP/1.1 and HTTP/2 (prior knowledge) within `limits`
+/// until Ctrl-C or SIGTERM, then drains in-flight requests.
 ///
 /// # Errors
 /// See [`HttpHostError`].
-pub async fn serve(router: Router, port: u16) -> Result<(), HttpHostError> {
+pub async fn serve(router: Router, port: u16, limits: HttpLimits) -> Result<(), HttpHostError> {
     match Host::detect() {
         Host::Lambda => {
             crate::invocation::flush_on_sigterm();
@@ -46,36 +54,19 @@ pub async fn serve(router: Router, port: u16) -> Result<(), HttpHostError> {
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|source| HttpHostError::Bind { addr, source })?;
-            serve_standalone(listener, router, shutdown::signal()).await
+            serve_within(listener, router, limits, shutdown::signal()).await
         }
     }
 }
 
-/// Serves `router` on an already bound listener until `shutdown` resolves.
-///
-/// # Errors
-/// [`HttpHostError::Serve`] when the server fails.
-pub async fn serve_standalone(
-    listener: tokio::net::TcpListener,
-    router: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), HttpHostError> {
-    if let Ok(addr) = listener.local_addr() {
-        tracing::info!(%addr, "listening for HTTP/1.1 and HTTP/2");
-    }
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .map_err(HttpHostError::Serve)
-}
-
 /// Serves `/metrics`, `/livez` and `/healthz` (200 while no supervised task of `tasks` is
-/// failing, 503 naming those that are) on `0.0.0.0:port` until `shutdown` resolves, on a
-/// standalone host; logs and gives up when the port cannot be bound.
+/// failing, 503 naming those that are) on `0.0.0.0:port` within `limits` until `shutdown`
+/// resolves, on a standalone host; logs and gives up when the port cannot be bound.
 pub async fn serve_metrics(
     meters: crate::meters::Meters,
     tasks: crate::tasks::TaskHealth,
     port: u16,
+    limits: HttpLimits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let addr = std::net::SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, port));
@@ -93,7 +84,7 @@ pub async fn serve_metrics(
             "/healthz",
             axum::routing::get(move || async move { tasks.readiness() }),
         );
-    if let Err(error) = serve_standalone(listener, router, shutdown).await {
+    if let Err(error) = serve_within(listener, router, limits, shutdown).await {
         tracing::error!(%error, "the metrics server stopped");
     }
 }
