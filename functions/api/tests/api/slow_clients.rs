@@ -31,13 +31,19 @@ async fn connect(api: &StandaloneApi) -> TcpStream {
         .expect("a connection")
 }
 
+/// The count of clients turned away by `limit`, read from `/metrics` once the server
+/// takes a connection again (slots come back as the server sees their clients leave).
 async fn limited_total(api: &StandaloneApi, limit: &str) -> u64 {
-    let text = reqwest::get(format!("{}/metrics", api.url))
-        .await
-        .expect("GET /metrics")
-        .text()
-        .await
-        .expect("the metrics");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        match reqwest::get(format!("{}/metrics", api.url)).await {
+            Ok(response) => break response.text().await.expect("the metrics"),
+            Err(error) => {
+                assert!(Instant::now() < deadline, "GET /metrics: {error}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    };
     let prefix = format!("lzstock_http_limited_total{{limit=\"{limit}\"}} ");
     text.lines()
         .find_map(|line| line.strip_prefix(&prefix))
