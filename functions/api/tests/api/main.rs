@@ -4,6 +4,7 @@
 //! clients (`buf curl`, the contract fuzzer), on Lambda and with OTLP export.
 
 mod auth;
+mod auth_table;
 mod buf_curl;
 mod common;
 mod companies;
