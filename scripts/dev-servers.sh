@@ -46,7 +46,7 @@ start_nats() {
 # kept in .lzstock/cluster/n<i>.sh and its pid in n<i>.pid, so a node can be killed and
 # started again by hand.
 start_nats_cluster() {
-    local dir="$STATE/cluster" node routes="" seeds=""
+    local dir="$STATE/cluster" node routes="" seeds="" node_pid=()
     mkdir -p "$dir"
     for node in 0 1 2; do
         routes="${routes:+$routes,}nats://127.0.0.1:$((NATS_PORT + 2000 + node))"
@@ -66,12 +66,33 @@ NODE
         chmod +x "$dir/$name.sh"
         say "starting NATS node $name on 127.0.0.1:$((NATS_PORT + node))"
         "$dir/$name.sh" &
+        node_pid[node]=$!
         PIDS+=($!)
     done
+    # A node can lose its client port to another node's outgoing route connection, which
+    # the kernel may give any free port of the ephemeral range, this one included (seen:
+    # "bind: address already in use" on 54222). That socket goes when its connect fails, so
+    # a node that exited is started again once its port is free.
+    local attempt
     for node in 0 1 2; do
-        for _ in $(seq 300); do
-            curl -fsS "http://127.0.0.1:$((NATS_MONITOR_PORT + node))/healthz" >/dev/null 2>&1 && break
-            sleep 0.1
+        local name="n$((node + 1))"
+        for attempt in 1 2 3 4; do
+            for _ in $(seq 300); do
+                curl -fsS "http://127.0.0.1:$((NATS_MONITOR_PORT + node))/healthz" >/dev/null 2>&1 && break
+                kill -0 "${node_pid[node]}" 2>/dev/null || break
+                sleep 0.1
+            done
+            # Running (healthy, or still forming the cluster): on to the next node.
+            kill -0 "${node_pid[node]}" 2>/dev/null && break
+            [ "$attempt" -lt 4 ] || die "NATS node $name did not start; see $LOGS/nats-$name.log"
+            say "NATS node $name exited at start (see $LOGS/nats-$name.log); starting it again"
+            for _ in $(seq 100); do
+                port_taken 127.0.0.1 $((NATS_PORT + node)) || break
+                sleep 0.1
+            done
+            "$dir/$name.sh" &
+            node_pid[node]=$!
+            PIDS+=($!)
         done
     done
     export NATS_URL="$seeds"

@@ -5,7 +5,7 @@
 use lzstock_domain::common::OwnerId;
 use lzstock_domain::dashboard::DashboardName;
 use lzstock_domain::email::EmailAddress;
-use lzstock_domain::Ticker;
+use lzstock_domain::{Cik, Ticker};
 use proptest::prelude::*;
 
 /// The ticker rule, written out independently of the parser.
@@ -19,6 +19,21 @@ fn is_ticker(text: &str) -> bool {
 }
 
 proptest! {
+    #[test]
+    fn a_cik_is_1_to_10_digits_written_back_zero_padded(text in "[0-9]{0,12}|\\PC{0,12}") {
+        let expected = (1..=10).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+        let parsed = Cik::parse(&text);
+        prop_assert_eq!(parsed.is_ok(), expected, "{:?}", text);
+        if let Ok(cik) = parsed {
+            let written = cik.to_string();
+            prop_assert_eq!(written.len(), 10);
+            prop_assert_eq!(Cik::parse(&written).expect("reads back"), cik);
+            prop_assert_eq!(cik.value(), text.parse::<u64>().expect("digits"));
+            let json = serde_json::to_string(&cik).expect("serialises");
+            prop_assert_eq!(serde_json::from_str::<Cik>(&json).expect("reads back"), cik);
+        }
+    }
+
     #[test]
     fn a_ticker_is_accepted_exactly_when_it_keeps_the_rule(text in "\\PC{0,12}|[A-Z0-9.a-z-]{0,12}") {
         let parsed = Ticker::parse(&text);

@@ -22,6 +22,21 @@ pub struct OutgoingEvent {
     pub body: Bytes,
 }
 
+impl OutgoingEvent {
+    /// The message's headers: `Nats-Msg-Id` (the event id), the content type, and the
+    /// `traceparent` when the event has one.
+    #[must_use]
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", self.id.as_str());
+        headers.insert("Content-Type", "application/json");
+        if let Some(traceparent) = &self.traceparent {
+            headers.insert("traceparent", traceparent.as_str());
+        }
+        headers
+    }
+}
+
 /// Why a publish failed; the event may or may not be stored, so the caller publishes it
 /// again (the id makes that safe).
 #[derive(Debug, thiserror::Error)]
@@ -108,12 +123,7 @@ impl EventPublisher {
             .acquire_owned()
             .await
             .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
-        let mut headers = HeaderMap::new();
-        headers.insert("Nats-Msg-Id", event.id.as_str());
-        headers.insert("Content-Type", "application/json");
-        if let Some(traceparent) = &event.traceparent {
-            headers.insert("traceparent", traceparent.as_str());
-        }
+        let headers = event.headers();
         let ack = self
             .js
             .publish_with_headers(event.subject.clone(), headers, event.body)

@@ -11,6 +11,8 @@ use lzstock_shim::telemetry::TraceParent;
 use serde_json::{json, Value};
 use sqlx::PgConnection;
 
+use crate::publisher::OutgoingEvent;
+
 pub use metrics::OutboxMetrics;
 pub use relay::{OutboxRelay, RelayError, RelayPass, RelaySettings};
 
@@ -55,6 +57,22 @@ impl OutboxEvent {
                 "response": response,
             }),
             traceparent: parent.map(|parent| parent.to_string()),
+        }
+    }
+}
+
+impl From<OutboxEvent> for OutgoingEvent {
+    /// The message the relay publishes for a row: its id as `Nats-Msg-Id`, its envelope as
+    /// the body, its `traceparent` as the header.
+    fn from(event: OutboxEvent) -> Self {
+        Self {
+            subject: event.subject,
+            id: event.id.to_string(),
+            traceparent: event.traceparent,
+            // A JSON value always serialises.
+            body: serde_json::to_vec(&event.payload)
+                .unwrap_or_default()
+                .into(),
         }
     }
 }
@@ -108,5 +126,51 @@ mod tests {
         let untraced = event(Some("not-a-trace"));
         assert_eq!(untraced.traceparent, None);
         assert!(untraced.payload["trace_id"].is_null());
+    }
+
+    proptest::proptest! {
+        /// A row, as the relay publishes it, reads back as the handlers read it: the
+        /// header's id is the envelope's, the envelope's trace id is the header's, and the
+        /// request and response arrive as written.
+        #[test]
+        fn an_outbox_row_reads_back_from_its_message(
+            id in proptest::num::u128::ANY,
+            subject in "[a-z_]{1,12}\\.[a-z_]{1,12}",
+            trace in proptest::option::of("[0-9a-f]{32}|00-[0-9a-f]{31}[1-9a-f]-[1-9a-f][0-9a-f]{15}-0[01]|\\PC{0,40}"),
+            text in "\\PC{0,60}",
+            millis in 0_i64..4_102_444_800_000,
+        ) {
+            let id = uuid::Uuid::from_u128(id);
+            let occurred_at = DateTime::from_timestamp_millis(millis).expect("in range");
+            let row = OutboxEvent::new(
+                id,
+                "lzstock",
+                &subject,
+                trace.as_deref(),
+                occurred_at,
+                json!({ "text": text }),
+                json!({ "id": id.to_string() }),
+            );
+            let message = OutgoingEvent::from(row.clone());
+            let headers = message.headers();
+            let header = |name: &str| headers.get(name).map(|v| v.as_str().to_owned());
+            proptest::prop_assert_eq!(header("Nats-Msg-Id"), Some(id.to_string()));
+            proptest::prop_assert_eq!(message.subject.clone(), format!("lzstock.{subject}"));
+            let envelope: lzstock_shim::envelope::Envelope<Value, Value> =
+                serde_json::from_slice(&message.body).expect("an envelope");
+            proptest::prop_assert_eq!(&envelope.id, &id.to_string());
+            proptest::prop_assert_eq!(&envelope.request["text"], &json!(text));
+            proptest::prop_assert_eq!(envelope.occurred_at, occurred_at);
+            let parent = header("traceparent").map(|h| TraceParent::parse(&h).expect("valid"));
+            proptest::prop_assert_eq!(
+                envelope.trace_id.as_deref(),
+                parent.as_ref().map(TraceParent::trace_id)
+            );
+            let expected = trace.as_deref().and_then(TraceParent::continuing);
+            proptest::prop_assert_eq!(
+                parent.as_ref().map(TraceParent::trace_id),
+                expected.as_ref().map(TraceParent::trace_id)
+            );
+        }
     }
 }

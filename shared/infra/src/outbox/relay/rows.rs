@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 
 use super::{Acked, Claimed, OutboxRelay, RelayPass, RELAY_BATCH};
+use crate::outbox::OutboxEvent;
 use crate::publisher::OutgoingEvent;
 
 /// Rows deleted per statement when pruning, so a large backlog never holds one long lock.
@@ -39,12 +40,12 @@ impl OutboxRelay {
                 id: row.id,
                 token,
                 attempts: row.attempts,
-                event: OutgoingEvent {
+                event: OutgoingEvent::from(OutboxEvent {
+                    id: row.id,
                     subject: row.subject,
-                    id: row.id.to_string(),
+                    payload: row.payload,
                     traceparent: row.traceparent,
-                    body: serde_json::to_vec(&row.payload).unwrap_or_default().into(),
-                },
+                }),
             })
             .collect())
     }
