@@ -53,6 +53,8 @@ ensure_system_packages() {
     command -v redis-server >/dev/null || missing+=(redis-server)
     # promtool checks the alert rules (ops/prometheus/alerts.yml).
     command -v promtool >/dev/null || missing+=(prometheus)
+    # ip (iproute2) makes the fault campaign's network namespaces for partitions.
+    command -v ip >/dev/null || missing+=(iproute2)
     if ! pg_bin_dir >/dev/null; then
         # Install the server binaries without Debian creating and starting a cluster on
         # 5432: LZStock runs its own clusters on their own ports.

@@ -116,6 +116,10 @@ pub(crate) async fn email_created(
             metrics::counter!("lzstock_emails_deferred_total").increment(1);
             Err(HandlerError::retryable(SendLater(reason)))
         }
+        Err(busy @ SendEmailError::Busy(held_for)) => {
+            metrics::counter!("lzstock_emails_deferred_total").increment(1);
+            Err(HandlerError::retry_after(held_for, busy))
+        }
         Err(SendEmailError::Unexpected(error)) => Err(HandlerError::retryable(error)),
     }
 }

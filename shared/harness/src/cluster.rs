@@ -1,6 +1,7 @@
 //! A JetStream cluster on loopback: N `nats-server` nodes on free ports joined by routes,
 //! each with its own store, any of which a test can kill, stop, restart or make step down
-//! from leading a stream.
+//! from leading a stream; or the same nodes each on a host of its own
+//! ([`NatsCluster::start_isolated`]), which can also be cut off from the others and healed.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -9,6 +10,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 
 use crate::nats::NatsServer;
+use crate::network::IsolatedNetwork;
 use crate::process;
 
 /// The cluster's name, as its nodes announce it.
@@ -21,7 +23,7 @@ pub struct ClusterNode {
     pub name: String,
     /// The server.
     pub server: NatsServer,
-    monitor_port: u16,
+    monitor: (String, u16),
 }
 
 impl ClusterNode {
@@ -29,14 +31,16 @@ impl ClusterNode {
     /// caught up with the meta leader.
     #[must_use]
     pub fn is_healthy(&self) -> bool {
-        http_ok(self.monitor_port, "/healthz")
+        http_ok(&self.monitor.0, self.monitor.1, "/healthz")
     }
 }
 
 /// N nodes joined as one JetStream cluster. Killed with the test process.
 #[derive(Debug)]
 pub struct NatsCluster {
+    // Declared before the network: the nodes stop before their hosts are removed.
     nodes: Vec<ClusterNode>,
+    network: Option<IsolatedNetwork>,
 }
 
 impl NatsCluster {
@@ -87,10 +91,87 @@ impl NatsCluster {
             nodes.push(ClusterNode {
                 name,
                 server: NatsServer::start_with(*client, extra)?,
-                monitor_port: *monitor,
+                monitor: ("127.0.0.1".to_owned(), *monitor),
             });
         }
-        let cluster = Self { nodes };
+        Self {
+            nodes,
+            network: None,
+        }
+        .healthy()
+    }
+
+    /// Starts `size` nodes, each in a network namespace of its own
+    /// ([`IsolatedNetwork`]), on the standard ports of its own address, and waits until
+    /// every one is healthy. Needs CAP_NET_ADMIN.
+    ///
+    /// # Errors
+    /// When the hosts cannot be made, a node does not start, or the cluster does not form.
+    pub fn start_isolated(size: usize) -> io::Result<Self> {
+        let network = IsolatedNetwork::create(size)?;
+        let routes: Vec<String> = network
+            .hosts()
+            .iter()
+            .map(|host| format!("nats://{}:6222", host.address))
+            .collect();
+        let mut nodes = Vec::with_capacity(size);
+        for (index, host) in network.hosts().iter().enumerate() {
+            let name = format!("n{}", index + 1);
+            let extra = vec![
+                "--name".to_owned(),
+                name.clone(),
+                "--cluster_name".to_owned(),
+                CLUSTER_NAME.to_owned(),
+                "--cluster".to_owned(),
+                format!("nats://{}:6222", host.address),
+                "--routes".to_owned(),
+                routes.join(","),
+                "-m".to_owned(),
+                // Monitoring listens on the client address (`-a`).
+                "8222".to_owned(),
+            ];
+            nodes.push(ClusterNode {
+                name,
+                server: NatsServer::start_in(&host.netns, &host.address, 4222, extra)?,
+                monitor: (host.address.clone(), 8222),
+            });
+        }
+        Self {
+            nodes,
+            network: Some(network),
+        }
+        .healthy()
+    }
+
+    /// Cuts node `index` off from the other nodes and from every client, until
+    /// [`heal`](Self::heal).
+    ///
+    /// # Errors
+    /// When the cluster was not started isolated, or `ip` refuses.
+    pub fn cut(&self, index: usize) -> io::Result<()> {
+        self.isolated()?.cut(index)
+    }
+
+    /// Joins node `index` to the others again.
+    ///
+    /// # Errors
+    /// When the cluster was not started isolated, or `ip` refuses.
+    pub fn heal(&self, index: usize) -> io::Result<()> {
+        self.isolated()?.heal(index)
+    }
+
+    fn isolated(&self) -> io::Result<&IsolatedNetwork> {
+        self.network.as_ref().ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::Unsupported,
+                "the cluster runs on loopback: start it with start_isolated to cut nodes off",
+            )
+        })
+    }
+
+    /// `self` once every node is healthy, or an error quoting the unhealthy ones' logs.
+    fn healthy(self) -> io::Result<Self> {
+        let cluster = self;
         if let Err(error) = cluster.wait_healthy(Duration::from_secs(45)) {
             let logs: Vec<String> = cluster
                 .nodes
@@ -193,8 +274,14 @@ impl NatsCluster {
 }
 
 /// Whether `GET path` on the monitoring port answers 200.
-fn http_ok(port: u16, path: &str) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+fn http_ok(host: &str, port: u16, path: &str) -> bool {
+    let Ok(mut stream) = TcpStream::connect_timeout(
+        &std::net::SocketAddr::new(
+            host.parse().unwrap_or(std::net::Ipv4Addr::LOCALHOST.into()),
+            port,
+        ),
+        Duration::from_secs(2),
+    ) else {
         return false;
     };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));

@@ -15,6 +15,7 @@ pub mod invoke_api;
 pub mod lambda;
 pub mod local_http;
 pub mod nats;
+pub mod network;
 pub mod postgres;
 pub mod process;
 pub mod redis;

@@ -15,6 +15,10 @@ pub struct NatsServer {
     dir: tempfile::TempDir,
     bin: PathBuf,
     port: u16,
+    /// The address it listens on: loopback, or its network namespace's own.
+    host: String,
+    /// The network namespace it runs in (`ip netns exec`), if any.
+    netns: Option<String>,
     /// Arguments after the defaults: a cluster node's name and routes, TLS.
     extra: Vec<String>,
     child: Option<Child>,
@@ -38,6 +42,24 @@ impl NatsServer {
     /// # Errors
     /// When the binary is missing or the server does not start.
     pub fn start_with(port: u16, extra: Vec<String>) -> io::Result<Self> {
+        Self::start_placed("127.0.0.1", None, port, extra)
+    }
+
+    /// Starts a server inside network namespace `netns`, listening on `host:port` there
+    /// (an address of the namespace's own), with `extra` arguments after the defaults.
+    ///
+    /// # Errors
+    /// When the binary is missing or the server does not start.
+    pub fn start_in(netns: &str, host: &str, port: u16, extra: Vec<String>) -> io::Result<Self> {
+        Self::start_placed(host, Some(netns.to_owned()), port, extra)
+    }
+
+    fn start_placed(
+        host: &str,
+        netns: Option<String>,
+        port: u16,
+        extra: Vec<String>,
+    ) -> io::Result<Self> {
         let bin = process::find_program("nats-server", "NATS_SERVER_BIN").ok_or_else(|| {
             io::Error::new(
                 io::ErrorKind::NotFound,
@@ -49,6 +71,8 @@ impl NatsServer {
             dir: process::server_dir("lzstock-nats-")?,
             bin,
             port,
+            host: host.to_owned(),
+            netns,
             extra,
             child: None,
         };
@@ -65,7 +89,7 @@ impl NatsServer {
     /// The client URL.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("nats://127.0.0.1:{}", self.port)
+        format!("nats://{}:{}", self.host, self.port)
     }
 
     /// The server's own directory (its store and log), where a test may keep files the
@@ -115,23 +139,25 @@ impl NatsServer {
             .create(true)
             .append(true)
             .open(self.dir.path().join("nats.log"))?;
-        let mut command = Command::new(&self.bin);
+        // `ip netns exec` enters the namespace and then execs the server, so the child is
+        // the server itself and a SIGKILL reaches it.
+        let mut command = match &self.netns {
+            Some(netns) => {
+                let mut command = Command::new("ip");
+                command.args(["netns", "exec", netns]).arg(&self.bin);
+                command
+            }
+            None => Command::new(&self.bin),
+        };
         command
-            .args([
-                "-a",
-                "127.0.0.1",
-                "-p",
-                &self.port.to_string(),
-                "-js",
-                "-sd",
-            ])
+            .args(["-a", &self.host, "-p", &self.port.to_string(), "-js", "-sd"])
             .arg(self.dir.path().join("store"))
             .args(&self.extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log);
         self.child = Some(process::spawn_tied(command, libc::SIGKILL)?);
-        process::wait_for_port(self.port, Duration::from_secs(20))
+        process::wait_for_address(&self.host, self.port, Duration::from_secs(20))
     }
 }
 

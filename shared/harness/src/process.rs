@@ -106,15 +106,23 @@ pub fn free_port() -> u16 {
 /// # Errors
 /// When nothing does within `timeout`.
 pub fn wait_for_port(port: u16, timeout: Duration) -> io::Result<()> {
+    wait_for_address("127.0.0.1", port, timeout)
+}
+
+/// Waits until something accepts TCP connections on `host:port`.
+///
+/// # Errors
+/// When nothing does within `timeout`.
+pub fn wait_for_address(host: &str, port: u16, timeout: Duration) -> io::Result<()> {
     let started = Instant::now();
     loop {
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+        if std::net::TcpStream::connect((host, port)).is_ok() {
             return Ok(());
         }
         if started.elapsed() > timeout {
             return Err(io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("nothing listened on port {port} within {timeout:?}"),
+                format!("nothing listened on {host}:{port} within {timeout:?}"),
             ));
         }
         thread::sleep(Duration::from_millis(25));
@@ -186,17 +194,24 @@ pub fn signal_pid(pid: u32, signal: i32) {
 }
 
 /// A binary of this workspace built beside the running test (`cargo test --workspace`
-/// builds every binary), for tests that drive another crate's binary.
+/// builds every binary) or beside the running tool, for tests and tools that drive another
+/// crate's binary.
 ///
 /// # Panics
 /// When the binary has not been built.
 #[must_use]
 pub fn workspace_binary(name: &str) -> PathBuf {
-    let dir = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(Path::to_path_buf))
-        .unwrap_or_default();
-    let path = dir.join(name);
+    let exe = std::env::current_exe().unwrap_or_default();
+    // A test runs from `target/<profile>/deps`, a tool from `target/<profile>`.
+    let beside = exe.parent().map(|dir| dir.join(name));
+    let path = match beside {
+        Some(path) if path.is_file() => path,
+        _ => exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|dir| dir.join(name))
+            .unwrap_or_default(),
+    };
     assert!(
         path.is_file(),
         "{} is not built; run `cargo test --workspace` (or `cargo build --bin {name}`)",

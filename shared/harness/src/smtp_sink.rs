@@ -124,6 +124,15 @@ impl SmtpSink {
         );
     }
 
+    /// Forgets the answers [`answer_next`](Self::answer_next) queued that no DATA command
+    /// has taken yet: every message is accepted again.
+    ///
+    /// # Panics
+    /// When a session panicked while holding the state.
+    pub fn accept_all(&self) {
+        self.state.lock().expect("state").answers.clear();
+    }
+
     /// Every message accepted so far.
     ///
     /// # Panics

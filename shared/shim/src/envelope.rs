@@ -49,6 +49,17 @@ pub enum HandlerError {
     /// The event can never succeed (it fails validation): dead-letter it now.
     #[error("permanent: {0}")]
     Permanent(String),
+    /// A failure known to last a while (another worker holds the work under a lease):
+    /// redeliver once it is over, or after the backoff if that is later, so that waiting
+    /// out a crashed worker's lease spends one delivery instead of the event's last ones.
+    #[error("retry after {delay:?}: {source}")]
+    RetryAfter {
+        /// How long the failure will last.
+        delay: std::time::Duration,
+        /// What failed.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl HandlerError {
@@ -60,6 +71,17 @@ impl HandlerError {
     /// A permanent failure for `reason`.
     pub fn permanent(reason: impl Into<String>) -> Self {
         Self::Permanent(reason.into())
+    }
+
+    /// A failure caused by `error` that will last `delay`.
+    pub fn retry_after(
+        delay: std::time::Duration,
+        error: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self::RetryAfter {
+            delay,
+            source: Box::new(error),
+        }
     }
 }
 
@@ -82,7 +104,8 @@ impl<Req, Res, F> std::fmt::Debug for TypedHandler<Req, Res, F> {
 ///
 /// - a body that is not an envelope of `Req`/`Res`, or whose `id` differs from its
 ///   `Nats-Msg-Id` header (or has none), is `Reject`ed;
-/// - `Ok` is `Ack`; [`HandlerError::Retryable`] is `Retry` after [`Backoff::delay`];
+/// - `Ok` is `Ack`; [`HandlerError::Retryable`] is `Retry` after [`Backoff::delay`],
+///   [`HandlerError::RetryAfter`] after its own delay when that is longer;
 ///   [`HandlerError::Permanent`] is `Reject`;
 /// - a panic is `Retry` (the consumer dead-letters it once deliveries run out).
 pub fn typed<Req, Res, F, Fut>(callback: F, backoff: Backoff) -> TypedHandler<Req, Res, F>
@@ -172,6 +195,16 @@ where
                     .delay(record.deliveries, record.stream_sequence);
                 span.in_scope(
                     || tracing::warn!(%error, retry_in = ?delay, "event will be retried"),
+                );
+                Outcome::Retry { delay }
+            }
+            Ok(Err(HandlerError::RetryAfter { delay, source })) => {
+                let delay = delay.max(
+                    self.backoff
+                        .delay(record.deliveries, record.stream_sequence),
+                );
+                span.in_scope(
+                    || tracing::warn!(error = %source, retry_in = ?delay, "event will be retried"),
                 );
                 Outcome::Retry { delay }
             }

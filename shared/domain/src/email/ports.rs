@@ -13,8 +13,8 @@ pub enum Claim {
     Claimed(Email),
     /// It is `sent` or `failed` already: nothing to do.
     Settled(EmailStatus),
-    /// Another sender holds a live lease on it.
-    Busy,
+    /// Another sender holds a live lease on it, for this long yet (zero when unknown).
+    Busy(Duration),
     /// No such email.
     Missing,
 }

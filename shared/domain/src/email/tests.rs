@@ -139,7 +139,7 @@ impl EmailStore for &World {
         })
     }
 
-    async fn claim(&self, id: EmailId, _lease: std::time::Duration) -> Result<Claim, StoreError> {
+    async fn claim(&self, id: EmailId, lease: std::time::Duration) -> Result<Claim, StoreError> {
         let mut emails = self.emails.lock().unwrap();
         let Some(email) = emails.iter_mut().find(|e| e.id == id) else {
             return Ok(Claim::Missing);
@@ -149,7 +149,8 @@ impl EmailStore for &World {
                 email.status = EmailStatus::Sending;
                 Claim::Claimed(email.clone())
             }
-            EmailStatus::Sending => Claim::Busy,
+            // The other sender's lease is as long as this one would be.
+            EmailStatus::Sending => Claim::Busy(lease),
             settled => Claim::Settled(settled),
         })
     }
@@ -288,6 +289,23 @@ async fn a_transient_refusal_gives_the_email_back_and_a_permanent_one_fails_it()
         .unwrap();
     assert_eq!(stored.status, EmailStatus::Failed);
     assert_eq!(stored.last_error.as_deref(), Some("550 no such user"));
+}
+
+/// A sender that died holding its claim: the next attempt learns how long the lease has
+/// left (so its event can wait that out) and sends nothing meanwhile.
+#[tokio::test]
+async fn an_email_another_sender_holds_is_left_alone_for_the_rest_of_its_lease() {
+    let world = World::default();
+    let email = create(&world)
+        .execute(owner("ada"), request(), None)
+        .await
+        .unwrap();
+    world.emails.lock().unwrap()[0].status = EmailStatus::Sending;
+    assert!(matches!(
+        send(&world).execute(email.id).await,
+        Err(SendEmailError::Busy(left)) if left == std::time::Duration::from_secs(60)
+    ));
+    assert!(world.delivered.lock().unwrap().is_empty());
 }
 
 /// The usecase's part of exactly-once: it hands the store the event's claim and reports

@@ -108,9 +108,13 @@ impl<S: EmailStore> CreateEmail<S> {
 /// Why SendEmail did not finish.
 #[derive(Debug, thiserror::Error)]
 pub enum SendEmailError {
-    /// Worth trying again later (the email is `queued` again, or another sender holds it).
+    /// Worth trying again later (the email is `queued` again).
     #[error("try again later: {0}")]
     Retry(String),
+    /// Another sender holds the email, under a lease that lasts this long yet: if that
+    /// sender died, the email can be claimed once the lease is over.
+    #[error("another sender holds the email for {0:?} yet")]
+    Busy(Duration),
     /// Storage failed.
     #[error(transparent)]
     Unexpected(#[from] StoreError),
@@ -162,11 +166,7 @@ impl<S: EmailStore, M: Mailer, C: EmailCache> SendEmail<S, M, C> {
                 tracing::info!(status = status.as_str(), "already settled: nothing sent");
                 return Ok(SendOutcome::AlreadySettled(status));
             }
-            Claim::Busy => {
-                return Err(SendEmailError::Retry(
-                    "another sender holds the email".into(),
-                ))
-            }
+            Claim::Busy(held_for) => return Err(SendEmailError::Busy(held_for)),
             Claim::Missing => return Ok(SendOutcome::Missing),
         };
         self.cache.invalidate(id).await;

@@ -280,17 +280,30 @@ impl EmailStore for PgEmailStore {
         if let Some(row) = claimed {
             return Ok(Claim::Claimed(from_row(row)?));
         }
-        let status = sqlx::query_scalar!("SELECT status FROM emails WHERE id = $1", id.as_uuid())
-            .fetch_optional(self.database.pool())
-            .await
-            .map_err(unavailable)?;
-        Ok(match status.as_deref().map(EmailStatus::parse) {
-            None => Claim::Missing,
-            Some(Ok(settled @ (EmailStatus::Sent | EmailStatus::Failed))) => {
-                Claim::Settled(settled)
-            }
-            Some(Ok(EmailStatus::Queued | EmailStatus::Sending)) => Claim::Busy,
-            Some(Err(invalid)) => return Err(unavailable(invalid)),
+        let found = sqlx::query!(
+            "SELECT status,
+                    GREATEST(EXTRACT(EPOCH FROM claimed_until - now()), 0)::float8 AS held_for
+             FROM emails WHERE id = $1",
+            id.as_uuid()
+        )
+        .fetch_optional(self.database.pool())
+        .await
+        .map_err(unavailable)?;
+        let Some(found) = found else {
+            return Ok(Claim::Missing);
+        };
+        Ok(match EmailStatus::parse(&found.status) {
+            Ok(settled @ (EmailStatus::Sent | EmailStatus::Failed)) => Claim::Settled(settled),
+            // Queued: another sender claimed and released it between the two statements.
+            Ok(EmailStatus::Queued | EmailStatus::Sending) => Claim::Busy(
+                found
+                    .held_for
+                    .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+                    .map_or(Duration::ZERO, |seconds| {
+                        Duration::from_secs_f64(seconds.min(86_400.0))
+                    }),
+            ),
+            Err(invalid) => return Err(unavailable(invalid)),
         })
     }
 

@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde::Deserialize;
 
@@ -108,6 +109,34 @@ async fn errors_say_whether_to_retry() {
         Outcome::Reject {
             reason: "email is not an address".into()
         }
+    );
+}
+
+#[tokio::test]
+async fn a_failure_of_known_length_waits_it_out_but_never_less_than_the_backoff() {
+    // Another worker's lease with 90 s left: one redelivery after it, not five in 15 s.
+    let leased = handler(|| {
+        Err(HandlerError::retry_after(
+            Duration::from_secs(90),
+            std::io::Error::other("held by another sender"),
+        ))
+    });
+    assert_eq!(
+        leased.handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Retry {
+            delay: Duration::from_secs(90)
+        }
+    );
+    let nearly_over = handler(|| {
+        Err(HandlerError::retry_after(
+            Duration::ZERO,
+            std::io::Error::other("lease just ended"),
+        ))
+    });
+    let backoff = Backoff::default().delay(1, 7);
+    assert_eq!(
+        nearly_over.handle(&record(GOOD, Some("e1"))).await,
+        Outcome::Retry { delay: backoff }
     );
 }
 
