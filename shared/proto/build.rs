@@ -24,7 +24,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(std::env::var("OUT_DIR")?);
     let set = out.join("lzstock.fds");
     std::fs::write(&set, descriptors.encode_to_vec())?;
+    // The re-run triggers are the .proto files above: connectrpc-build's own would name the
+    // descriptor set this script has just written, which is always newer than the script's
+    // start, so every cargo command rebuilt this crate and everything that depends on it.
+    println!("cargo:rerun-if-env-changed=BUFFA_ELEMENT_MEMORY_LIMIT");
     connectrpc_build::Config::new()
+        .emit_rerun_directives(false)
         .descriptor_set(&set)
         .files(&files)
         .gate_client_feature(true)
