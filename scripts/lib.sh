@@ -104,6 +104,15 @@ ensure_rust_components() {
     fi
 }
 
+# A cargo subcommand at a pinned version (`ensure_cargo_tool cargo-deny 0.18.3`), built
+# once with `cargo install --locked` into ~/.cargo/bin; kept while that version answers.
+ensure_cargo_tool() {
+    local crate=$1 version=$2
+    if "$crate" --version 2>/dev/null | grep -q " $version\b"; then return 0; fi
+    say "installing $crate $version (cargo install --locked, once per machine)"
+    cargo install --locked --quiet "$crate" --version "$version"
+}
+
 # The user PostgreSQL runs as: postgres when we are root (it refuses root), else us.
 pg_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 as_pg_user() {

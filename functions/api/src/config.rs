@@ -9,6 +9,9 @@ use lzstock_domain::email::EmailAddress;
 use lzstock_infra::streams::EventStreams;
 use lzstock_shim::config::{optional, ConfigError, Secret, Source};
 
+/// The variables the API may read from Secrets Manager (`*_SECRET`).
+pub const SECRETS: [&str; 2] = ["DATABASE_URL", "NATS_CREDS"];
+
 /// Everything the API function reads from the environment.
 #[derive(Debug, Clone)]
 pub struct ApiConfig {

@@ -13,6 +13,7 @@ use lzstock_infra::dashboards::PgDashboardStore;
 use lzstock_infra::emails::PgEmailStore;
 use lzstock_infra::outbox::OutboxRelay;
 use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::secrets::{self, EnvWithSecrets};
 use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{http, shutdown, telemetry, Host};
 
@@ -20,13 +21,15 @@ use lzstock_shim::{http, shutdown, telemetry, Host};
 async fn main() -> ExitCode {
     // Held to the end of main: dropping it flushes exported spans.
     let _telemetry = telemetry::init();
-    let config = config::or_exit("api", ApiConfig::from_source(&ProcessEnv));
+    // Secrets first: DATABASE_URL and NATS_CREDS may come from Secrets Manager.
+    let env = secrets::process_env("api", &lzstock_api::config::SECRETS).await;
+    let config = config::or_exit("api", ApiConfig::from_source(&*env));
     // The API serves /metrics on its own port standalone; on Lambda, EMF per invocation.
     let _meters = config::or_exit(
         "api",
-        lzstock_shim::meters::install_from(&ProcessEnv, Host::detect()),
+        lzstock_shim::meters::install_from(&*env, Host::detect()),
     );
-    match run(config).await {
+    match run(config, &env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "api stopped");
@@ -35,8 +38,12 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: ApiConfig) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    config: ApiConfig,
+    env: &Arc<EnvWithSecrets<ProcessEnv>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
+    resources::follow_database_secret(&pool, env);
     // Standalone, this process relays its own outbox; on Lambda, where nothing runs between
     // invocations, the nats-bridge does, and only the health check uses the broker: it
     // connects at the first check, not during init.

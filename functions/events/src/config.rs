@@ -11,6 +11,9 @@ use lzstock_app::config::{
 };
 use lzstock_app::resources;
 
+/// The variables the events function may read from Secrets Manager (`*_SECRET`).
+pub const SECRETS: [&str; 3] = ["DATABASE_URL", "SMTP_URL", "NATS_CREDS"];
+
 /// Everything the events function reads from the environment.
 #[derive(Debug, Clone)]
 pub struct EventsConfig {

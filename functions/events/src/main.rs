@@ -16,6 +16,7 @@ use lzstock_infra::emails::{RESEND_EVERY, RESEND_STALLED_AFTER};
 use lzstock_shim::backoff::Backoff;
 use lzstock_shim::config::{self, ProcessEnv};
 use lzstock_shim::http::HttpLimits;
+use lzstock_shim::secrets::{self, EnvWithSecrets};
 use lzstock_shim::tasks::{self, TaskHealth};
 use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 
@@ -23,10 +24,12 @@ use lzstock_shim::{message_host, meters, shutdown, telemetry, Host};
 async fn main() -> ExitCode {
     // Held to the end of main: dropping it flushes exported spans.
     let _telemetry = telemetry::init();
-    let config = config::or_exit("events", EventsConfig::from_source(&ProcessEnv));
-    let metrics_port = config::or_exit("events", meters::port_from_env(&ProcessEnv));
-    let http_limits = config::or_exit("events", HttpLimits::from_source(&ProcessEnv));
-    let meters = config::or_exit("events", meters::install_from(&ProcessEnv, Host::detect()));
+    // Secrets first: DATABASE_URL, SMTP_URL and NATS_CREDS may come from Secrets Manager.
+    let env = secrets::process_env("events", &lzstock_events::config::SECRETS).await;
+    let config = config::or_exit("events", EventsConfig::from_source(&*env));
+    let metrics_port = config::or_exit("events", meters::port_from_env(&*env));
+    let http_limits = config::or_exit("events", HttpLimits::from_source(&*env));
+    let meters = config::or_exit("events", meters::install_from(&*env, Host::detect()));
     // The consumer, the advisory listener and the stalled-email announcer are supervised
     // tasks; /healthz on METRICS_PORT fails while one stays down.
     let tasks = TaskHealth::new();
@@ -39,7 +42,7 @@ async fn main() -> ExitCode {
             shutdown::signal(),
         ));
     }
-    match run(config, tasks).await {
+    match run(config, tasks, &env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "events stopped");
@@ -48,8 +51,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(config: EventsConfig, tasks: TaskHealth) -> Result<(), Box<dyn std::error::Error>> {
+async fn run(
+    config: EventsConfig,
+    tasks: TaskHealth,
+    env: &std::sync::Arc<EnvWithSecrets<ProcessEnv>>,
+) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
+    resources::follow_database_secret(&pool, env);
     if Host::detect() == Host::Standalone {
         // Emails whose event ran out of deliveries (a long mail-server outage) are announced
         // again; on Lambda the nats-bridge does this beside its outbox relay.

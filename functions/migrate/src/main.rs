@@ -16,8 +16,9 @@ use std::process::ExitCode;
 use lzstock_app::config::DatabaseConfig;
 use lzstock_app::resources;
 use lzstock_infra::migrations::{self, MigrationError, MigrationReport};
-use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::config;
 use lzstock_shim::custom_resource::{self, CustomResourceRequest};
+use lzstock_shim::secrets;
 use lzstock_shim::{meters, telemetry, Host};
 use sqlx::PgPool;
 
@@ -27,8 +28,10 @@ const PHYSICAL_RESOURCE_ID: &str = "lzstock-schema";
 #[tokio::main]
 async fn main() -> ExitCode {
     let _telemetry = telemetry::init();
-    let config = config::or_exit("migrate", DatabaseConfig::from_source(&ProcessEnv));
-    let _meters = config::or_exit("migrate", meters::install_from(&ProcessEnv, Host::detect()));
+    // DATABASE_URL may come from Secrets Manager (DATABASE_URL_SECRET).
+    let env = secrets::process_env("migrate", &lzstock_app::config::DATABASE_SECRETS).await;
+    let config = config::or_exit("migrate", DatabaseConfig::from_source(&*env));
+    let _meters = config::or_exit("migrate", meters::install_from(&*env, Host::detect()));
     let pool = match resources::database(&config) {
         Ok(pool) => pool,
         Err(error) => {
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    resources::follow_database_secret(&pool, &env);
     match Host::detect() {
         Host::Lambda => {
             let pool = &pool;

@@ -11,7 +11,8 @@ use lzstock_nats_bridge::config::BridgeConfig;
 use lzstock_nats_bridge::{operations, serve};
 use lzstock_shim::bridge::dead_letters::Filter;
 use lzstock_shim::bridge::replay::ReplayFrom;
-use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::config;
+use lzstock_shim::secrets;
 use lzstock_shim::telemetry;
 
 const USAGE: &str = "usage: nats-bridge
@@ -86,7 +87,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = config::or_exit("nats-bridge", BridgeConfig::from_source(&ProcessEnv));
+    // DATABASE_URL and NATS_CREDS may come from Secrets Manager (`*_SECRET`).
+    let env = secrets::process_env("nats-bridge", &lzstock_nats_bridge::config::SECRETS).await;
+    let config = config::or_exit("nats-bridge", BridgeConfig::from_source(&*env));
     let result = match command {
         Command::Serve => serve::run(config).await,
         Command::ListDeadLetters(filter) => operations::list_dead_letters(config, filter).await,

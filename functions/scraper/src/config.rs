@@ -5,6 +5,9 @@ use lzstock_app::config::{check_scheme, DatabaseConfig, NatsConfig};
 use lzstock_shim::config::{optional, parsed_or, required, ConfigError, Source};
 use lzstock_shim::schedule::Schedule;
 
+/// The variables the scraper may read from Secrets Manager (`*_SECRET`).
+pub const SECRETS: [&str; 2] = ["DATABASE_URL", "NATS_CREDS"];
+
 /// Everything the scraper reads from the environment.
 #[derive(Debug, Clone)]
 pub struct ScraperConfig {

@@ -19,6 +19,7 @@ use lzstock_scraper::{self as scraper, ScraperDeps};
 use lzstock_shim::config::{self, ConfigError, ProcessEnv};
 use lzstock_shim::http::HttpLimits;
 use lzstock_shim::schedule::{self, ScheduledRun};
+use lzstock_shim::secrets::{self, EnvWithSecrets};
 use lzstock_shim::{meters, telemetry, Host};
 
 const USAGE: &str = "usage: scraper [run [--tickers AAPL,MSFT | --universe dashboards|all] \
@@ -92,7 +93,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = config::or_exit("scraper", ScraperConfig::from_source(&ProcessEnv));
+    // Secrets first: DATABASE_URL and NATS_CREDS may come from Secrets Manager.
+    let env = secrets::process_env("scraper", &lzstock_scraper::config::SECRETS).await;
+    let config = config::or_exit("scraper", ScraperConfig::from_source(&*env));
     // Built once, at start: a user agent SEC's client refuses stops the process here.
     let sec = config::or_exit(
         "scraper",
@@ -101,9 +104,9 @@ async fn main() -> ExitCode {
             reason: e.to_string(),
         }),
     );
-    let metrics_port = config::or_exit("scraper", meters::port_from_env(&ProcessEnv));
-    let http_limits = config::or_exit("scraper", HttpLimits::from_source(&ProcessEnv));
-    let meters = config::or_exit("scraper", meters::install_from(&ProcessEnv, Host::detect()));
+    let metrics_port = config::or_exit("scraper", meters::port_from_env(&*env));
+    let http_limits = config::or_exit("scraper", HttpLimits::from_source(&*env));
+    let meters = config::or_exit("scraper", meters::install_from(&*env, Host::detect()));
     if let (Some(port), Command::Scheduled, Host::Standalone) =
         (metrics_port, &command, Host::detect())
     {
@@ -116,7 +119,7 @@ async fn main() -> ExitCode {
             lzstock_shim::shutdown::signal(),
         ));
     }
-    match run(config, sec, command).await {
+    match run(config, sec, command, &env).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             tracing::error!(%error, "scraper stopped");
@@ -129,8 +132,10 @@ async fn run(
     config: ScraperConfig,
     sec: SecConnection,
     command: Command,
+    env: &std::sync::Arc<EnvWithSecrets<ProcessEnv>>,
 ) -> Result<(), Box<dyn std::error::Error>> {
     let pool = resources::database(&config.database)?;
+    resources::follow_database_secret(&pool, env);
     let root = config.streams.subject_root.clone();
     match command {
         Command::Once { scope, deadline } => {

@@ -9,6 +9,7 @@ use lzstock_infra::{nats, postgres};
 use lzstock_shim::backoff::Backoff;
 use lzstock_shim::bridge::advisory;
 use lzstock_shim::config::{optional, parsed_or, ConfigError, Source};
+use lzstock_shim::secrets::EnvWithSecrets;
 use lzstock_shim::streams::ProvisionError;
 use sqlx::PgPool;
 
@@ -67,6 +68,49 @@ pub fn email_cache(services: &OptionalServices) -> Result<Option<RedisEmailCache
 pub fn database(config: &DatabaseConfig) -> Result<PgPool, StartupError> {
     Ok(postgres::pool(config.url.expose(), config.max_connections)?)
 }
+
+/// Where `DATABASE_URL` comes from a secret, keeps `pool` connecting with what the secret
+/// holds now: each time PostgreSQL refuses the pool's credentials (the secret was rotated),
+/// the secret is read once more, at most once per [`REREAD_INTERVAL`], and the connections
+/// opened from then on use its value. Does nothing where the URL is a plain variable.
+pub fn follow_database_secret<S: Source + Send + Sync + 'static>(
+    pool: &PgPool,
+    env: &std::sync::Arc<EnvWithSecrets<S>>,
+) {
+    if !env.is_secret("DATABASE_URL") {
+        return;
+    }
+    let (pool, env) = (pool.clone(), std::sync::Arc::clone(env));
+    tokio::spawn(async move {
+        let mut last: Option<tokio::time::Instant> = None;
+        loop {
+            postgres::credentials_refused().notified().await;
+            if last.is_some_and(|at| at.elapsed() < REREAD_INTERVAL) {
+                continue;
+            }
+            last = Some(tokio::time::Instant::now());
+            match env.reread("DATABASE_URL").await {
+                Ok(Some(url)) => match url.parse::<sqlx::postgres::PgConnectOptions>() {
+                    Ok(options) => {
+                        tracing::warn!(
+                            "PostgreSQL refused the credentials: read DATABASE_URL_SECRET again"
+                        );
+                        pool.set_connect_options(options);
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "DATABASE_URL_SECRET now holds no usable URL");
+                    }
+                },
+                Ok(None) => return,
+                Err(error) => tracing::error!(%error, "cannot read DATABASE_URL_SECRET again"),
+            }
+        }
+    });
+}
+
+/// The least time between two reads of a refused credential's secret: a wrong secret is
+/// not read in a loop.
+pub const REREAD_INTERVAL: Duration = Duration::from_secs(30);
 
 /// Connects the process's one NATS client; it keeps reconnecting in the background.
 ///

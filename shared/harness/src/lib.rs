@@ -21,6 +21,7 @@ pub mod process;
 pub mod redis;
 pub mod sec_samples;
 pub mod sec_standin;
+pub mod secrets_manager;
 pub mod smtp_sink;
 pub mod tls;
 pub mod tokens;

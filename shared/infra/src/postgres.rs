@@ -40,7 +40,32 @@ pub async fn server_version(pool: &PgPool) -> Result<String, sqlx::Error> {
 }
 
 /// A storage failure the domain sees as [`StoreError::Unavailable`], its cause kept for
-/// the log: the one mapping every PostgreSQL adapter uses.
+/// the log: the one mapping every PostgreSQL adapter uses. A refusal of the credentials
+/// is also announced on [`credentials_refused`].
 pub(crate) fn unavailable(error: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    let cause: &(dyn std::error::Error + 'static) = &error;
+    if cause
+        .downcast_ref::<sqlx::Error>()
+        .is_some_and(refuses_credentials)
+    {
+        credentials_refused().notify_one();
+    }
     StoreError::Unavailable(Box::new(error))
+}
+
+/// Whether PostgreSQL refused to let the connection in: a wrong password (28P01) or a
+/// role or database it does not know for that login (28000). What a rotated secret looks
+/// like to a process still holding the old one.
+#[must_use]
+pub fn refuses_credentials(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db)
+        if matches!(db.code().as_deref(), Some("28P01" | "28000")))
+}
+
+/// Woken whenever a store's query fails because PostgreSQL refused the pool's credentials;
+/// whoever holds them (the binary's configuration) can read them again. One per process,
+/// as the pool is.
+pub fn credentials_refused() -> &'static tokio::sync::Notify {
+    static REFUSED: std::sync::OnceLock<tokio::sync::Notify> = std::sync::OnceLock::new();
+    REFUSED.get_or_init(tokio::sync::Notify::new)
 }

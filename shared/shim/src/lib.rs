@@ -9,6 +9,7 @@
 //! rules test keeps it that way.
 #![warn(missing_docs)]
 
+pub mod aws;
 pub mod backoff;
 pub mod batch;
 pub mod bridge;
@@ -22,6 +23,7 @@ pub mod invocation;
 pub mod message_host;
 pub mod meters;
 pub mod schedule;
+pub mod secrets;
 pub mod shutdown;
 pub mod streams;
 pub mod tasks;

@@ -21,6 +21,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use lzstock_harness::local_http::LocalServer;
 use lzstock_harness::sec_standin::{SecStandIn, StandInRules};
+use lzstock_harness::secrets_manager::SecretsManagerStandIn;
 use lzstock_harness::{base_env, database, nats};
 use serde_json::{json, Value};
 use tokio::sync::{oneshot, Notify};
@@ -207,6 +208,24 @@ fn zip_size(name: &str) -> String {
     )
 }
 
+/// `env` with each `(variable, secret)` read from Secrets Manager instead (`*_SECRET`).
+fn with_secrets(
+    env: &[(String, String)],
+    secrets: &SecretsManagerStandIn,
+    from: &[(&str, &str)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| !from.iter().any(|(variable, _)| variable == name))
+        .cloned()
+        .collect();
+    for (variable, secret) in from {
+        env.push((format!("{variable}_SECRET"), (*secret).to_owned()));
+    }
+    env.extend(secrets.env());
+    env
+}
+
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -219,6 +238,17 @@ async fn main() {
 
     let (db, bus) = tokio::join!(database(), nats());
     let sec = SecStandIn::start(StandInRules::default()).await;
+    // The same functions reading DATABASE_URL (and the events function SMTP_URL) from
+    // Secrets Manager at init, through the SDK, from a stand-in on loopback.
+    let secrets = SecretsManagerStandIn::start().await;
+    secrets.set(
+        "lzstock/database",
+        &json!({"url": db.url, "direct_url": db.url}).to_string(),
+    );
+    secrets.set(
+        "lzstock/smtp",
+        &json!({"url": "smtp://127.0.0.1:2525"}).to_string(),
+    );
     let mut env = base_env();
     env.push(("DATABASE_URL".into(), db.url.clone()));
     env.push(("DATABASE_MAX_CONNECTIONS".into(), "2".into()));
@@ -246,7 +276,7 @@ async fn main() {
             name: "api",
             binary: dir.join("api"),
             env: env.clone(),
-            event: apigw,
+            event: apigw.clone(),
         },
         Function {
             name: "events",
@@ -265,6 +295,25 @@ async fn main() {
             binary: dir.join("migrate"),
             env: env.clone(),
             event: json!({}),
+        },
+        Function {
+            name: "api+secrets",
+            binary: dir.join("api"),
+            env: with_secrets(&env, &secrets, &[("DATABASE_URL", "lzstock/database#url")]),
+            event: apigw.clone(),
+        },
+        Function {
+            name: "events+secrets",
+            binary: dir.join("events"),
+            env: with_secrets(
+                &env,
+                &secrets,
+                &[
+                    ("DATABASE_URL", "lzstock/database#url"),
+                    ("SMTP_URL", "lzstock/smtp#url"),
+                ],
+            ),
+            event: json!({"records": []}),
         },
     ];
     println!("{cold} cold starts and {warm} warm invokes per function, one process per cold start");
@@ -307,7 +356,7 @@ async fn main() {
             if name == "hello" {
                 "n/a".to_owned()
             } else {
-                zip_size(name)
+                zip_size(name.split('+').next().unwrap_or(name))
             },
         );
     }

@@ -17,6 +17,7 @@ mod lambda;
 mod lambda_events;
 mod openapi;
 mod otlp;
+mod secrets;
 mod slow_clients;
 mod tokens;
 mod trace;

@@ -35,6 +35,9 @@ use lzstock_app::config::{
 };
 use lzstock_app::resources;
 
+/// The variables the bridge may read from Secrets Manager (`*_SECRET`).
+pub const SECRETS: [&str; 2] = ["DATABASE_URL", "NATS_CREDS"];
+
 /// Everything the bridge reads from the environment.
 #[derive(Debug, Clone)]
 pub struct BridgeConfig {

@@ -19,6 +19,10 @@ pub use consumer::{consumer_defaults, ConsumerVariables};
 pub use mail::{email_from, MailConfig, SmtpConfig};
 pub use nats::NatsConfig;
 
+/// The variables a binary that only needs PostgreSQL (migrate) may read from Secrets
+/// Manager (`*_SECRET`).
+pub const DATABASE_SECRETS: [&str; 1] = ["DATABASE_URL"];
+
 /// `DATABASE_URL` and pool size.
 #[derive(Debug, Clone)]
 pub struct DatabaseConfig {

@@ -1,9 +1,7 @@
 //! Invoking a Lambda function through the Invoke API (on AWS, or `cargo lambda watch`
 //! locally).
 
-use aws_config::BehaviorVersion;
 use aws_sdk_lambda::primitives::Blob;
-use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 
 use super::invoke::{Invoke, InvokeError};
 use crate::batch::{BatchResponse, MessageBatch};
@@ -45,16 +43,7 @@ impl LambdaFunction {
 
 /// A Lambda client from the environment's AWS configuration.
 pub async fn client_from_env() -> aws_sdk_lambda::Client {
-    // ring, like the rest of the workspace, rather than the SDK's default aws-lc, which
-    // would need a C toolchain build of its own.
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
-        .load()
-        .await;
-    aws_sdk_lambda::Client::new(&config)
+    aws_sdk_lambda::Client::new(&crate::aws::sdk_config().await)
 }
 
 impl Invoke for LambdaFunction {

@@ -112,6 +112,24 @@ async fn errors_say_whether_to_retry() {
     );
 }
 
+/// Found by `cargo fuzz run envelope`: bytes that are not UTF-8 inside a field the envelope
+/// ignores were skipped unchecked, and the event was acked.
+#[tokio::test]
+async fn a_body_that_is_not_utf8_is_rejected_even_in_a_field_nobody_reads() {
+    let mut body = br#"{"id": "e1", "occurred_at": "2026-11-23T10:00:00Z", "extra": "a"#.to_vec();
+    body.push(0xce);
+    body.extend_from_slice(
+        br#"b", "request": {"email": "ada@example.com", "name": "Ada"}, "response": {"userId": "u1"}}"#,
+    );
+    assert!(serde_json::from_slice::<serde_json::Value>(&body).is_err());
+    let mut record = record(GOOD, Some("e1"));
+    record.data = body;
+    assert!(matches!(
+        handler(|| Ok(())).handle(&record).await,
+        Outcome::Reject { reason } if reason.contains("UTF-8")
+    ));
+}
+
 #[tokio::test]
 async fn a_failure_of_known_length_waits_it_out_but_never_less_than_the_backoff() {
     // Another worker's lease with 90 s left: one redelivery after it, not five in 15 s.

@@ -21,7 +21,11 @@ use std::process::ExitCode;
 
 use lzstock_app::config::{self as app_config, DatabaseConfig, NatsConfig};
 use lzstock_app::resources;
-use lzstock_shim::config::{self, ProcessEnv};
+use lzstock_shim::config;
+use lzstock_shim::secrets;
+
+/// The variables lzstock-admin may read from Secrets Manager (`*_SECRET`).
+const ADMIN_SECRETS: [&str; 2] = ["DATABASE_URL", "NATS_CREDS"];
 use lzstock_shim::telemetry;
 
 const USAGE: &str = "usage: lzstock-admin migrate | provision-streams | dev-token [SUB] | \
@@ -66,7 +70,10 @@ async fn main() -> ExitCode {
 }
 
 async fn migrate() -> Result<(), Box<dyn std::error::Error>> {
-    let config = config::or_exit("lzstock-admin", DatabaseConfig::from_source(&ProcessEnv));
+    let config = config::or_exit(
+        "lzstock-admin",
+        DatabaseConfig::from_source(&*secrets::process_env("lzstock-admin", &ADMIN_SECRETS).await),
+    );
     let pool = resources::database(&config)?;
     let report = lzstock_infra::migrations::apply_pending(&pool).await?;
     let version = lzstock_infra::postgres::server_version(&pool).await?;
@@ -90,7 +97,10 @@ async fn migrate() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn unpark() -> Result<(), Box<dyn std::error::Error>> {
-    let config = config::or_exit("lzstock-admin", DatabaseConfig::from_source(&ProcessEnv));
+    let config = config::or_exit(
+        "lzstock-admin",
+        DatabaseConfig::from_source(&*secrets::process_env("lzstock-admin", &ADMIN_SECRETS).await),
+    );
     let pool = resources::database(&config)?;
     let count = lzstock_infra::outbox::relay::unpark(&pool).await?;
     eprintln!("{count} parked outbox event(s) returned to the relay");
@@ -98,8 +108,14 @@ async fn unpark() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn provision() -> Result<(), Box<dyn std::error::Error>> {
-    let nats = config::or_exit("lzstock-admin", NatsConfig::from_source(&ProcessEnv));
-    let streams = config::or_exit("lzstock-admin", resources::event_streams(&ProcessEnv));
+    let nats = config::or_exit(
+        "lzstock-admin",
+        NatsConfig::from_source(&*secrets::process_env("lzstock-admin", &ADMIN_SECRETS).await),
+    );
+    let streams = config::or_exit(
+        "lzstock-admin",
+        resources::event_streams(&config::ProcessEnv),
+    );
     let client = resources::nats(&nats, "lzstock-admin").await?;
     let js = async_nats::jetstream::new(client);
     let deadline = tokio::time::sleep(std::time::Duration::from_secs(30));
@@ -118,7 +134,7 @@ async fn provision() -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn dev_token(sub: &str) -> Result<(), Box<dyn std::error::Error>> {
-    let secret = config::or_exit("lzstock-admin", app_config::jwt_secret(&ProcessEnv));
+    let secret = config::or_exit("lzstock-admin", app_config::jwt_secret(&config::ProcessEnv));
     let token = lzstock_harness::tokens::issue_token(
         secret.expose().as_bytes(),
         sub,

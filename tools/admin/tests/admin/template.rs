@@ -1,7 +1,9 @@
 //! `template.yaml` holds together with the code: every function crate has a resource built
 //! by cargo-lambda for arm64; every schedule's input is one the scraper takes; every
 //! function's configuration parses from exactly the environment the template gives it (plus
-//! what Lambda sets); and no secret is a parameter or a literal.
+//! what Lambda sets, and the secrets it reads at init); no secret is a parameter, a literal
+//! or a value in a function's configuration; and each function's role reads exactly the
+//! secrets its configuration names.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,8 @@ fn template() -> Yaml {
     serde_norway::from_str(&template_text()).expect("YAML")
 }
 
-/// The variables a function's configuration must never take from a parameter or a literal.
+/// The variables that must never be in a function's configuration at all: each is read from
+/// Secrets Manager at init (`<NAME>_SECRET`), or not used on Lambda.
 const SECRET_VARIABLES: [&str; 5] = [
     "DATABASE_URL",
     "SMTP_URL",
@@ -80,21 +83,20 @@ fn resolve(value: &Yaml, variable: &str, parameters: &Yaml) -> Option<String> {
                 )
             }
             "Sub" => {
-                let text = tagged.value.as_str().expect("a !Sub string");
-                if let Some(start) = text.find("{{resolve:secretsmanager:") {
-                    let reference = &text[start..text.find("}}").expect("closed") + 2];
-                    let key = reference
-                        .trim_end_matches("}}")
-                        .split(":SecretString")
-                        .nth(1)
-                        .unwrap_or_default()
-                        .trim_start_matches(':');
-                    return Some(text.replace(reference, &sample_secret(key, variable)));
+                let mut text = tagged
+                    .value
+                    .as_str()
+                    .expect("a !Sub string")
+                    .replace("${AWS::StackName}", "lzstock")
+                    .replace("${AWS::Region}", "us-east-1");
+                for (name, _) in parameters.as_mapping().into_iter().flatten() {
+                    let name = name.as_str().expect("a parameter name");
+                    let placeholder = format!("${{{name}}}");
+                    if text.contains(&placeholder) {
+                        text = text.replace(&placeholder, &sample_parameter(name));
+                    }
                 }
-                Some(
-                    text.replace("${AWS::StackName}", "lzstock")
-                        .replace("${AWS::Region}", "us-east-1"),
-                )
+                Some(text)
             }
             "If" => {
                 let branches = tagged.value.as_sequence().expect("!If [condition, a, b]");
@@ -145,6 +147,16 @@ fn environment(template: &Yaml, resource: &Yaml) -> HashMap<String, String> {
                 Some(value) => env.insert(name.to_owned(), value),
                 None => env.remove(name),
             };
+        }
+    }
+    // What the function reads at init in place of each `*_SECRET` (EnvWithSecrets).
+    for (variable, secret_variable) in lzstock_shim::secrets::SECRET_VARIABLES {
+        // An empty one (a parameter left at its empty default) names nothing.
+        if let Some(reference) = env.remove(secret_variable).filter(|r| !r.is_empty()) {
+            let reference: lzstock_shim::secrets::SecretReference =
+                reference.parse().expect("a secret reference");
+            let key = reference.key.unwrap_or_default();
+            env.insert(variable.to_owned(), sample_secret(&key, variable));
         }
     }
     env
@@ -208,8 +220,25 @@ fn every_function_crate_has_a_resource_built_by_cargo_lambda_for_arm64() {
 fn every_function_configuration_parses_from_the_environment_the_template_gives() {
     let template = template();
     for (id, resource) in functions(&template) {
+        // A *_SECRET the binary does not read would leave its variable unset on AWS.
+        let binary = binary_of(&resource);
+        let reads: &[&str] = match binary.as_str() {
+            "api" => &lzstock_api::config::SECRETS,
+            "events" => &lzstock_events::config::SECRETS,
+            "scraper" => &lzstock_scraper::config::SECRETS,
+            "migrate" => &lzstock_app::config::DATABASE_SECRETS,
+            other => panic!("function {other} has no secrets list here: add it"),
+        };
+        for secret in secrets_named_by_variable(&template, &resource) {
+            assert!(
+                reads
+                    .iter()
+                    .any(|variable| format!("{variable}_SECRET") == secret),
+                "{id} sets {secret}, which {binary} does not read"
+            );
+        }
         let env = environment(&template, &resource);
-        if let Err(error) = parse_config(&binary_of(&resource), &env) {
+        if let Err(error) = parse_config(&binary, &env) {
             panic!("{id}: {error} (its environment: {:?})", env.keys());
         }
     }
@@ -249,23 +278,121 @@ fn settings_of<'a>(template: &'a Yaml, variable: &str) -> Vec<(String, &'a Yaml)
     found
 }
 
-/// Whether every string a value can resolve to is a Secrets Manager reference.
-fn from_secrets_manager(value: &Yaml) -> bool {
-    match value {
-        Yaml::Tagged(tagged) => match tagged.tag.to_string().trim_start_matches('!') {
-            "Sub" => tagged
-                .value
-                .as_str()
-                .is_some_and(|text| text.starts_with("{{resolve:secretsmanager:")),
-            "If" => tagged.value.as_sequence().is_some_and(|branches| {
-                branches[1..].iter().all(|branch| {
-                    from_secrets_manager(branch)
-                        || matches!(branch, Yaml::Tagged(t) if t.value.as_str() == Some("AWS::NoValue"))
-                })
-            }),
-            _ => false,
+/// The secret parameters a `*_SECRET` value can name (`!Ref XSecretArn`, `!Sub
+/// "${XSecretArn}#key"`, an `!If` of those or `AWS::NoValue`); `None` when it can resolve to
+/// anything else (a literal, say).
+fn named_secrets(value: &Yaml) -> Option<Vec<String>> {
+    if let Yaml::Sequence(list) = value {
+        let mut names = Vec::new();
+        for item in list {
+            names.extend(named_secrets(item)?);
+        }
+        return Some(names);
+    }
+    let Yaml::Tagged(tagged) = value else {
+        return None;
+    };
+    let secret_parameter = |name: &str| name.ends_with("SecretArn").then(|| name.to_owned());
+    match tagged.tag.to_string().trim_start_matches('!') {
+        "Ref" => match tagged.value.as_str()? {
+            "AWS::NoValue" => Some(Vec::new()),
+            name => secret_parameter(name).map(|name| vec![name]),
         },
-        _ => false,
+        "Sub" => {
+            let text = tagged.value.as_str()?;
+            let name = text.strip_prefix("${")?.split('}').next()?;
+            let rest = &text[name.len() + 3..];
+            (rest.is_empty() || rest.starts_with('#'))
+                .then(|| secret_parameter(name))
+                .flatten()
+                .map(|name| vec![name])
+        }
+        "If" => {
+            let branches = tagged.value.as_sequence()?;
+            let mut names = Vec::new();
+            for branch in &branches[1..] {
+                names.extend(named_secrets(branch)?);
+            }
+            Some(names)
+        }
+        _ => None,
+    }
+}
+
+/// The `*_SECRET` variables a resource (with the globals) sets to a secret.
+fn secrets_named_by_variable(template: &Yaml, resource: &Yaml) -> Vec<String> {
+    let mut named = std::collections::BTreeMap::new();
+    for variables in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &resource["Properties"]["Environment"]["Variables"],
+    ] {
+        for (name, value) in variables.as_mapping().into_iter().flatten() {
+            let name = name.as_str().expect("a variable name");
+            if name.ends_with("_SECRET") && name != "JWT_SECRET" {
+                let names_one = named_secrets(value).is_some_and(|names| !names.is_empty());
+                named.insert(name.to_owned(), names_one);
+            }
+        }
+    }
+    named
+        .into_iter()
+        .filter_map(|(name, names_one)| names_one.then_some(name))
+        .collect()
+}
+
+/// Every secret parameter a resource (with the globals) names through a `*_SECRET`.
+fn secrets_named_by(template: &Yaml, resource: &Yaml) -> std::collections::BTreeSet<String> {
+    let mut named = HashMap::new();
+    for variables in [
+        &template["Globals"]["Function"]["Environment"]["Variables"],
+        &resource["Properties"]["Environment"]["Variables"],
+    ] {
+        for (name, value) in variables.as_mapping().into_iter().flatten() {
+            let name = name.as_str().expect("a variable name");
+            if name.ends_with("_SECRET") && name != "JWT_SECRET" {
+                let secrets = named_secrets(value)
+                    .unwrap_or_else(|| panic!("{name} names something other than a secret"));
+                named.insert(name.to_owned(), secrets);
+            }
+        }
+    }
+    named.into_values().flatten().collect()
+}
+
+/// Every secret parameter a resource's policies let it read (`secretsmanager:GetSecretValue`).
+fn secrets_readable_by(resource: &Yaml) -> std::collections::BTreeSet<String> {
+    let mut readable = std::collections::BTreeSet::new();
+    for policy in resource["Properties"]["Policies"]
+        .as_sequence()
+        .into_iter()
+        .flatten()
+    {
+        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
+            let actions = &statement["Action"];
+            let reads = actions.as_str() == Some("secretsmanager:GetSecretValue")
+                || actions.as_sequence().is_some_and(|list| {
+                    list.iter()
+                        .any(|a| a.as_str() == Some("secretsmanager:GetSecretValue"))
+                });
+            if reads {
+                readable.extend(
+                    named_secrets(&statement["Resource"]).expect("a policy on secret parameters"),
+                );
+            }
+        }
+    }
+    readable
+}
+
+#[test]
+fn each_function_reads_exactly_the_secrets_its_configuration_names() {
+    let template = template();
+    for (id, resource) in functions(&template) {
+        assert_eq!(
+            secrets_readable_by(&resource),
+            secrets_named_by(&template, &resource),
+            "{id}: the secrets its role may read and those its *_SECRET variables name"
+        );
     }
 }
 
@@ -280,12 +407,12 @@ fn no_secret_is_a_parameter_or_a_literal() {
         );
     }
     for variable in SECRET_VARIABLES {
-        for (place, value) in settings_of(&template, variable) {
-            assert!(
-                from_secrets_manager(value),
-                "{place} sets {variable} other than from Secrets Manager: {value:?}"
-            );
-        }
+        let places = settings_of(&template, variable);
+        assert!(
+            places.is_empty(),
+            "{places:?} set {variable} in the function's configuration: name its secret with \
+             {variable}_SECRET instead"
+        );
     }
-    assert!(!settings_of(&template, "DATABASE_URL").is_empty());
+    assert!(!settings_of(&template, "DATABASE_URL_SECRET").is_empty());
 }

@@ -121,12 +121,60 @@ impl Source for Recorded {
 /// The lengths of the lists a binary parsed, by variable.
 type Lists = BTreeMap<&'static str, usize>;
 
-/// What `binary` parses at start (as its `main` does), from `source`.
-fn parse(binary: &str, source: &Recorded) -> Result<Lists, ConfigError> {
+/// `source` with each variable a `*_SECRET` names set to what such a secret would hold, as
+/// a binary's `main` reads them before anything else (`secrets::process_env`).
+struct WithSampleSecrets<'a> {
+    inner: &'a Recorded,
+    secrets: HashMap<&'static str, String>,
+}
+
+impl<'a> WithSampleSecrets<'a> {
+    fn read(inner: &'a Recorded, variables: &[&str]) -> Result<Self, ConfigError> {
+        let secrets = lzstock_shim::secrets::references(inner, variables)?
+            .into_iter()
+            .map(|(variable, _)| {
+                let sample = match variable {
+                    "DATABASE_URL" => "postgres://lzstock:secret@db.internal:5432/lzstock",
+                    "SMTP_URL" => "smtp://user:secret@email-smtp.eu-west-1.amazonaws.com:587",
+                    "NATS_CREDS" => {
+                        "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n"
+                    }
+                    other => panic!("{other} can come from a secret: add a sample here"),
+                };
+                (variable, sample.to_owned())
+            })
+            .collect();
+        Ok(Self { inner, secrets })
+    }
+}
+
+impl Source for WithSampleSecrets<'_> {
+    fn get(&self, key: &str) -> Option<String> {
+        self.secrets
+            .get(key)
+            .cloned()
+            .or_else(|| self.inner.get(key))
+    }
+}
+
+/// What `binary` parses at start (as its `main` does), from `recorded`.
+fn parse(binary: &str, recorded: &Recorded) -> Result<Lists, ConfigError> {
     use lzstock_app::{config, resources};
+    // The secrets each `main` reads (`secrets::process_env`).
+    let secrets: &[&str] = match binary {
+        "api" => &lzstock_api::config::SECRETS,
+        "events" => &lzstock_events::config::SECRETS,
+        "scraper" => &lzstock_scraper::config::SECRETS,
+        "nats-bridge" => &lzstock_nats_bridge::config::SECRETS,
+        "migrate" => &config::DATABASE_SECRETS,
+        // lzstock-admin's own list (its binary's ADMIN_SECRETS).
+        _ => &["DATABASE_URL", "NATS_CREDS"],
+    };
+    let with_secrets = WithSampleSecrets::read(recorded, secrets)?;
+    let source: &dyn Source = &with_secrets;
     TelemetrySettings::from_source(source)?;
     let mut lists = Lists::new();
-    let emf = |source: &Recorded, lists: &mut Lists| -> Result<(), ConfigError> {
+    let emf = |source: &dyn Source, lists: &mut Lists| -> Result<(), ConfigError> {
         lists.insert(
             "METRICS_DIMENSIONS",
             EmfSettings::from_source(source)?.dimensions.len(),
