@@ -193,7 +193,9 @@ async fn the_handler_span_continues_the_publishers_trace() {
     );
     // Other tests of this binary hit the same callsites with no subscriber, in parallel;
     // one of them can cache a callsite's interest as "never" while this test's subscriber
-    // is being registered. Ask every callsite again, now that it is.
+    // is being registered (a registration that began before it and ends after). Let any
+    // such registration finish, then ask every callsite again, now that it is.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     tracing::callsite::rebuild_interest_cache();
     assert_eq!(router.handle(&event).await, Outcome::Ack);
     assert_eq!(dashboards_of(&db, "user-traced").await.len(), 1);
