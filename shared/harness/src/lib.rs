@@ -342,10 +342,19 @@ async fn connect_nats_with(url: String, replicas: Option<usize>) -> TestNats {
         dead_letter_prefix: "dlq".into(),
         replicas,
     };
-    streams
-        .provision(&jetstream)
-        .await
-        .unwrap_or_else(|e| panic!("cannot provision test streams: {e}"));
+    // A cluster that has just reported healthy may not yet place replicated streams (its
+    // JetStream meta group is still learning its peers: "no suitable peers for
+    // placement"): try again for a while, as the binaries do at start.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        match streams.provision(&jetstream).await {
+            Ok(_) => break,
+            Err(_) if std::time::Instant::now() < deadline => {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(error) => panic!("cannot provision test streams: {error}"),
+        }
+    }
     TestNats {
         client,
         jetstream,
