@@ -43,6 +43,24 @@ pub struct NatsCluster {
     network: Option<IsolatedNetwork>,
 }
 
+/// The arguments that make a `nats-server` node `name` of the cluster: its route listener
+/// at `cluster` (host:port), the `routes` to every node (itself included: nats-server skips
+/// it), and its monitoring port.
+fn node_arguments(name: &str, cluster: &str, routes: &[String], monitor: u16) -> Vec<String> {
+    vec![
+        "--name".to_owned(),
+        name.to_owned(),
+        "--cluster_name".to_owned(),
+        CLUSTER_NAME.to_owned(),
+        "--cluster".to_owned(),
+        format!("nats://{cluster}"),
+        "--routes".to_owned(),
+        routes.join(","),
+        "-m".to_owned(),
+        monitor.to_string(),
+    ]
+}
+
 impl NatsCluster {
     /// Starts `size` nodes (3 or 5 in practice) and waits until every one is healthy.
     ///
@@ -76,18 +94,7 @@ impl NatsCluster {
         let mut nodes = Vec::with_capacity(size);
         for (index, (client, cluster, monitor)) in ports.iter().enumerate() {
             let name = format!("n{}", index + 1);
-            let extra = vec![
-                "--name".to_owned(),
-                name.clone(),
-                "--cluster_name".to_owned(),
-                CLUSTER_NAME.to_owned(),
-                "--cluster".to_owned(),
-                format!("nats://127.0.0.1:{cluster}"),
-                "--routes".to_owned(),
-                routes.join(","),
-                "-m".to_owned(),
-                monitor.to_string(),
-            ];
+            let extra = node_arguments(&name, &format!("127.0.0.1:{cluster}"), &routes, *monitor);
             nodes.push(ClusterNode {
                 name,
                 server: NatsServer::start_with(*client, extra)?,
@@ -117,19 +124,8 @@ impl NatsCluster {
         let mut nodes = Vec::with_capacity(size);
         for (index, host) in network.hosts().iter().enumerate() {
             let name = format!("n{}", index + 1);
-            let extra = vec![
-                "--name".to_owned(),
-                name.clone(),
-                "--cluster_name".to_owned(),
-                CLUSTER_NAME.to_owned(),
-                "--cluster".to_owned(),
-                format!("nats://{}:6222", host.address),
-                "--routes".to_owned(),
-                routes.join(","),
-                "-m".to_owned(),
-                // Monitoring listens on the client address (`-a`).
-                "8222".to_owned(),
-            ];
+            // Monitoring listens on the client address (`-a`).
+            let extra = node_arguments(&name, &format!("{}:6222", host.address), &routes, 8222);
             nodes.push(ClusterNode {
                 name,
                 server: NatsServer::start_in(&host.netns, &host.address, 4222, extra)?,

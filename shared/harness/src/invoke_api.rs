@@ -163,15 +163,7 @@ async fn invoke(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
     let answer = (shared.answer)(&batch);
     if matches!(answer, Answer::Throttled) {
         shared.log.lock().expect("log").throttled += 1;
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [
-                ("x-amzn-ErrorType", "TooManyRequestsException"),
-                ("Content-Type", "application/json"),
-            ],
-            r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
-        )
-            .into_response();
+        return throttled_answer();
     }
     shared.log.lock().expect("log").accepted.push(Invocation {
         bytes: body.len(),
@@ -200,4 +192,19 @@ async fn invoke(State(shared): State<Arc<Shared>>, _headers: HeaderMap, body: By
         )
             .into_response(),
     }
+}
+
+/// What Lambda's Invoke API answers when the function's reserved concurrency is exhausted:
+/// 429 `TooManyRequestsException`, as the SDK reads it.
+#[must_use]
+pub fn throttled_answer() -> Response {
+    (
+        StatusCode::TOO_MANY_REQUESTS,
+        [
+            ("x-amzn-ErrorType", "TooManyRequestsException"),
+            ("Content-Type", "application/json"),
+        ],
+        r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
+    )
+        .into_response()
 }

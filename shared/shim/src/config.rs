@@ -23,6 +23,14 @@ pub enum ConfigError {
         /// Why the value was refused. Never contains a secret's value.
         reason: String,
     },
+    /// A variable names something to read at start (a secret) that could not be read.
+    #[error("{name}: {reason}")]
+    Unreadable {
+        /// The variable's name.
+        name: &'static str,
+        /// What could not be read, and why.
+        reason: String,
+    },
 }
 
 /// Where configuration values come from: the process environment in binaries, a map in tests.

@@ -110,7 +110,6 @@ impl SecretsManager {
     /// # Errors
     /// See [`SecretError`].
     pub async fn read(&self, reference: &SecretReference) -> Result<String, SecretError> {
-        use aws_sdk_secretsmanager::error::DisplayErrorContext;
         let id = &reference.id;
         let answer = self
             .client
@@ -120,7 +119,7 @@ impl SecretsManager {
             .await
             .map_err(|error| SecretError::Unavailable {
                 id: id.clone(),
-                reason: DisplayErrorContext(&error).to_string(),
+                reason: reason_of(&error),
             })?;
         let text = answer
             .secret_string()
@@ -203,7 +202,7 @@ impl<S: Source> EnvWithSecrets<S> {
                     manager
                         .read(reference)
                         .await
-                        .map_err(|error| ConfigError::Malformed {
+                        .map_err(|error| ConfigError::Unreadable {
                             name: secret_variable,
                             reason: error.to_string(),
                         })?;
@@ -274,6 +273,39 @@ impl<S: Source> Source for EnvWithSecrets<S> {
             .get(key)
             .cloned();
         resolved.or_else(|| self.inner.get(key))
+    }
+}
+
+/// A one-line reason for a failed read: Secrets Manager's error code and message when it
+/// answered, else the root cause (no credentials, connection refused, no answer in time).
+/// The SDK's own rendering nests every layer and runs to hundreds of characters.
+fn reason_of<E, R>(error: &aws_sdk_secretsmanager::error::SdkError<E, R>) -> String
+where
+    E: aws_sdk_secretsmanager::error::ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use aws_sdk_secretsmanager::error::SdkError;
+    let root_cause = |error: &(dyn std::error::Error + 'static)| {
+        let mut cause = error;
+        while let Some(source) = cause.source() {
+            cause = source;
+        }
+        cause.to_string()
+    };
+    match error {
+        SdkError::ServiceError(service) => {
+            let answer = service.err();
+            match (answer.code(), answer.message()) {
+                (Some(code), Some(message)) => format!("{code}: {message}"),
+                (Some(code), None) => code.to_owned(),
+                _ => root_cause(answer),
+            }
+        }
+        SdkError::TimeoutError(_) => format!("no answer within {} s", READ_TIMEOUT.as_secs()),
+        SdkError::DispatchFailure(failure) if failure.is_io() => {
+            format!("could not reach Secrets Manager: {}", root_cause(error))
+        }
+        _ => root_cause(error),
     }
 }
 

@@ -9,6 +9,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
+use lzstock_harness::invoke_api::throttled_answer;
 use lzstock_harness::local_http::LocalServer;
 
 #[derive(Debug)]
@@ -78,15 +79,7 @@ async fn forward(
 ) -> Response {
     if shared.throttling.load(Ordering::SeqCst) {
         shared.throttled.fetch_add(1, Ordering::SeqCst);
-        return (
-            StatusCode::TOO_MANY_REQUESTS,
-            [
-                ("x-amzn-ErrorType", "TooManyRequestsException"),
-                ("Content-Type", "application/json"),
-            ],
-            r#"{"Type":"User","message":"Rate Exceeded.","Reason":"ReservedFunctionConcurrentInvocationLimitExceeded"}"#,
-        )
-            .into_response();
+        return throttled_answer();
     }
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     let mut request = shared

@@ -89,5 +89,17 @@ async fn a_secret_that_cannot_be_read_stops_the_api_at_start_naming_its_variable
         stderr.contains("DATABASE_URL_SECRET") && stderr.contains("lzstock/absent"),
         "{stderr}"
     );
+    // Secrets Manager's own reason, in one line a reader takes in (not the SDK's chain).
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("DATABASE_URL_SECRET"))
+        .expect("the line naming the variable");
+    assert!(
+        line.contains(
+            "ResourceNotFoundException: Secrets Manager can't find the specified secret."
+        ),
+        "{line}"
+    );
+    assert!(line.len() < 300, "{} characters: {line}", line.len());
     assert_eq!(secrets.reads("lzstock/absent"), 1);
 }

@@ -2,8 +2,10 @@
 //! scheduler, the SAM template, the ops files, the cluster setup and the README's promises.
 
 mod admin;
+mod checkout;
 mod cluster;
 mod ops;
 mod readme;
+mod samples;
 mod schedules;
 mod template;

@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use lzstock_harness::secrets_manager::SecretsManagerStandIn;
 use lzstock_harness::smtp_sink::SmtpSink;
 use lzstock_harness::tokens::issue_token;
 use lzstock_harness::{base_env, database, nats, process, TestDatabase, TestNats, TEST_JWT_SECRET};
@@ -34,11 +35,19 @@ struct Stack {
     /// Where every process's spans are kept (OTLP JSON, one export a line).
     traces: std::path::PathBuf,
     _trace_sink: lzstock_harness::local_http::LocalServer,
+    /// Where the events function read its database and mail server from, when it did.
+    secrets: Option<SecretsManagerStandIn>,
     _processes: Vec<tokio::process::Child>,
 }
 
 impl Stack {
     async fn start() -> Self {
+        Self::start_reading_secrets(false).await
+    }
+
+    /// The stack; with `from_secrets`, the events function reads `DATABASE_URL` and
+    /// `SMTP_URL` from Secrets Manager at init (`*_SECRET`), as on AWS.
+    async fn start_reading_secrets(from_secrets: bool) -> Self {
         let (db, bus) = tokio::join!(database(), nats());
         let sink = SmtpSink::start().await;
         let traces = std::env::temp_dir().join(format!("lzstock-traces-{}.jsonl", uuid_like()));
@@ -63,13 +72,27 @@ impl Stack {
             .spawn()
             .expect("the api starts");
         let metrics_port = process::free_port();
-        let events = tokio::process::Command::new(EVENTS)
+        let mut events = tokio::process::Command::new(EVENTS);
+        events
             .envs(env.iter().cloned())
             .env("METRICS_PORT", metrics_port.to_string())
             .env_remove("AWS_LAMBDA_RUNTIME_API")
-            .kill_on_drop(true)
-            .spawn()
-            .expect("the events function starts");
+            .kill_on_drop(true);
+        let secrets = if from_secrets {
+            let secrets = SecretsManagerStandIn::start().await;
+            secrets.set("lzstock/database", &json!({"url": db.url}).to_string());
+            secrets.set("lzstock/smtp", &json!({"url": sink.url()}).to_string());
+            events
+                .envs(secrets.env())
+                .env("DATABASE_URL_SECRET", "lzstock/database#url")
+                .env("SMTP_URL_SECRET", "lzstock/smtp#url")
+                .env_remove("DATABASE_URL")
+                .env_remove("SMTP_URL");
+            Some(secrets)
+        } else {
+            None
+        };
+        let events = events.spawn().expect("the events function starts");
         tokio::task::block_in_place(|| process::wait_for_port(port, Duration::from_secs(20)))
             .expect("the api listens");
         Self {
@@ -80,6 +103,7 @@ impl Stack {
             events_metrics: format!("http://127.0.0.1:{metrics_port}/metrics"),
             traces,
             _trace_sink: trace_sink,
+            secrets,
             http: reqwest::Client::new(),
             token: issue_token(
                 TEST_JWT_SECRET.as_bytes(),
@@ -182,6 +206,30 @@ async fn a_posted_email_arrives_once_with_its_headers_and_reads_back_sent() {
         metrics.contains(r#"lzstock_events_acked_total{subject="emails.created"} 1"#),
         "{metrics}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_events_function_sends_through_the_mail_server_its_secret_names() {
+    let stack = Stack::start_reading_secrets(true).await;
+    let email = stack.post("From a secret").await;
+    stack.wait_settled_emails(1).await;
+    let received = stack.sink.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(
+        received[0].header("Message-ID"),
+        Some(format!(
+            "<{}@lzstock.test>",
+            email["id"].as_str().expect("id")
+        ))
+    );
+    assert_eq!(
+        stack.get(email["id"].as_str().expect("id")).await["status"],
+        "sent"
+    );
+    let secrets = stack.secrets.as_ref().expect("the stand-in");
+    // Read once each, at init, and kept: not once per email.
+    assert_eq!(secrets.reads("lzstock/database"), 1);
+    assert_eq!(secrets.reads("lzstock/smtp"), 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -6,15 +6,7 @@
 mod commands;
 mod variables;
 
-use std::path::PathBuf;
-
-/// The checkout's root.
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .expect("the checkout")
-}
+use crate::checkout::root;
 
 /// The README, as a user reads it.
 fn readme() -> String {

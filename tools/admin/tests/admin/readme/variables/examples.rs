@@ -34,7 +34,7 @@ fn a_broken_example_is_noticed() {
 #[test]
 fn the_bridges_deployment_example_parses_as_the_bridge_parses_it() {
     let text =
-        std::fs::read_to_string(crate::readme::root().join("deploy/nats-bridge.env.example"))
+        std::fs::read_to_string(crate::checkout::root().join("deploy/nats-bridge.env.example"))
             .expect("deploy/nats-bridge.env.example");
     let values: HashMap<String, String> = text
         .lines()
@@ -47,10 +47,7 @@ fn the_bridges_deployment_example_parses_as_the_bridge_parses_it() {
             (name.to_owned(), value.to_owned())
         })
         .collect();
-    let env = Recorded {
-        values,
-        read: RefCell::new(BTreeSet::new()),
-    };
+    let env = Recorded::new(values);
     let lists = parse("nats-bridge", &env).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(lists.get("NATS_URL"), Some(&3), "three seeds");
     for name in env.values.keys() {

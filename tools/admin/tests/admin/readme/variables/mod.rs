@@ -3,15 +3,16 @@
 //! a list where the row says list parses as that many items, and every binary that reads a
 //! documented variable is named in its row.
 
-use std::cell::RefCell;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 
 use lzstock_harness::tls::TestCertificates;
 use lzstock_shim::config::{ConfigError, Source};
 use lzstock_shim::meters::{self, EmfSettings};
 use lzstock_shim::telemetry::TelemetrySettings;
 
+use self::sources::{Lists, Recorded, WithSampleSecrets};
 use super::readme;
+use crate::samples::NATS_USER_CREDS;
 
 /// One row of the table.
 #[derive(Debug)]
@@ -105,58 +106,6 @@ const BINARIES: [(&str, &[Host]); 6] = [
 /// Variables the binaries read that a user does not set: Lambda's own.
 const SET_BY_LAMBDA: [&str; 2] = ["AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_FUNCTION_NAME"];
 
-/// An environment that remembers which variables were asked for.
-struct Recorded {
-    values: HashMap<String, String>,
-    read: RefCell<BTreeSet<String>>,
-}
-
-impl Source for Recorded {
-    fn get(&self, key: &str) -> Option<String> {
-        self.read.borrow_mut().insert(key.to_owned());
-        self.values.get(key).cloned()
-    }
-}
-
-/// The lengths of the lists a binary parsed, by variable.
-type Lists = BTreeMap<&'static str, usize>;
-
-/// `source` with each variable a `*_SECRET` names set to what such a secret would hold, as
-/// a binary's `main` reads them before anything else (`secrets::process_env`).
-struct WithSampleSecrets<'a> {
-    inner: &'a Recorded,
-    secrets: HashMap<&'static str, String>,
-}
-
-impl<'a> WithSampleSecrets<'a> {
-    fn read(inner: &'a Recorded, variables: &[&str]) -> Result<Self, ConfigError> {
-        let secrets = lzstock_shim::secrets::references(inner, variables)?
-            .into_iter()
-            .map(|(variable, _)| {
-                let sample = match variable {
-                    "DATABASE_URL" => "postgres://lzstock:secret@db.internal:5432/lzstock",
-                    "SMTP_URL" => "smtp://user:secret@email-smtp.eu-west-1.amazonaws.com:587",
-                    "NATS_CREDS" => {
-                        "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n"
-                    }
-                    other => panic!("{other} can come from a secret: add a sample here"),
-                };
-                (variable, sample.to_owned())
-            })
-            .collect();
-        Ok(Self { inner, secrets })
-    }
-}
-
-impl Source for WithSampleSecrets<'_> {
-    fn get(&self, key: &str) -> Option<String> {
-        self.secrets
-            .get(key)
-            .cloned()
-            .or_else(|| self.inner.get(key))
-    }
-}
-
 /// What `binary` parses at start (as its `main` does), from `recorded`.
 fn parse(binary: &str, recorded: &Recorded) -> Result<Lists, ConfigError> {
     use lzstock_app::{config, resources};
@@ -249,7 +198,7 @@ impl Files {
     /// of that kind written here.
     fn resolve(&self, name: &str, value: &str) -> String {
         let content = match name {
-            "NATS_CREDS" => "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n".to_owned(),
+            "NATS_CREDS" => NATS_USER_CREDS.to_owned(),
             "BRIDGE_ROUTES_FILE" => routes_file_of_readme(),
             "NATS_TLS_CA" => self.certificate("ca.pem"),
             "NATS_TLS_CERT" => self.certificate("client.pem"),
@@ -313,10 +262,7 @@ fn environment(
     if let Some((name, value)) = extra {
         values.insert(name.to_owned(), files.resolve(name, value));
     }
-    Recorded {
-        values,
-        read: RefCell::new(BTreeSet::new()),
-    }
+    Recorded::new(values)
 }
 
 fn hosts_of(binary: &str) -> &'static [Host] {
@@ -430,3 +376,4 @@ fn every_binary_that_reads_a_variable_is_named_in_its_row() {
 }
 
 mod examples;
+mod sources;

@@ -1,21 +1,18 @@
 //! `template.yaml` holds together with the code: every function crate has a resource built
 //! by cargo-lambda for arm64; every schedule's input is one the scraper takes; every
 //! function's configuration parses from exactly the environment the template gives it (plus
-//! what Lambda sets, and the secrets it reads at init); no secret is a parameter, a literal
-//! or a value in a function's configuration; and each function's role reads exactly the
-//! secrets its configuration names.
+//! what Lambda sets, and the secrets it reads at init). The secrets' own rules are in
+//! `secrets`.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
 
+use crate::checkout::root;
 use lzstock_admin::local_schedules;
 use lzstock_shim::config::ConfigError;
 use lzstock_shim::meters::EmfSettings;
 use serde_norway::Value as Yaml;
 
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod secrets;
 
 fn template_text() -> String {
     std::fs::read_to_string(root().join("template.yaml")).expect("template.yaml")
@@ -24,16 +21,6 @@ fn template_text() -> String {
 fn template() -> Yaml {
     serde_norway::from_str(&template_text()).expect("YAML")
 }
-
-/// The variables that must never be in a function's configuration at all: each is read from
-/// Secrets Manager at init (`<NAME>_SECRET`), or not used on Lambda.
-const SECRET_VARIABLES: [&str; 5] = [
-    "DATABASE_URL",
-    "SMTP_URL",
-    "NATS_CREDS",
-    "REDIS_URL",
-    "JWT_SECRET",
-];
 
 /// A realistic value for a parameter without a default, as an operator would give it.
 fn sample_parameter(name: &str) -> String {
@@ -56,7 +43,7 @@ fn sample_secret(key: &str, variable: &str) -> String {
         ("DATABASE_URL", "url") => "postgres://lzstock:pw@proxy.internal:5432/lzstock".into(),
         ("DATABASE_URL", "direct_url") => "postgres://lzstock:pw@db.internal:5432/lzstock".into(),
         ("SMTP_URL", "url") => "smtp://user:pw@mail.internal:587".into(),
-        ("NATS_CREDS", "") => "-----BEGIN NATS USER JWT-----\neyJ0eXAiOiJKV1QifQ.e30.sig\n------END NATS USER JWT------\n".into(),
+        ("NATS_CREDS", "") => crate::samples::NATS_USER_CREDS.into(),
         _ => panic!("{variable} reads key {key:?} of a secret this test has no sample of"),
     }
 }
@@ -229,7 +216,7 @@ fn every_function_configuration_parses_from_the_environment_the_template_gives()
             "migrate" => &lzstock_app::config::DATABASE_SECRETS,
             other => panic!("function {other} has no secrets list here: add it"),
         };
-        for secret in secrets_named_by_variable(&template, &resource) {
+        for secret in secrets::variables_naming_a_secret(&template, &resource) {
             assert!(
                 reads
                     .iter()
@@ -262,157 +249,4 @@ fn every_schedules_input_is_one_the_scraper_takes() {
         lzstock_scraper::scope_of_input(&run.input)
             .unwrap_or_else(|e| panic!("{}: {e}", rule.name));
     }
-}
-
-/// Every place `variable` is set, as written.
-fn settings_of<'a>(template: &'a Yaml, variable: &str) -> Vec<(String, &'a Yaml)> {
-    let mut found = Vec::new();
-    if let Some(value) = template["Globals"]["Function"]["Environment"]["Variables"].get(variable) {
-        found.push(("Globals".to_owned(), value));
-    }
-    for (id, resource) in template["Resources"].as_mapping().expect("Resources") {
-        if let Some(value) = resource["Properties"]["Environment"]["Variables"].get(variable) {
-            found.push((id.as_str().unwrap_or_default().to_owned(), value));
-        }
-    }
-    found
-}
-
-/// The secret parameters a `*_SECRET` value can name (`!Ref XSecretArn`, `!Sub
-/// "${XSecretArn}#key"`, an `!If` of those or `AWS::NoValue`); `None` when it can resolve to
-/// anything else (a literal, say).
-fn named_secrets(value: &Yaml) -> Option<Vec<String>> {
-    if let Yaml::Sequence(list) = value {
-        let mut names = Vec::new();
-        for item in list {
-            names.extend(named_secrets(item)?);
-        }
-        return Some(names);
-    }
-    let Yaml::Tagged(tagged) = value else {
-        return None;
-    };
-    let secret_parameter = |name: &str| name.ends_with("SecretArn").then(|| name.to_owned());
-    match tagged.tag.to_string().trim_start_matches('!') {
-        "Ref" => match tagged.value.as_str()? {
-            "AWS::NoValue" => Some(Vec::new()),
-            name => secret_parameter(name).map(|name| vec![name]),
-        },
-        "Sub" => {
-            let text = tagged.value.as_str()?;
-            let name = text.strip_prefix("${")?.split('}').next()?;
-            let rest = &text[name.len() + 3..];
-            (rest.is_empty() || rest.starts_with('#'))
-                .then(|| secret_parameter(name))
-                .flatten()
-                .map(|name| vec![name])
-        }
-        "If" => {
-            let branches = tagged.value.as_sequence()?;
-            let mut names = Vec::new();
-            for branch in &branches[1..] {
-                names.extend(named_secrets(branch)?);
-            }
-            Some(names)
-        }
-        _ => None,
-    }
-}
-
-/// The `*_SECRET` variables a resource (with the globals) sets to a secret.
-fn secrets_named_by_variable(template: &Yaml, resource: &Yaml) -> Vec<String> {
-    let mut named = std::collections::BTreeMap::new();
-    for variables in [
-        &template["Globals"]["Function"]["Environment"]["Variables"],
-        &resource["Properties"]["Environment"]["Variables"],
-    ] {
-        for (name, value) in variables.as_mapping().into_iter().flatten() {
-            let name = name.as_str().expect("a variable name");
-            if name.ends_with("_SECRET") && name != "JWT_SECRET" {
-                let names_one = named_secrets(value).is_some_and(|names| !names.is_empty());
-                named.insert(name.to_owned(), names_one);
-            }
-        }
-    }
-    named
-        .into_iter()
-        .filter_map(|(name, names_one)| names_one.then_some(name))
-        .collect()
-}
-
-/// Every secret parameter a resource (with the globals) names through a `*_SECRET`.
-fn secrets_named_by(template: &Yaml, resource: &Yaml) -> std::collections::BTreeSet<String> {
-    let mut named = HashMap::new();
-    for variables in [
-        &template["Globals"]["Function"]["Environment"]["Variables"],
-        &resource["Properties"]["Environment"]["Variables"],
-    ] {
-        for (name, value) in variables.as_mapping().into_iter().flatten() {
-            let name = name.as_str().expect("a variable name");
-            if name.ends_with("_SECRET") && name != "JWT_SECRET" {
-                let secrets = named_secrets(value)
-                    .unwrap_or_else(|| panic!("{name} names something other than a secret"));
-                named.insert(name.to_owned(), secrets);
-            }
-        }
-    }
-    named.into_values().flatten().collect()
-}
-
-/// Every secret parameter a resource's policies let it read (`secretsmanager:GetSecretValue`).
-fn secrets_readable_by(resource: &Yaml) -> std::collections::BTreeSet<String> {
-    let mut readable = std::collections::BTreeSet::new();
-    for policy in resource["Properties"]["Policies"]
-        .as_sequence()
-        .into_iter()
-        .flatten()
-    {
-        for statement in policy["Statement"].as_sequence().into_iter().flatten() {
-            let actions = &statement["Action"];
-            let reads = actions.as_str() == Some("secretsmanager:GetSecretValue")
-                || actions.as_sequence().is_some_and(|list| {
-                    list.iter()
-                        .any(|a| a.as_str() == Some("secretsmanager:GetSecretValue"))
-                });
-            if reads {
-                readable.extend(
-                    named_secrets(&statement["Resource"]).expect("a policy on secret parameters"),
-                );
-            }
-        }
-    }
-    readable
-}
-
-#[test]
-fn each_function_reads_exactly_the_secrets_its_configuration_names() {
-    let template = template();
-    for (id, resource) in functions(&template) {
-        assert_eq!(
-            secrets_readable_by(&resource),
-            secrets_named_by(&template, &resource),
-            "{id}: the secrets its role may read and those its *_SECRET variables name"
-        );
-    }
-}
-
-#[test]
-fn no_secret_is_a_parameter_or_a_literal() {
-    let template = template();
-    for (name, parameter) in template["Parameters"].as_mapping().expect("Parameters") {
-        assert!(
-            parameter.get("NoEcho").is_none(),
-            "{name:?} is NoEcho: a secret passed as a parameter; keep it in Secrets Manager \
-             and pass its ARN"
-        );
-    }
-    for variable in SECRET_VARIABLES {
-        let places = settings_of(&template, variable);
-        assert!(
-            places.is_empty(),
-            "{places:?} set {variable} in the function's configuration: name its secret with \
-             {variable}_SECRET instead"
-        );
-    }
-    assert!(!settings_of(&template, "DATABASE_URL_SECRET").is_empty());
 }
