@@ -78,14 +78,18 @@ async fn run(
             .await
         });
     }
+    let mail = MailDeps::new(
+        pool.clone(),
+        &config.streams.subject_root,
+        config.mail.as_ref(),
+        resources::email_cache(&config.optional)?,
+    )?;
+    if let Some(sender) = &mail.sender {
+        resources::follow_smtp_secret(&sender.mailer, env);
+    }
     let router = EventRouter::new(
         EventDeps {
-            mail: MailDeps::new(
-                pool.clone(),
-                &config.streams.subject_root,
-                config.mail.as_ref(),
-                resources::email_cache(&config.optional)?,
-            )?,
+            mail,
             dashboards: PgDashboardStore::new(pool.clone(), config.streams.subject_root.clone()),
             database: Database::new(pool),
             signup_tickers: config.signup_tickers.clone(),

@@ -1,5 +1,6 @@
 //! The composition root's expensive resources, built once per process.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream;
@@ -75,34 +76,82 @@ pub fn database(config: &DatabaseConfig) -> Result<PgPool, StartupError> {
 /// opened from then on use its value. Does nothing where the URL is a plain variable.
 pub fn follow_database_secret<S: Source + Send + Sync + 'static>(
     pool: &PgPool,
-    env: &std::sync::Arc<EnvWithSecrets<S>>,
+    env: &Arc<EnvWithSecrets<S>>,
 ) {
-    if !env.is_secret("DATABASE_URL") {
+    let pool = pool.clone();
+    follow_secret(
+        env,
+        "DATABASE_URL",
+        "PostgreSQL",
+        || postgres::credentials_refused().notified(),
+        move |url| {
+            pool.set_connect_options(url.parse::<sqlx::postgres::PgConnectOptions>()?);
+            Ok::<(), sqlx::Error>(())
+        },
+    );
+}
+
+/// Where `SMTP_URL` comes from a secret, keeps `mailer` sending with what the secret holds
+/// now: each time the mail server refuses the login, the secret is read once more (at most
+/// once per [`REREAD_INTERVAL`]) and the mailer sends through its URL from then on. Does
+/// nothing where the URL is a plain variable.
+pub fn follow_smtp_secret<S: Source + Send + Sync + 'static>(
+    mailer: &SmtpMailer,
+    env: &Arc<EnvWithSecrets<S>>,
+) {
+    let (refusals, mailer) = (mailer.clone(), mailer.clone());
+    follow_secret(
+        env,
+        "SMTP_URL",
+        "the mail server",
+        move || {
+            let refusals = refusals.clone();
+            async move { refusals.login_refused().await }
+        },
+        move |url| mailer.set_url(url),
+    );
+}
+
+/// Reads `variable`'s secret again each time `refused` resolves (`server` refused the
+/// credentials), at most once per [`REREAD_INTERVAL`], and hands the value to `apply`.
+fn follow_secret<S, R, F, A, E>(
+    env: &Arc<EnvWithSecrets<S>>,
+    variable: &'static str,
+    server: &'static str,
+    refused: R,
+    apply: A,
+) where
+    S: Source + Send + Sync + 'static,
+    R: Fn() -> F + Send + 'static,
+    F: std::future::Future<Output = ()> + Send,
+    A: Fn(&str) -> Result<(), E> + Send + 'static,
+    E: std::fmt::Display,
+{
+    if !env.is_secret(variable) {
         return;
     }
-    let (pool, env) = (pool.clone(), std::sync::Arc::clone(env));
+    let env = Arc::clone(env);
     tokio::spawn(async move {
         let mut last: Option<tokio::time::Instant> = None;
         loop {
-            postgres::credentials_refused().notified().await;
+            refused().await;
             if last.is_some_and(|at| at.elapsed() < REREAD_INTERVAL) {
                 continue;
             }
             last = Some(tokio::time::Instant::now());
-            match env.reread("DATABASE_URL").await {
-                Ok(Some(url)) => match url.parse::<sqlx::postgres::PgConnectOptions>() {
-                    Ok(options) => {
+            match env.reread(variable).await {
+                Ok(Some(value)) => match apply(&value) {
+                    Ok(()) => {
                         tracing::warn!(
-                            "PostgreSQL refused the credentials: read DATABASE_URL_SECRET again"
+                            "{server} refused the credentials: read {variable}_SECRET again"
                         );
-                        pool.set_connect_options(options);
                     }
                     Err(error) => {
-                        tracing::error!(%error, "DATABASE_URL_SECRET now holds no usable URL");
+                        tracing::error!(%error, "{variable}_SECRET now holds no usable value");
                     }
                 },
                 Ok(None) => return,
-                Err(error) => tracing::error!(%error, "cannot read DATABASE_URL_SECRET again"),
+                Err(error) => tracing::error!(%error, "cannot read {variable}_SECRET again"),
             }
         }
     });

@@ -1,8 +1,9 @@
 //! A mail server of a test's own: a real SMTP server (RFC 5321 as lettre and other clients
 //! speak it: EHLO/HELO, MAIL, RCPT, DATA with dot-stuffing, RSET, NOOP, QUIT) on a loopback
 //! port, keeping every message it accepts. A test can script the answer to the next DATA
-//! commands (`451` then `250`, a `550`), and stop and resume it on the same port to play a
-//! server that is down.
+//! commands (`451` then `250`, a `550`), stop and resume it on the same port to play a
+//! server that is down, and require a login (`AUTH PLAIN`) to play one whose password was
+//! rotated.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -62,6 +63,10 @@ struct State {
     /// Answers to the next DATA commands, in order; then `250`.
     answers: VecDeque<(u16, String)>,
     refused: usize,
+    /// The user and password `AUTH PLAIN` must give before MAIL, when one is required.
+    login: Option<(String, String)>,
+    /// `AUTH` commands answered 535.
+    logins_refused: usize,
 }
 
 /// A running sink; it stops when dropped.
@@ -133,6 +138,31 @@ impl SmtpSink {
         self.state.lock().expect("state").answers.clear();
     }
 
+    /// From now on, new sessions must log in as `user` with `password` (`AUTH PLAIN`)
+    /// before MAIL; a wrong login is answered `535`. Sessions already logged in go on, as a
+    /// real server's do when a password is changed.
+    ///
+    /// # Panics
+    /// When a session panicked while holding the state.
+    pub fn require_login(&self, user: &str, password: &str) {
+        self.state.lock().expect("state").login = Some((user.to_owned(), password.to_owned()));
+    }
+
+    /// `AUTH` commands refused so far.
+    ///
+    /// # Panics
+    /// When a session panicked while holding the state.
+    #[must_use]
+    pub fn logins_refused(&self) -> usize {
+        self.state.lock().expect("state").logins_refused
+    }
+
+    /// `smtp://user:password@127.0.0.1:<port>`: the URL with a login.
+    #[must_use]
+    pub fn url_with_login(&self, user: &str, password: &str) -> String {
+        format!("smtp://{user}:{password}@{}", self.addr)
+    }
+
     /// Every message accepted so far.
     ///
     /// # Panics
@@ -187,6 +217,7 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
     }
     let mut from = String::new();
     let mut to: Vec<String> = Vec::new();
+    let mut logged_in = false;
     let mut line = String::new();
     loop {
         line.clear();
@@ -200,11 +231,27 @@ async fn session(stream: TcpStream, state: Arc<Mutex<State>>) {
             .next()
             .unwrap_or_default()
             .to_ascii_uppercase();
+        let login = state.lock().expect("state").login.clone();
         let answer = match verb.as_str() {
+            "EHLO" if login.is_some() => "250-lzstock-test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n\
+                 250-AUTH PLAIN\r\n250 SIZE 20000000"
+                .to_owned(),
             "EHLO" => {
                 "250-lzstock-test\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n250 SIZE 20000000".to_owned()
             }
             "HELO" => "250 lzstock-test".to_owned(),
+            "AUTH" => {
+                if login.is_some() && plain_login(&command) == login {
+                    logged_in = true;
+                    "235 2.7.0 Authentication successful".to_owned()
+                } else {
+                    state.lock().expect("state").logins_refused += 1;
+                    "535 5.7.8 Authentication credentials invalid".to_owned()
+                }
+            }
+            "MAIL" if login.is_some() && !logged_in => {
+                "530 5.7.0 Authentication required".to_owned()
+            }
             "MAIL" => {
                 from = angle(&command);
                 to.clear();
@@ -280,4 +327,19 @@ fn angle(command: &str) -> String {
         .split_once('<')
         .and_then(|(_, rest)| rest.split_once('>'))
         .map_or(String::new(), |(address, _)| address.to_owned())
+}
+
+/// The user and password of `AUTH PLAIN <base64 of authzid NUL user NUL password>`.
+fn plain_login(command: &str) -> Option<(String, String)> {
+    use base64::Engine as _;
+    let mut words = command.split_whitespace().skip(1);
+    if !words.next()?.eq_ignore_ascii_case("PLAIN") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(words.next()?)
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let mut parts = text.split('\0').skip(1);
+    Some((parts.next()?.to_owned(), parts.next()?.to_owned()))
 }

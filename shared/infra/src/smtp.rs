@@ -1,5 +1,7 @@
-//! [`Mailer`] over SMTP with lettre's pooled async transport, built once from `SMTP_URL`.
+//! [`Mailer`] over SMTP with lettre's pooled async transport, built from `SMTP_URL`, and
+//! built again from a new URL when the server refuses the login (a rotated secret).
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use lettre::message::header::ContentType;
@@ -10,10 +12,11 @@ use lzstock_domain::email::{Email, EmailAddress, Mailer, SendFailure};
 /// How long one SMTP exchange may take before it counts as a transient failure.
 pub const SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
-/// A mail server reached over SMTP.
+/// A mail server reached over SMTP. Clones share the transport (and its URL).
 #[derive(Clone)]
 pub struct SmtpMailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Arc<RwLock<AsyncSmtpTransport<Tokio1Executor>>>,
+    login_refused: Arc<tokio::sync::Notify>,
     message_id_domain: String,
 }
 
@@ -40,14 +43,31 @@ impl SmtpMailer {
     /// # Errors
     /// When the URL is not one of those.
     pub fn from_url(url: &str, message_id_domain: &str) -> Result<Self, SmtpUrlError> {
-        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
-            .map_err(|e| SmtpUrlError(e.to_string()))?
-            .timeout(Some(SMTP_TIMEOUT))
-            .build();
         Ok(Self {
-            transport,
+            transport: Arc::new(RwLock::new(transport_for(url)?)),
+            login_refused: Arc::new(tokio::sync::Notify::new()),
             message_id_domain: message_id_domain.to_owned(),
         })
+    }
+
+    /// Sends through `url` from now on (and through every clone); an exchange already under
+    /// way finishes on the old connection.
+    ///
+    /// # Errors
+    /// When the URL is not one [`from_url`](Self::from_url) takes; the old one stays.
+    pub fn set_url(&self, url: &str) -> Result<(), SmtpUrlError> {
+        let transport = transport_for(url)?;
+        *self
+            .transport
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = transport;
+        Ok(())
+    }
+
+    /// Resolves the next time the mail server refuses the login (`530`, `534`, `535`): the
+    /// credentials this mailer holds are no longer the server's.
+    pub async fn login_refused(&self) {
+        self.login_refused.notified().await;
     }
 
     /// The message for `email`: its own Message-ID on every attempt, so a receiver can
@@ -85,19 +105,48 @@ impl Mailer for SmtpMailer {
     )]
     async fn send(&self, email: &Email) -> Result<(), SendFailure> {
         let message = self.message(email)?;
-        let result = self.transport.send(message).await;
+        let transport = self
+            .transport
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let result = transport.send(message).await;
         let outcome = match &result {
             Ok(_) => "accepted",
+            Err(error) if refuses_login(error) => "login refused",
             Err(error) if error.is_permanent() => "refused",
             Err(_) => "deferred",
         };
         tracing::Span::current().record("smtp.outcome", outcome);
         match result {
             Ok(_) => Ok(()),
+            // Not this email's fault: the credentials are wrong or were rotated. Whoever
+            // holds them may read them again; the email waits like any other mail trouble.
+            Err(error) if refuses_login(&error) => {
+                self.login_refused.notify_one();
+                Err(SendFailure::Transient(format!(
+                    "the mail server refused the login: {error}"
+                )))
+            }
             // A 5xx answer: the server will never take this email.
             Err(error) if error.is_permanent() => Err(SendFailure::Permanent(error.to_string())),
             // A 4xx answer, a refused connection, a timeout, a TLS failure: later may work.
             Err(error) => Err(SendFailure::Transient(error.to_string())),
         }
     }
+}
+
+fn transport_for(url: &str) -> Result<AsyncSmtpTransport<Tokio1Executor>, SmtpUrlError> {
+    Ok(AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        .map_err(|e| SmtpUrlError(e.to_string()))?
+        .timeout(Some(SMTP_TIMEOUT))
+        .build())
+}
+
+/// Whether the server refused to let this client send: authentication required (530), the
+/// mechanism too weak (534), the credentials invalid (535).
+fn refuses_login(error: &lettre::transport::smtp::Error) -> bool {
+    error
+        .status()
+        .is_some_and(|code| matches!(code.to_string().as_str(), "530" | "534" | "535"))
 }
