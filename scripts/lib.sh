@@ -118,3 +118,13 @@ pg_user() { if [ "$(id -u)" -eq 0 ]; then echo postgres; else id -un; fi; }
 as_pg_user() {
     if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
+
+# A benchmark's headline figure for scripts/bench-all's table, appended to the file
+# LZSTOCK_BENCH_HEADLINES names (nothing without it): area, figure, value, unit, baseline,
+# baseline value, ratio, tab-separated, as shared/harness/src/bench.rs writes them.
+bench_headline() {
+    [ -n "${LZSTOCK_BENCH_HEADLINES:-}" ] || return 0
+    [ $# -eq 7 ] || die "bench_headline: 7 fields, got $#"
+    local IFS=$'\t'
+    printf '%s\n' "$*" >>"$LZSTOCK_BENCH_HEADLINES"
+}

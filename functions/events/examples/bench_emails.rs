@@ -13,6 +13,7 @@ use lzstock_domain::common::OwnerId;
 use lzstock_domain::email::{
     Body, Email, EmailAddress, EmailId, EmailStatus, Mailer, Recipients, Subject,
 };
+use lzstock_harness::bench::{median, Headline};
 use lzstock_harness::redis::RedisServer;
 use lzstock_harness::smtp_sink::SmtpSink;
 use lzstock_harness::tokens::issue_token;
@@ -134,7 +135,7 @@ async fn main() {
 
     println!("| round | bare lettre (emails/s) | pipeline (emails/s) | ratio |");
     println!("|---|---|---|---|");
-    let mut ratios = Vec::new();
+    let (mut bares, mut pipelines, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     let mut last_id = String::new();
     for round in 1..=rounds {
         let bare = bare_lettre(&sink).await;
@@ -165,6 +166,8 @@ async fn main() {
         let elapsed = started.elapsed();
         assert_eq!(arrived.len(), before + EMAILS, "every email arrived");
         let pipeline = EMAILS as f64 / elapsed.as_secs_f64();
+        bares.push(bare);
+        pipelines.push(pipeline);
         ratios.push(pipeline / bare);
         println!(
             "| {round} | {bare:.0} | {pipeline:.0} | {:.2} |",
@@ -172,11 +175,18 @@ async fn main() {
         );
         last_id = ids.last().cloned().unwrap_or_default();
     }
-    ratios.sort_by(f64::total_cmp);
-    println!("median ratio: {:.2}", ratios[ratios.len() / 2]);
+    println!("median ratio: {:.2}", median(&ratios));
+    Headline {
+        area: "Emails",
+        figure: "POST /v1/emails → outbox → NATS → events → SMTP",
+        unit: "emails/s",
+        baseline: "bare lettre loop to the same SMTP server",
+    }
+    .report(median(&pipelines), median(&bares), median(&ratios));
 
     println!("| round | GET, uncached (req/s) | GET, warm Redis (req/s) | ratio |");
     println!("|---|---|---|---|");
+    let (mut plains, mut warms, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 1..=rounds {
         let plain = reads_per_second(
             &http,
@@ -191,5 +201,15 @@ async fn main() {
         )
         .await;
         println!("| {round} | {plain:.0} | {warm:.0} | {:.2} |", warm / plain);
+        plains.push(plain);
+        warms.push(warm);
+        ratios.push(warm / plain);
     }
+    Headline {
+        area: "Emails",
+        figure: "GET /v1/emails/{id}, warm Redis cache",
+        unit: "requests/s",
+        baseline: "the same read without the cache",
+    }
+    .report(median(&warms), median(&plains), median(&ratios));
 }

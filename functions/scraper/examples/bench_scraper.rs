@@ -8,10 +8,13 @@
 //! 2. **Throughput and memory**: companies synced per second and the process's peak RSS
 //!    against an unlimited stand-in whose every companyfacts document is ~4 MB, at
 //!    concurrency 1, 4, 8 and 16, each on a fresh database (every company's facts stored).
+//!
+//! Usage: `bench_scraper [floor]` (`floor`: the first measurement only).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use lzstock_harness::bench::Headline;
 use lzstock_harness::sec_standin::{SecStandIn, StandInRules};
 use lzstock_harness::{base_env, database, nats, TestNats};
 use serde_json::{json, Value};
@@ -152,6 +155,20 @@ async fn main() {
         run.wall.as_secs_f64(),
         run.wall.as_secs_f64() / floor
     );
+    Headline {
+        area: "SEC sync",
+        figure: "a 500-ticker run under SEC's 10 requests/s rule, wall time",
+        unit: "s",
+        baseline: "the policy floor: requests / 10 per second",
+    }
+    .report(
+        run.wall.as_secs_f64(),
+        floor,
+        run.wall.as_secs_f64() / floor,
+    );
+    if std::env::args().nth(1).as_deref() == Some("floor") {
+        return;
+    }
 
     // 2. Throughput and memory against an unlimited stand-in.
     let heavy = SecStandIn::start(StandInRules {

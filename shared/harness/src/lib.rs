@@ -9,6 +9,7 @@
 //! Fault tests start private servers ([`PostgresServer::start`], [`NatsServer::start`])
 //! that they can stop and resume mid-test.
 
+pub mod bench;
 pub mod cluster;
 pub mod emf;
 pub mod invoke_api;

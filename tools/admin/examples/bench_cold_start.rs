@@ -19,6 +19,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
+use lzstock_harness::bench::Headline;
 use lzstock_harness::local_http::LocalServer;
 use lzstock_harness::sec_standin::{SecStandIn, StandInRules};
 use lzstock_harness::secrets_manager::SecretsManagerStandIn;
@@ -342,6 +343,36 @@ async fn main() {
         ));
     }
     let hello_init = rows[0].1;
+    let init_of = |name: &str| {
+        rows.iter()
+            .find(|row| row.0 == name)
+            .map(|row| row.1.as_secs_f64() * 1e3)
+    };
+    // The slowest function (without secrets: their cost is a row of its own).
+    if let Some((name, slowest)) = rows[1..]
+        .iter()
+        .filter(|row| !row.0.contains('+'))
+        .map(|row| (row.0, row.1.as_secs_f64() * 1e3))
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+    {
+        let hello = hello_init.as_secs_f64() * 1e3;
+        Headline {
+            area: "Cold start",
+            figure: &format!("init p50 of the slowest function ({name})"),
+            unit: "ms",
+            baseline: "a hello-world lambda_runtime binary",
+        }
+        .report(slowest, hello, slowest / hello);
+    }
+    if let (Some(with), Some(without)) = (init_of("api+secrets"), init_of("api")) {
+        Headline {
+            area: "Cold start",
+            figure: "api init p50, DATABASE_URL from Secrets Manager",
+            unit: "ms",
+            baseline: "api init p50, DATABASE_URL in the environment",
+        }
+        .report(with, without, with / without);
+    }
     println!();
     println!("| function | init p50 | init / hello | warm p50 | warm p99 | peak RSS | arm64 zip |");
     println!("|---|---|---|---|---|---|---|");

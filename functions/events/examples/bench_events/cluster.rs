@@ -37,8 +37,8 @@ pub(crate) async fn cluster_rounds(rounds: usize, kills: usize) {
         );
         rows.push([single_empty, r3_empty, single_signup, r3_signup]);
     }
-    let column = |i: usize| median(rows.iter().map(|r| r[i]).collect());
-    let ratio = |a: usize, b: usize| median(rows.iter().map(|r| r[b] / r[a]).collect());
+    let column = |i: usize| median(&rows.iter().map(|r| r[i]).collect::<Vec<_>>());
+    let ratio = |a: usize, b: usize| median(&rows.iter().map(|r| r[b] / r[a]).collect::<Vec<_>>());
     println!();
     println!("{rounds} rounds, medians (ratio: median of the rounds' R3 / single):");
     println!("| consumer | messages | single node, events/s | 3-node R3, events/s | ratio |");
@@ -55,6 +55,22 @@ pub(crate) async fn cluster_rounds(rounds: usize, kills: usize) {
         column(3),
         ratio(2, 3)
     );
+    let headline = |figure| Headline {
+        area: "Cluster",
+        figure,
+        unit: "events/s",
+        baseline: "the same on one node",
+    };
+    headline("bridge core, empty handler, 3 nodes, R3 streams").report(
+        column(1),
+        column(0),
+        ratio(0, 1),
+    );
+    headline("users.signed_up → PostgreSQL, 3 nodes, R3 streams").report(
+        column(3),
+        column(2),
+        ratio(2, 3),
+    );
     let mut cluster = cluster;
     let mut stalls = Vec::new();
     for kill in 1..=kills {
@@ -67,7 +83,7 @@ pub(crate) async fn cluster_rounds(rounds: usize, kills: usize) {
         println!();
         println!(
             "leader SIGKILLed {kills} times: longest gap between deliveries median {:.2} s, worst {worst:.2} s",
-            median(stalls)
+            median(&stalls)
         );
     }
 }

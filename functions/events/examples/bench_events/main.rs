@@ -17,6 +17,7 @@ use lzstock_events::dashboard_events::parse_signup_tickers;
 use lzstock_events::event_deps::EventDeps;
 use lzstock_events::event_deps::MailDeps;
 use lzstock_events::event_router::EventRouter;
+use lzstock_harness::bench::{median, Headline};
 use lzstock_harness::cluster::NatsCluster;
 use lzstock_harness::{database, nats, nats_on_cluster, TestNats};
 use lzstock_infra::dashboards::PgDashboardStore;
@@ -159,11 +160,6 @@ impl MessageHandler for Empty {
     }
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 /// Sign-ups through the bridge core into the real handler (PostgreSQL, the outbox).
 async fn signups(count: usize) -> f64 {
     signups_on(&nats().await, count).await
@@ -271,16 +267,23 @@ async fn main() {
     println!("|---|---|---|---|");
     println!(
         "| bare async-nats fetch + ack | {empty_count} | {:.0} | 1.00 |",
-        median(raws)
+        median(&raws)
     );
     println!(
         "| bridge core, empty handler | {empty_count} | {:.0} | {:.2} |",
-        median(empties),
-        median(ratios_empty)
+        median(&empties),
+        median(&ratios_empty)
     );
     println!(
         "| bridge core, users.signed_up → PostgreSQL | {signup_count} | {:.0} | {:.3} |",
-        median(signup_rates),
-        median(ratios_signup)
+        median(&signup_rates),
+        median(&ratios_signup)
     );
+    Headline {
+        area: "Bridge core",
+        figure: "empty handler: fetch, batch, invoke, settle",
+        unit: "events/s",
+        baseline: "bare async-nats fetch + ack",
+    }
+    .report(median(&empties), median(&raws), median(&ratios_empty));
 }

@@ -2,6 +2,7 @@
 //! scheduler, the SAM template, the ops files, the cluster setup and the README's promises.
 
 mod admin;
+mod benchmarks;
 mod checkout;
 mod cluster;
 mod ops;
