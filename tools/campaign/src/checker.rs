@@ -32,6 +32,9 @@ pub struct Verdict {
     pub settled: bool,
     /// How long settling took after the last fault was healed.
     pub settle_time: Duration,
+    /// Where the system stood when the checker stopped waiting: the consumer, the outbox
+    /// and the emails by status (what to read first when it did not settle).
+    pub last_progress: String,
 }
 
 impl Verdict {
@@ -54,24 +57,44 @@ struct Mail {
     message_ids: HashMap<String, usize>,
 }
 
-/// Waits (at most `within`) until every acknowledged event has its effects and the
-/// consumer has settled, then checks.
-pub async fn check(system: &System, ledger: &Ledger, within: Duration) -> Verdict {
+/// Waits until every acknowledged event has its effects and the consumer has settled,
+/// for as long as the system makes progress (the consumer's ack floor or the emails sent
+/// move) and at most [`SETTLE_CEILING`] times `stalled_for`; then checks. It gives up once
+/// nothing moved for `stalled_for`: a backlog still draining is slow, not lost.
+pub async fn check(system: &System, ledger: &Ledger, stalled_for: Duration) -> Verdict {
     let started = Instant::now();
     let expected = expected_mail(ledger);
     let mut verdict = Verdict::default();
+    let mut reported: Option<Instant> = None;
+    let (mut mark, mut moved_at) = (progress_mark(system).await, Instant::now());
     loop {
-        let complete = missing(system, ledger, &expected).await.is_empty();
-        if complete && consumer_settled(system).await && outbox_drained(system).await {
+        // The cheap signals first; the whole comparison (every row, every message) only
+        // once they are quiet, so the checker does not slow what it waits for.
+        let quiet = consumer_settled(system).await && outbox_drained(system).await;
+        if quiet && missing(system, ledger, &expected).await.is_empty() {
             verdict.settled = true;
             break;
         }
-        if started.elapsed() > within {
+        let now = progress_mark(system).await;
+        if now != mark {
+            (mark, moved_at) = (now, Instant::now());
+        }
+        if moved_at.elapsed() > stalled_for || started.elapsed() > stalled_for * SETTLE_CEILING {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // A timeline while it settles: whether it drains, and what holds it up.
+        if reported.is_none_or(|at| at.elapsed() >= PROGRESS_EVERY) {
+            reported = Some(Instant::now());
+            eprintln!(
+                "  settling, {} s: {}",
+                started.elapsed().as_secs(),
+                progress(system).await
+            );
+        }
+        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     verdict.settle_time = started.elapsed();
+    verdict.last_progress = progress(system).await;
     verdict.acknowledged = lock_len(&ledger.sign_ups)
         + lock_len(&ledger.email_requests)
         + lock_len(&ledger.api_dashboards)
@@ -92,6 +115,79 @@ pub async fn check(system: &System, ledger: &Ledger, within: Duration) -> Verdic
     )
     .await;
     verdict
+}
+
+/// How many times the stall window settling may take in all.
+const SETTLE_CEILING: u32 = 6;
+
+/// What moves while the system drains: the consumer's ack floor and the emails sent.
+async fn progress_mark(system: &System) -> (u64, i64) {
+    let floor = match system
+        .bus
+        .jetstream
+        .get_stream(&system.bus.streams.events)
+        .await
+    {
+        Ok(stream) => stream
+            .consumer_info(&system.durable)
+            .await
+            .map_or(0, |consumer| consumer.ack_floor.stream_sequence),
+        Err(_) => 0,
+    };
+    let sent = scalar(system, "SELECT count(*) FROM emails WHERE status = 'sent'").await;
+    (floor, sent)
+}
+
+/// How often the settling timeline is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(30);
+
+/// The consumer's state, the outbox's backlog and the emails by status, in one line.
+async fn progress(system: &System) -> String {
+    let consumer = match system
+        .bus
+        .jetstream
+        .get_stream(&system.bus.streams.events)
+        .await
+    {
+        Ok(mut stream) => match (
+            stream.info().await.map(|info| info.state.last_sequence),
+            stream.consumer_info(&system.durable).await,
+        ) {
+            (Ok(last), Ok(consumer)) => format!(
+                "stream last {last}, ack floor {}, pending {}, ack pending {}, redelivered {}",
+                consumer.ack_floor.stream_sequence,
+                consumer.num_pending,
+                consumer.num_ack_pending,
+                consumer.num_redelivered
+            ),
+            (Err(error), _) => format!("stream unreadable: {error}"),
+            (_, Err(error)) => format!("consumer unreadable: {error}"),
+        },
+        Err(error) => format!("stream unreadable: {error}"),
+    };
+    let outbox = scalar(
+        system,
+        "SELECT count(*) FROM outbox WHERE published_at IS NULL AND parked_at IS NULL",
+    )
+    .await;
+    let statuses = sqlx::query_as::<_, (String, i64)>(
+        "SELECT status, count(*) FROM emails GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&system.db.pool)
+    .await
+    .map_or_else(
+        |error| format!("emails unreadable: {error}"),
+        |rows| {
+            rows.iter()
+                .map(|(status, count)| format!("{status} {count}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    );
+    format!(
+        "{consumer}; outbox unpublished {outbox}; emails {statuses}; received {}",
+        system.smtp.received().len()
+    )
 }
 
 /// The recipient of every email an acknowledged event must have sent.

@@ -207,6 +207,13 @@ fn report(options: &Options, runs: &[PathRun]) -> String {
             run.throttled,
             run.revived
         );
+        if !run.verdict.settled {
+            let _ = writeln!(
+                out,
+                "Not settled (nothing moved for the settle window, or the ceiling was reached); at the end: {}.",
+                run.verdict.last_progress
+            );
+        }
         for (what, list) in [
             ("lost", &run.verdict.lost),
             ("duplicated", &run.verdict.duplicated),

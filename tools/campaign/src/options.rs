@@ -64,7 +64,10 @@ Starts a 3-node JetStream cluster (each node on a network namespace of its own w
 campaign may make them), PostgreSQL, Redis, an SMTP sink and LZStock's binaries, writes
 numbered events while a seeded nemesis injects faults one at a time, heals everything, and
 checks what PostgreSQL, the SMTP sink and the streams hold. Exits 1 when an acknowledged
-event is lost, an effect is duplicated or an event was dead-lettered.
+event is lost, an effect is duplicated or an event was dead-lettered. --settle-secs is how
+long settling may go without progress (the consumer's ack floor or the emails sent moving)
+before the run counts as not settled; a backlog that drains is waited for (up to six times
+that in all).
 
 defaults: --path standalone --faults 20 --events 3000 --settle-secs 300, a seed from the
 clock (printed, so a run can be repeated)";

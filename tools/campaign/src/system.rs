@@ -75,6 +75,13 @@ impl Service {
     }
 }
 
+impl Drop for Service {
+    /// A path's services end with its system: the next path runs on a quiet machine.
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The Lambda side of the Lambda path: the emulator's Invoke API behind a proxy that can
 /// throttle, and two function processes polling its Runtime API (two sandboxes).
 #[derive(Debug)]
